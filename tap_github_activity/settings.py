@@ -1,0 +1,291 @@
+"""The tap's settings: their JSON schema (what `--about` and Meltano show) and their validation.
+
+Validation turns a config mistake into one `ConfigError` line that names the setting and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from singer_sdk import typing as th
+
+from tap_github_activity.errors import ConfigError
+
+__all__ = ["CONFIG_SCHEMA", "DEFAULT_API_URL", "Settings"]
+
+DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_RATE_LIMIT_RESERVE = 200
+DEFAULT_REQUEST_TIMEOUT = 60
+DEFAULT_MAX_CONCURRENT_REQUESTS = 4
+DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS = 3
+DEFAULT_STATS_MAX_WAIT_SECONDS = 120
+
+_OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})"
+_REPO_NAME = r"[A-Za-z0-9._-]{1,100}"
+_GLOB_PART = r"[A-Za-z0-9._*?\[\]!-]{1,100}"
+_EXACT_ENTRY = re.compile(rf"^{_OWNER}/{_REPO_NAME}$")
+_PATTERN_ENTRY = re.compile(rf"^{_GLOB_PART}/{_GLOB_PART}$")
+_LOGIN = re.compile(rf"^{_OWNER}$")
+
+
+def _setting(name: str, kind: th.JSONTypeHelper[Any], title: str, description: str,
+             **options: Any) -> th.Property[Any]:
+    return th.Property(name, kind, title=title, description=description, **options)
+
+
+CONFIG_SCHEMA = th.PropertiesList(
+    _setting("auth_token", th.StringType, "Personal access token",
+             "A classic or fine-grained personal access token. Use exactly one credential kind: "
+             "auth_token, auth_tokens, or app_id with private_key.", secret=True),
+    _setting("auth_tokens", th.ArrayType(th.StringType), "Personal access tokens",
+             "Several tokens: the tap moves to the next one when a token nears its rate limit "
+             "and waits for the earliest reset only when all are spent.", secret=True),
+    _setting("app_id", th.StringType, "GitHub App id",
+             "The App's id (or client id). With private_key, the tap signs a JWT and exchanges it "
+             "for one installation token per organization or user."),
+    _setting("private_key", th.StringType, "GitHub App private key",
+             "The App's private key: PEM text, or the path of a .pem file.", secret=True),
+    _setting("installation_id", th.IntegerType, "GitHub App installation id",
+             "Use this one installation for every repository. Without it, the installation is "
+             "looked up for each owner, so one App covers several organizations."),
+    _setting("api_url", th.StringType, "API URL",
+             "GitHub's REST API root. GitHub Enterprise Server: https://HOST/api/v3 (GraphQL is "
+             "then https://HOST/api/graphql).", default=DEFAULT_API_URL),
+    _setting("repositories", th.ArrayType(th.StringType), "Repositories",
+             "owner/name entries, or glob patterns such as owner/* or owner/service-*."),
+    _setting("organizations", th.ArrayType(th.StringType), "Organizations",
+             "Every repository of these organizations."),
+    _setting("users", th.ArrayType(th.StringType), "Users",
+             "Every repository owned by these user accounts."),
+    _setting("exclude_repositories", th.ArrayType(th.StringType), "Excluded repositories",
+             "owner/name glob patterns removed from the selection, e.g. acme/*-archive."),
+    _setting("include_archived", th.BooleanType, "Include archived repositories",
+             "Keep archived repositories in the selection (their history stays queryable).",
+             default=True),
+    _setting("include_forks", th.BooleanType, "Include forks",
+             "Keep forked repositories in the selection.", default=False),
+    _setting("start_date", th.DateTimeType, "Start date",
+             "ISO 8601 date or time: activity before it is not extracted on the first sync."),
+    _setting("request_timeout", th.IntegerType, "Request timeout",
+             "Seconds to wait for one HTTP response before retrying it.",
+             default=DEFAULT_REQUEST_TIMEOUT),
+    _setting("user_agent", th.StringType, "User agent",
+             "User-Agent header sent to GitHub (GitHub asks for one that identifies you)."),
+    _setting("rate_limit_reserve", th.IntegerType, "Rate-limit reserve",
+             "Points per token and rate-limit resource left untouched for other users of the "
+             "same token: the tap switches token or waits for the reset before going below it.",
+             default=DEFAULT_RATE_LIMIT_RESERVE),
+    _setting("max_concurrent_requests", th.IntegerType, "Maximum concurrent requests",
+             "Requests in flight at once, sharing one rate-limit budget (GitHub allows 100).",
+             default=DEFAULT_MAX_CONCURRENT_REQUESTS),
+    _setting("workflow_runs_lookback_days", th.IntegerType, "Workflow runs lookback (days)",
+             "Workflow runs created this many days before the bookmark are read again, so runs "
+             "that were queued or running at the last sync, and re-runs, arrive with their final "
+             "status.", default=DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS),
+    _setting("commit_branches", th.ArrayType(th.StringType), "Commit branches",
+             "Branches whose history the commits stream reads: names or glob patterns, * for "
+             "all. Default: each repository's default branch."),
+    _setting("include_emails", th.BooleanType, "Include e-mail addresses",
+             "Emit commit author and committer e-mail addresses (personal data: off unless "
+             "needed).", default=False),
+    _setting("stats_max_wait_seconds", th.IntegerType, "Statistics maximum wait",
+             "Total seconds to keep asking for statistics GitHub is still computing (202) "
+             "before leaving them to the next run.", default=DEFAULT_STATS_MAX_WAIT_SECONDS),
+).to_dict()
+
+
+@dataclass(frozen=True)
+class RepositoryFilter:
+    """Which repositories the config selects."""
+
+    exact: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    organizations: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+    include_archived: bool = True
+    include_forks: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        """No explicit selection: every repository the credentials can see."""
+        return not (self.exact or self.patterns or self.organizations or self.users)
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """GitHub App credentials."""
+
+    app_id: str
+    private_key: str
+    installation_id: int | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings."""
+
+    tokens: tuple[str, ...]
+    app: AppSettings | None
+    api_url: str
+    graphql_url: str
+    selection: RepositoryFilter
+    start_date: datetime | None
+    request_timeout: int
+    user_agent: str
+    rate_limit_reserve: int
+    max_concurrent_requests: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], *, version: str) -> Settings:
+        """Validate `config`, raising one `ConfigError` line for the first mistake."""
+        tokens, app = _credentials(config)
+        api_url = _api_url(config.get("api_url") or DEFAULT_API_URL)
+        return cls(
+            tokens=tokens,
+            app=app,
+            api_url=api_url,
+            graphql_url=graphql_url_for(api_url),
+            selection=_selection(config),
+            start_date=_start_date(config.get("start_date")),
+            request_timeout=_positive(config, "request_timeout", DEFAULT_REQUEST_TIMEOUT),
+            user_agent=config.get("user_agent") or f"tap-github-activity/{version}",
+            rate_limit_reserve=_non_negative(config, "rate_limit_reserve",
+                                             DEFAULT_RATE_LIMIT_RESERVE),
+            max_concurrent_requests=_positive(config, "max_concurrent_requests",
+                                              DEFAULT_MAX_CONCURRENT_REQUESTS),
+            extra=dict(config),
+        )
+
+
+def graphql_url_for(api_url: str) -> str:
+    """GitHub.com serves GraphQL at /graphql; GitHub Enterprise Server at /api/graphql."""
+    if api_url.endswith("/api/v3"):
+        return api_url[: -len("/v3")] + "/graphql"
+    return api_url + "/graphql"
+
+
+def _credentials(config: dict[str, Any]) -> tuple[tuple[str, ...], AppSettings | None]:
+    token = config.get("auth_token")
+    tokens = config.get("auth_tokens")
+    app_id, private_key = config.get("app_id"), config.get("private_key")
+    kinds = [kind for kind, given in (("auth_token", token), ("auth_tokens", tokens),
+                                      ("app_id/private_key", app_id or private_key)) if given]
+    if not kinds:
+        msg = ("No credentials: set auth_token (a personal access token), auth_tokens (several), "
+               "or app_id with private_key (a GitHub App).")
+        raise ConfigError(msg)
+    if len(kinds) > 1:
+        msg = f"Credentials of several kinds are set ({', '.join(kinds)}): keep exactly one."
+        raise ConfigError(msg)
+    if token:
+        return (_token("auth_token", token),), None
+    if tokens:
+        if not isinstance(tokens, list):
+            msg = "auth_tokens must be a list of tokens."
+            raise ConfigError(msg)
+        return tuple(_token(f"auth_tokens[{i}]", t) for i, t in enumerate(tokens)), None
+    if not app_id or not private_key:
+        missing = "private_key" if app_id else "app_id"
+        msg = f"GitHub App credentials need both app_id and private_key: {missing} is missing."
+        raise ConfigError(msg)
+    installation_id = config.get("installation_id")
+    if installation_id is not None and (not isinstance(installation_id, int)
+                                        or installation_id <= 0):
+        msg = "installation_id must be a positive integer (see the App's installation URL)."
+        raise ConfigError(msg)
+    return (), AppSettings(str(app_id), _private_key(private_key), installation_id)
+
+
+def _token(setting: str, token: object) -> str:
+    if not isinstance(token, str) or not token.strip() or any(c.isspace() for c in token.strip()):
+        msg = f"{setting} is not a token: expected one string without spaces."
+        raise ConfigError(msg)
+    return token.strip()
+
+
+def _private_key(value: str) -> str:
+    if "-----BEGIN" in value:
+        return value.replace("\\n", "\n")
+    path = Path(value).expanduser()
+    if not path.is_file():
+        msg = (f"private_key is neither PEM text nor a readable file: {value!r} "
+               "(paste the key or give the .pem file's path).")
+        raise ConfigError(msg)
+    text = path.read_text()
+    if "-----BEGIN" not in text:
+        msg = f"private_key file {str(path)!r} holds no PEM key."
+        raise ConfigError(msg)
+    return text
+
+
+def _api_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", value):
+        msg = (f"api_url {value!r} is not a URL: use https://api.github.com, or "
+               "https://HOST/api/v3 for GitHub Enterprise Server.")
+        raise ConfigError(msg)
+    return value.rstrip("/")
+
+
+def _logins(config: dict[str, Any], setting: str) -> tuple[str, ...]:
+    values = config.get(setting) or []
+    for value in values:
+        if not isinstance(value, str) or not _LOGIN.match(value):
+            msg = f"{setting} entry {value!r} is not a GitHub login (letters, digits, hyphens)."
+            raise ConfigError(msg)
+    return tuple(values)
+
+
+def _patterns(config: dict[str, Any], setting: str) -> tuple[str, ...]:
+    values = config.get(setting) or []
+    for value in values:
+        if not isinstance(value, str) or not _PATTERN_ENTRY.match(value):
+            msg = (f"{setting} entry {value!r} is malformed: write owner/name, "
+                   "or a pattern such as owner/* or owner/api-*.")
+            raise ConfigError(msg)
+    return tuple(values)
+
+
+def _selection(config: dict[str, Any]) -> RepositoryFilter:
+    entries = _patterns(config, "repositories")
+    return RepositoryFilter(
+        exact=tuple(e for e in entries if _EXACT_ENTRY.match(e)),
+        patterns=tuple(e for e in entries if not _EXACT_ENTRY.match(e)),
+        organizations=_logins(config, "organizations"),
+        users=_logins(config, "users"),
+        excluded=_patterns(config, "exclude_repositories"),
+        include_archived=bool(config.get("include_archived", True)),
+        include_forks=bool(config.get("include_forks", False)),
+    )
+
+
+def _start_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        msg = f"start_date {value!r} is not an ISO 8601 date, e.g. 2024-01-01T00:00:00Z."
+        raise ConfigError(msg) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _positive(config: dict[str, Any], setting: str, default: int) -> int:
+    value = config.get(setting, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        msg = f"{setting} must be a positive whole number, not {value!r}."
+        raise ConfigError(msg)
+    return value
+
+
+def _non_negative(config: dict[str, Any], setting: str, default: int) -> int:
+    value = config.get(setting, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        msg = f"{setting} must be zero or a positive whole number, not {value!r}."
+        raise ConfigError(msg)
+    return value

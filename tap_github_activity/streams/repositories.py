@@ -1,0 +1,73 @@
+"""The repositories stream: the selected repositories, parent of every per-repository stream."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from singer_sdk.helpers.types import Context
+from typing_extensions import override
+
+from tap_github_activity.streams.base import GitHubStream, flatten
+
+__all__ = ["REPOSITORY_FIELDS", "RepositoriesStream"]
+
+# Record field -> dotted path in GitHub's repository payload.
+REPOSITORY_FIELDS = {
+    "id": "id",
+    "node_id": "node_id",
+    "full_name": "full_name",
+    "owner_login": "owner.login",
+    "owner_id": "owner.id",
+    "owner_type": "owner.type",
+    "name": "name",
+    "description": "description",
+    "visibility": "visibility",
+    "private": "private",
+    "fork": "fork",
+    "archived": "archived",
+    "disabled": "disabled",
+    "is_template": "is_template",
+    "default_branch": "default_branch",
+    "language": "language",
+    "topics": "topics",
+    "license_key": "license.key",
+    "homepage": "homepage",
+    "stargazers_count": "stargazers_count",
+    "watchers_count": "watchers_count",
+    "forks_count": "forks_count",
+    "open_issues_count": "open_issues_count",
+    "size": "size",
+    "has_issues": "has_issues",
+    "has_projects": "has_projects",
+    "has_wiki": "has_wiki",
+    "has_pages": "has_pages",
+    "has_downloads": "has_downloads",
+    "has_discussions": "has_discussions",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "pushed_at": "pushed_at",
+    "html_url": "html_url",
+}
+
+
+class RepositoriesStream(GitHubStream):
+    """The repositories the configuration selects (listing them is how they are selected)."""
+
+    name = "repositories"
+    primary_keys = ("id",)
+    replication_key = None
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        for repository in self.github_tap.selected_repositories():
+            yield flatten(repository, REPOSITORY_FIELDS)
+
+    @override
+    def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        return {
+            "repo_id": record["id"],
+            "owner": record["owner_login"],
+            "repo": record["name"],
+            "default_branch": record["default_branch"],
+        }

@@ -1,0 +1,450 @@
+"""A real HTTP server on 127.0.0.1 that answers as GitHub does.
+
+The request pipeline: prefix (GitHub Enterprise Server mode) -> faults -> authentication ->
+primary rate limit -> route -> pagination -> ETag/304 -> cost -> record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import jwt
+
+from tests.simulator.world import App, Installation, TokenInfo, World
+
+DOCS = "https://docs.github.com/rest"
+
+
+class HTTPError(Exception):
+    """A handler's refusal: status and GitHub's JSON error body."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+@dataclass
+class Listing:
+    """A paginated array (or {key: array, total_count} when `wrap` is set)."""
+
+    items: list[Any]
+    wrap: str | None = None
+
+
+@dataclass
+class Reply:
+    """A non-listing answer."""
+
+    body: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Caller:
+    """Who is asking: a token, an App installation token, or an App JWT."""
+
+    kind: str  # "token", "installation", "jwt"
+    key: str  # the rate-limit identity
+    token: TokenInfo | None = None
+    installation: Installation | None = None
+    app: App | None = None
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+    caller: Caller
+    params: dict[str, str]
+    world: World
+    api: str
+    rate: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    caller: str
+    resource: str
+    points: int
+    if_none_match: str | None
+    authorization: str | None
+
+
+@dataclass
+class Fault:
+    """Injected trouble for requests whose path matches `path` (a regex), `times` times."""
+
+    path: str
+    status: int | None = None
+    body: bytes | None = None  # raw body to send instead (e.g. truncated JSON)
+    latency: float = 0.0
+    secondary: float | None = None  # retry-after seconds of a secondary rate limit
+    times: int = 1
+
+
+Handler = Callable[[Request], Any]
+
+
+class Router:
+    def __init__(self) -> None:
+        self.routes: list[tuple[str, re.Pattern[str], Handler, str]] = []
+
+    def add(self, method: str, pattern: str, handler: Handler, auth: str = "token") -> None:
+        self.routes.append((method, re.compile(f"^{pattern}$"), handler, auth))
+
+    def get(self, pattern: str, auth: str = "token") -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.add("GET", pattern, handler, auth)
+            return handler
+
+        return register
+
+    def post(self, pattern: str, auth: str = "token") -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.add("POST", pattern, handler, auth)
+            return handler
+
+        return register
+
+    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str], str] | None:
+        for route_method, pattern, handler, auth in self.routes:
+            found = pattern.match(path)
+            if found and route_method == method:
+                return handler, found.groupdict(), auth
+        return None
+
+
+ROUTER = Router()
+GRAPHQL_HANDLERS: list[Handler] = []  # filled by simulator.graphql_api
+
+
+class RateLimiter:
+    """Primary limits per caller and resource, in hourly windows on the world's clock."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.windows: dict[tuple[str, str], list[float]] = {}  # -> [used, reset_at, limit]
+        self.lock = threading.Lock()
+
+    def limit_for(self, caller: Caller, resource: str) -> int:
+        if caller.token:
+            return caller.token.graphql_limit if resource == "graphql" else caller.token.limit
+        return 5000
+
+    def window(self, caller: Caller, resource: str) -> list[float]:
+        now = self.world.clock.now()
+        key = (caller.key, resource)
+        current = self.windows.get(key)
+        if current is None or current[1] <= now:
+            current = [0, float(int(now) + 3600), self.limit_for(caller, resource)]
+            self.windows[key] = current
+        return current
+
+    def remaining(self, caller: Caller, resource: str) -> int:
+        with self.lock:
+            used, _, limit = self.window(caller, resource)
+            return int(limit - used)
+
+    def spend(self, caller: Caller, resource: str, points: int) -> None:
+        with self.lock:
+            self.window(caller, resource)[0] += points
+
+    def headers(self, caller: Caller, resource: str) -> dict[str, str]:
+        with self.lock:
+            used, reset, limit = self.window(caller, resource)
+        return {"x-ratelimit-limit": str(int(limit)),
+                "x-ratelimit-remaining": str(int(max(limit - used, 0))),
+                "x-ratelimit-reset": str(int(reset)), "x-ratelimit-used": str(int(used)),
+                "x-ratelimit-resource": resource}
+
+
+class GitHubSimulator:
+    """Start with `with GitHubSimulator(world) as sim:`; `sim.api_url` is the tap's api_url."""
+
+    def __init__(self, world: World, *, enterprise: bool = False,
+                 rate_limit_headers: bool = True) -> None:
+        self.world = world
+        self.enterprise = enterprise
+        self.rate_limit_headers = rate_limit_headers
+        self.limiter = RateLimiter(world)
+        self.recorded: list[Recorded] = []
+        self.faults: list[Fault] = []
+        self.lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def __enter__(self) -> GitHubSimulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        simulator = self
+
+        class _Handler(_RequestHandler):
+            sim = simulator
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + ("/api/v3" if self.enterprise else "")
+
+    # -- what tests look at --------------------------------------------------------------------
+
+    def requests(self, path: str | None = None, method: str | None = None) -> list[Recorded]:
+        """Recorded requests, optionally those whose path matches a regex."""
+        with self.lock:
+            return [r for r in self.recorded
+                    if (path is None or re.search(path, r.path))
+                    and (method is None or r.method == method)]
+
+    def points(self, resource: str | None = None) -> int:
+        return sum(r.points for r in self.requests() if resource in (None, r.resource))
+
+    def reset_log(self) -> None:
+        with self.lock:
+            self.recorded.clear()
+
+    def inject(self, fault: Fault) -> Fault:
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    # -- the pipeline --------------------------------------------------------------------------
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes,
+               ) -> tuple[int, dict[str, str], bytes]:
+        parts = urlsplit(raw_path)
+        path, query = parts.path, dict(parse_qsl(parts.query))
+        if self.enterprise:
+            if path.startswith("/api/v3/"):
+                path = path[len("/api/v3"):]
+            elif path == "/api/graphql":
+                path = "/graphql"
+            else:
+                return self._error(404, "Not Found")
+        fault = self._take_fault(path)
+        if fault:
+            if fault.latency:
+                time.sleep(fault.latency)
+            if fault.secondary is not None:
+                return self._record(method, path, query, headers, None, "core", 0, (
+                    403, {"retry-after": str(int(fault.secondary))}, _json({
+                        "message": "You have exceeded a secondary rate limit. Please wait a "
+                                   "few minutes before you try again.",
+                        "documentation_url": DOCS})))
+            if fault.status is not None:
+                return self._record(method, path, query, headers, None, "core", 0, (
+                    fault.status, {"x-github-request-id": "SIM:FAULT"},
+                    fault.body if fault.body is not None else _json(
+                        {"message": "Server Error"})))
+        resource = "graphql" if path == "/graphql" else "core"
+        if path == "/graphql":
+            route: tuple[Handler, dict[str, str], str] | None = (GRAPHQL_HANDLERS[0], {}, "token")
+        else:
+            route = ROUTER.match(method, path)
+        if route is None:
+            return self._record(method, path, query, headers, None, resource, 0,
+                                self._error(404, "Not Found"))
+        handler, params, auth = route
+        try:
+            caller = self._authenticate(headers.get("authorization"), auth)
+        except HTTPError as exc:
+            return self._record(method, path, query, headers, None, resource, 0,
+                                self._error(exc.status, exc.message))
+        limit_headers = self._limit_headers(caller, resource)
+        if caller.kind != "jwt" and self.limiter.remaining(caller, resource) <= 0:
+            return self._record(method, path, query, headers, caller, resource, 0, (
+                403, limit_headers, _json({
+                    "message": f"API rate limit exceeded for {caller.key}.",
+                    "documentation_url": DOCS})))
+        parsed_body = json.loads(body) if body else None
+        request = Request(method, path, query, headers, parsed_body, caller, params, self.world,
+                          self.api_url, limit_headers)
+        try:
+            with self.world.lock:
+                result = handler(request)
+        except HTTPError as exc:
+            points = 1 if caller.kind != "jwt" else 0
+            self._spend(caller, resource, points)
+            return self._record(method, path, query, headers, caller, resource, points, (
+                exc.status, {**self._limit_headers(caller, resource), **exc.headers},
+                _json({"message": exc.message, "documentation_url": DOCS,
+                       "status": str(exc.status)})))
+        status, extra_headers, payload, points = self._render(request, result, resource)
+        etag = 'W/"' + hashlib.sha256(payload).hexdigest()[:40] + '"'
+        if status == 200 and headers.get("if-none-match") == etag:
+            return self._record(method, path, query, headers, caller, resource, 0, (
+                304, {**self._limit_headers(caller, resource), "etag": etag}, b""))
+        self._spend(caller, resource, points if caller.kind != "jwt" else 0)
+        response_headers = {**self._limit_headers(caller, resource), **extra_headers}
+        if status == 200:
+            response_headers["etag"] = etag
+        return self._record(method, path, query, headers, caller, resource,
+                            points if caller.kind != "jwt" else 0,
+                            (status, response_headers, payload))
+
+    def _render(self, request: Request, result: Any, resource: str,
+                ) -> tuple[int, dict[str, str], bytes, int]:
+        if isinstance(result, Listing):
+            per_page = min(int(request.query.get("per_page", 30)), 100)
+            page = int(request.query.get("page", 1))
+            items = result.items[(page - 1) * per_page: page * per_page]
+            last = max((len(result.items) + per_page - 1) // per_page, 1)
+            body: Any = items if result.wrap is None else {
+                "total_count": len(result.items), result.wrap: items}
+            return 200, self._links(request, page, last), _json(body), 1
+        if isinstance(result, Reply):
+            points = int(result.headers.pop("x-sim-points", 1))
+            payload = b"" if result.body is None else _json(result.body)
+            return result.status, result.headers, payload, points
+        return 200, {}, _json(result), 1
+
+    def _links(self, request: Request, page: int, last: int) -> dict[str, str]:
+        def link(number: int, rel: str) -> str:
+            query = urlencode({**request.query, "page": number})
+            return f'<{request.api}{request.path}?{query}>; rel="{rel}"'
+
+        links = []
+        if page < last:
+            links += [link(page + 1, "next"), link(last, "last")]
+        if page > 1:
+            links += [link(1, "first"), link(page - 1, "prev")]
+        return {"link": ", ".join(links)} if links else {}
+
+    def _authenticate(self, header: str | None, auth: str) -> Caller:
+        if not header:
+            raise HTTPError(401, "Requires authentication")
+        scheme, _, credential = header.partition(" ")
+        if scheme.lower() not in ("bearer", "token") or not credential:
+            raise HTTPError(401, "Bad credentials")
+        if auth == "jwt":
+            return self._verify_jwt(credential)
+        info = self.world.tokens.get(credential)
+        if info:
+            return Caller("token", f"token:{info.login}:{credential[-4:]}", token=info)
+        issued = self.world.installation_tokens.get(credential)
+        if issued:
+            installation_id, expires = issued
+            if expires <= self.world.clock.now():
+                raise HTTPError(401, "Bad credentials")
+            for app in self.world.apps.values():
+                if installation_id in app.installations:
+                    return Caller("installation", f"installation:{installation_id}",
+                                  installation=app.installations[installation_id], app=app)
+        raise HTTPError(401, "Bad credentials")
+
+    def _verify_jwt(self, token: str) -> Caller:
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+            app = self.world.apps[str(unverified["iss"])]
+            jwt.decode(token, app.public_key_pem, algorithms=["RS256"],
+                       options={"verify_exp": False, "verify_iat": False})
+        except (jwt.PyJWTError, KeyError) as exc:
+            raise HTTPError(401, f"A JSON web token could not be decoded ({exc})") from None
+        now = self.world.clock.now()
+        if not (unverified["iat"] <= now + 60 and now < unverified["exp"]
+                and unverified["exp"] - unverified["iat"] <= 660):
+            raise HTTPError(401, "'Expiration time' claim ('exp') is too far in the future or "
+                                 "the token has expired")
+        return Caller("jwt", f"app:{app.app_id}", app=app)
+
+    def _limit_headers(self, caller: Caller, resource: str) -> dict[str, str]:
+        if not self.rate_limit_headers or caller.kind == "jwt":
+            return {}
+        return self.limiter.headers(caller, resource)
+
+    def _spend(self, caller: Caller, resource: str, points: int) -> None:
+        if caller.kind != "jwt" and self.rate_limit_headers:
+            self.limiter.spend(caller, resource, points)
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.times > 0 and re.search(fault.path, path):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def _error(self, status: int, message: str) -> tuple[int, dict[str, str], bytes]:
+        return status, {}, _json({"message": message, "documentation_url": DOCS,
+                                  "status": str(status)})
+
+    def _record(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
+                caller: Caller | None, resource: str, points: int,
+                response: tuple[int, dict[str, str], bytes],
+                ) -> tuple[int, dict[str, str], bytes]:
+        status, response_headers, payload = response
+        response_headers.setdefault("x-github-request-id", f"SIM:{len(self.recorded) + 1}")
+        with self.lock:
+            self.recorded.append(Recorded(method, path, query, status,
+                                          caller.key if caller else "anonymous", resource,
+                                          points, headers.get("if-none-match"),
+                                          headers.get("authorization")))
+        return status, response_headers, payload
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    sim: GitHubSimulator
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self, method: str) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, response_headers, payload = self.sim.handle(method, self.path, headers, body)
+        self.send_response(status)
+        response_headers.setdefault("content-type", "application/json; charset=utf-8")
+        for name, value in response_headers.items():
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._serve("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._serve("POST")
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+
+def _json(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
