@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+import uuid
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import SchemaDirectory, Stream, StreamSchema
+from singer_sdk.helpers.types import Context
+from typing_extensions import override
 
 from tap_github_activity import schemas
 from tap_github_activity.client import GitHubClient
@@ -13,9 +16,19 @@ from tap_github_activity.client import GitHubClient
 if TYPE_CHECKING:
     from tap_github_activity.tap import TapGitHubActivity
 
-__all__ = ["SCHEMAS", "GitHubStream", "flatten"]
+__all__ = ["EVENT_NAMESPACE", "SCHEMAS", "GitHubStream", "event_uuid", "flatten"]
 
 SCHEMAS = SchemaDirectory(schemas)
+
+# Fixed forever: changing it would give every event a new uuid and duplicate it downstream.
+EVENT_NAMESPACE = uuid.UUID("6f1d3c1e-5b7a-5d2e-9a41-7c0e8b2f4d10")
+
+
+def event_uuid(stream: str, key: tuple[Any, ...]) -> str:
+    """UUID version 5 of the stream name and primary key: the same on every run, so event stores
+    that deduplicate by uuid (PostHog) load each event once."""
+    name = stream + ":" + ":".join(str(part) for part in key)
+    return str(uuid.uuid5(EVENT_NAMESPACE, name))
 
 
 def flatten(payload: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str, Any]:
@@ -43,3 +56,14 @@ class GitHubStream(Stream):
     def client(self) -> GitHubClient:
         """The client every stream shares (one rate-limit budget, one request count)."""
         return self.github_tap.client
+
+    # Streams whose records are events in time carry `event_uuid` (declare it in the schema).
+    emits_event_uuid: ClassVar[bool] = False
+
+    @override
+    def post_process(self, row: dict[str, Any], context: Context | None = None,
+                     ) -> dict[str, Any] | None:
+        if self.emits_event_uuid:
+            key = tuple((context or {}).get(k, row.get(k)) for k in self.primary_keys)
+            row["event_uuid"] = event_uuid(self.name, key)
+        return row
