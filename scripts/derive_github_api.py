@@ -26,13 +26,10 @@ from graphql import (
     DirectiveDefinitionNode,
     DirectiveNode,
     DocumentNode,
-    InputObjectTypeDefinitionNode,
-    InterfaceTypeDefinitionNode,
+    GraphQLSchema,
     NamedTypeNode,
     Node,
-    ObjectTypeDefinitionNode,
     TypeDefinitionNode,
-    UnionTypeDefinitionNode,
     build_schema,
     parse,
     print_ast,
@@ -129,7 +126,8 @@ def referenced_names(node: Node) -> Iterator[str]:
         yield named.name.value
     for named in getattr(node, "types", None) or ():
         yield named.name.value
-    for member in (*(getattr(node, "fields", None) or ()), *(getattr(node, "arguments", None) or ())):
+    members = (*(getattr(node, "fields", None) or ()), *(getattr(node, "arguments", None) or ()))
+    for member in members:
         if hasattr(member, "type"):
             yield type_name(member.type)
         yield from referenced_names(member)
@@ -189,6 +187,12 @@ def without_prose(node: Any) -> Any:
     return replace(node, **changes) if changes else node
 
 
+def build_github_schema(sdl: str) -> GraphQLSchema:
+    """GitHub's SDL fails graphql-core's schema checks (duplicate fields, deprecated
+    implementations of interface fields that are not), so skip them; ``validate`` skips them too."""
+    return build_schema(sdl, assume_valid=True, assume_valid_sdl=True)
+
+
 def query_schema_sdl(sdl: str) -> str:
     """GitHub's schema reduced to what ``Query`` reaches, without prose."""
     document = parse(sdl, no_location=True)
@@ -205,12 +209,11 @@ def query_schema_sdl(sdl: str) -> str:
         for definition in document.definitions
         if definition_key(definition) in keep
     )
-    reduced = build_schema(print_ast(DocumentNode(definitions=kept)), assume_valid=True, assume_valid_sdl=True)
-    return print_schema(reduced) + "\n"
+    return print_schema(build_github_schema(print_ast(DocumentNode(definitions=kept)))) + "\n"
 
 
 def check_query_schema(sdl: str) -> None:
-    schema = build_schema(sdl, assume_valid=True, assume_valid_sdl=True)
+    schema = build_github_schema(sdl)
     if schema.mutation_type is not None or schema.subscription_type is not None:
         raise DeriveError("the reduced GraphQL schema still has mutation or subscription roots")
     errors = validate(schema, parse(SAMPLE_QUERY))
@@ -234,7 +237,9 @@ def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
-def json_schema(schema: Mapping[str, Any], keywords: frozenset[str] = SHAPE_KEYWORDS) -> dict[str, Any]:
+def json_schema(
+    schema: Mapping[str, Any], keywords: frozenset[str] = SHAPE_KEYWORDS
+) -> dict[str, Any]:
     """An OpenAPI 3.0 schema as Draft 7 JSON Schema, keeping only ``keywords``."""
     result: dict[str, Any] = {}
     for key, value in schema.items():
@@ -307,11 +312,19 @@ def merged(schema: Mapping[str, Any]) -> dict[str, Any]:
     return dict(schema)
 
 
-def allow_null(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema, and every nested property, also accepting null."""
+def loosened(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with every nested property (of objects and of array items) accepting null."""
     result = dict(schema)
     if "properties" in result:
         result["properties"] = {name: allow_null(sub) for name, sub in result["properties"].items()}
+    if isinstance(result.get("items"), dict):
+        result["items"] = loosened(result["items"])
+    return result
+
+
+def allow_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema and every nested property also accepting null."""
+    result = loosened(schema)
     types = result.get("type", [])
     if "null" in (types if isinstance(types, list) else [types]):
         return result
@@ -330,7 +343,10 @@ def stream_schema(name: str, source: Source, responses: Mapping[str, Any]) -> di
     if payload is None:
         raise DeriveError(f"{name}: no operation {source.operation!r} in the REST description")
     if source.items:
-        payload = resolve(payload, source.items, items=True)
+        try:
+            payload = resolve(payload, source.items, items=True)
+        except DeriveError as exc:
+            raise DeriveError(f"{name}: items pointer {exc}") from exc
     properties: dict[str, Any] = {}
     problems = []
     for field_name, path in fields.items():
@@ -340,10 +356,10 @@ def stream_schema(name: str, source: Source, responses: Mapping[str, Any]) -> di
             )
         except DeriveError as exc:
             problems.append(f"{name}.{field_name}: {exc}")
-    for extra_name, extra_schema in {**context_properties(source), **source.extra}.items():
-        if extra_name in properties:
-            problems.append(f"{name}.{extra_name}: defined twice")
-        properties[extra_name] = extra_schema
+    for added in (context_properties(source), source.extra):
+        twice = sorted(added.keys() & properties.keys())
+        problems.extend(f"{name}.{duplicate}: defined twice" for duplicate in twice)
+        properties.update(added)
     if problems:
         raise DeriveError("\n".join(problems))
     return {"type": "object", "properties": properties}
@@ -397,9 +413,14 @@ def write(outputs: Mapping[Path, str], paths: Iterable[Path]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
-    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="GitHub API reference directory")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 listing the files that would change")
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED,
+                        help=f"GitHub API reference directory (default {DEFAULT_SHARED})")
     args = parser.parse_args(argv)
+    if not args.shared.is_dir():
+        print(f"error: no GitHub API reference directory at {args.shared}", file=sys.stderr)
+        return 2
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     try:

@@ -51,7 +51,7 @@ def _lenient_int(value: Any) -> int:
 @functools.cache
 def schema() -> GraphQLSchema:
     """GitHub's schema, built once per process (about a second)."""
-    built = graphql.build_schema(SDL_PATH.read_text(), assume_valid_sdl=True)
+    built = graphql.build_schema(SDL_PATH.read_text(), assume_valid=True, assume_valid_sdl=True)
     int_type = built.type_map["Int"]
     int_type.serialize = _lenient_int  # type: ignore[attr-defined,method-assign]
     return built
