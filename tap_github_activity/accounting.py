@@ -31,7 +31,7 @@ class RequestLedger:
     def __init__(self) -> None:
         self.requests: Counter[tuple[str, str, int]] = Counter()
         self.points: Counter[tuple[str, str]] = Counter()
-        self.waited: Counter[str] = Counter()
+        self.waited: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def record(self, stream: str, resource: str, status: int, points: int) -> None:
@@ -43,7 +43,7 @@ class RequestLedger:
     def record_wait(self, stream: str, seconds: float) -> None:
         """Count seconds spent waiting (rate limits, backoff)."""
         with self._lock:
-            self.waited[stream] += seconds
+            self.waited[stream] = self.waited.get(stream, 0.0) + seconds
 
     def total_requests(self) -> int:
         """Every answered request."""
@@ -67,7 +67,7 @@ class RequestLedger:
                 "not_modified": statuses.get(304, 0),
                 "statuses": dict(sorted(statuses.items())),
                 "points": self.points[(stream, resource)],
-                "waited_seconds": round(self.waited.get(stream, 0.0), 1),
+                "waited_seconds": round(float(self.waited.get(stream, 0.0)), 1),
             })
         return rows
 
@@ -81,11 +81,12 @@ class RequestLedger:
                          f"{row['not_modified']:>6}{row['points']:>8}{row['waited_seconds']:>10}"
                          f"  {statuses}")
         lines.append(f"{'total':<34}{self.total_requests():>9}{'':>6}{self.total_points():>8}"
-                     f"{round(sum(self.waited.values()), 1):>10}")
+                     f"{sum(self.waited.values()):>10.1f}")
         logger.info("GitHub requests this run:\n%s", "\n".join(lines))
+        # Each skip was a warning when it happened; here they are summed up.
         for stream, repositories in sorted(summary.skipped.items()):
-            logger.warning("%s skipped %d repositories: %s", stream, len(repositories),
-                           ", ".join(repositories))
+            logger.info("%s skipped %d repositories: %s", stream, len(repositories),
+                        ", ".join(repositories))
         metrics = logging.getLogger(METRICS_LOGGER)
         for row in self.rows():
             for status, count in row["statuses"].items():  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ identifies it across runs without revealing the secret.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from tap_github_activity.clock import Clock
 from tap_github_activity.errors import AuthenticationError, ConfigError, NotAccessibleError
 
 __all__ = ["AppInstallations", "Credential", "JwtRequest"]
+
+logger = logging.getLogger("tap_github_activity.auth")
 
 JWT_BACKDATE_SECONDS = 60
 JWT_LIFETIME_SECONDS = 600
@@ -61,6 +64,8 @@ class AppInstallations:
     _owners: dict[str, int] = field(default_factory=dict)
     _tokens: dict[int, Credential] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _refresh_lock: threading.RLock = field(default_factory=threading.RLock)
+    _not_installed: set[str] = field(default_factory=set)
 
     def jwt(self) -> str:
         """An RS256 JWT: issued 60 s in the past (clock drift), valid 10 minutes."""
@@ -84,21 +89,36 @@ class AppInstallations:
     def credential_for(self, owner: str | None) -> Credential:
         """The installation token that reads `owner`'s repositories (fetched or refreshed)."""
         installation = self._installation_for(owner)
+        cached = self._fresh(installation)
+        if cached is not None:
+            return cached
+        # One exchange at a time: concurrent requests wait for the token the first one fetches.
+        with self._refresh_lock:
+            cached = self._fresh(installation)
+            if cached is not None:
+                return cached
+            path = f"/app/installations/{installation}/access_tokens"
+            status, body = self.request("POST", path, self.jwt())
+            self._raise_for_app(status, path)
+            expires = datetime.fromisoformat(
+                body["expires_at"].replace("Z", "+00:00")).timestamp()
+            credential = Credential(key=f"installation:{installation}",
+                                    label=f"GitHub App {self.app_id} installation {installation}",
+                                    token=body["token"], expires_at=expires)
+            with self._lock:
+                self._tokens[installation] = credential
+            logger.info("GitHub App %s: installation %d token valid until %s", self.app_id,
+                        installation, body["expires_at"])
+            return credential
+
+    def _fresh(self, installation: int) -> Credential | None:
+        """The cached token, unless it expires within the refresh margin."""
         with self._lock:
             cached = self._tokens.get(installation)
-            if cached and cached.expires_at and (
-                    cached.expires_at - self.clock.now() > TOKEN_REFRESH_MARGIN_SECONDS):
-                return cached
-        path = f"/app/installations/{installation}/access_tokens"
-        status, body = self.request("POST", path, self.jwt())
-        self._raise_for_app(status, path)
-        expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00")).timestamp()
-        credential = Credential(key=f"installation:{installation}",
-                                label=f"GitHub App {self.app_id} installation {installation}",
-                                token=body["token"], expires_at=expires)
-        with self._lock:
-            self._tokens[installation] = credential
-        return credential
+        if cached and cached.expires_at and (
+                cached.expires_at - self.clock.now() > TOKEN_REFRESH_MARGIN_SECONDS):
+            return cached
+        return None
 
     def invalidate(self, credential: Credential) -> None:
         """Forget a token GitHub refused, so the next use fetches a new one."""
@@ -120,14 +140,24 @@ class AppInstallations:
             known = self._owners.get(owner.lower())
         if known is not None:
             return known
-        for kind in ("orgs", "users"):
-            path = f"/{kind}/{owner}/installation"
-            status, body = self.request("GET", path, self.jwt())
-            if status == 200:
-                self.remember_owner(owner, body["id"])
-                return int(body["id"])
-            if status != 404:
-                self._raise_for_app(status, path)
+        with self._refresh_lock:
+            with self._lock:
+                known = self._owners.get(owner.lower())
+            if known is not None:
+                return known
+            if owner.lower() in self._not_installed:
+                raise NotAccessibleError(f"/orgs/{owner}/installation", 404,
+                                         f"GitHub App {self.app_id} is not installed on {owner}")
+            # An organization's installation, else a user's (GET /orgs/... is 404 for users).
+            for kind in ("orgs", "users"):
+                path = f"/{kind}/{owner}/installation"
+                status, body = self.request("GET", path, self.jwt())
+                if status == 200:
+                    self.remember_owner(owner, body["id"])
+                    return int(body["id"])
+                if status != 404:
+                    self._raise_for_app(status, path)
+            self._not_installed.add(owner.lower())
         raise NotAccessibleError(f"/orgs/{owner}/installation", 404,
                                  f"GitHub App {self.app_id} is not installed on {owner}")
 

@@ -36,7 +36,9 @@ PER_PAGE = 100
 MAX_TRANSIENT_RETRIES = 5
 MAX_SECONDARY_RETRIES = 10
 SECONDARY_DEFAULT_WAIT = 60.0
+SECONDARY_WAIT_CAP = 3600.0
 BACKOFF_CAP_SECONDS = 60.0
+APP_STREAM = "app_authentication"
 NOT_ACCESSIBLE = frozenset({403, 404, 409, 410, 451})
 
 logger = logging.getLogger("tap_github_activity.client")
@@ -59,7 +61,7 @@ class Page:
         return self.status == 304
 
 
-class _Transient(Exception):
+class _TransientError(Exception):
     """A failure worth retrying: 5xx, connection trouble, or a broken body."""
 
     def __init__(self, reason: str, response: requests.Response | None = None) -> None:
@@ -120,7 +122,8 @@ class GitHubClient:
 
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None, *, stream: str,
                 owner: str | None = None) -> dict[str, Any]:
-        """Run a GraphQL query; errors other than NOT_FOUND are raised with the query's path."""
+        """Run a GraphQL query. NOT_FOUND leaves nulls in the data (the caller decides); FORBIDDEN
+        raises `NotAccessibleError`; any other error raises `RequestFailedError`."""
         body = {"query": query, "variables": dict(variables or {})}
         page = self.request("POST", self.settings.graphql_url, stream=stream, owner=owner,
                             json_body=body)
@@ -129,6 +132,10 @@ class GitHubClient:
                                      page.headers.get("x-github-request-id"),
                                      _message(page.data))
         errors = [e for e in page.data.get("errors") or [] if e.get("type") != "NOT_FOUND"]
+        forbidden = [e for e in errors if e.get("type") == "FORBIDDEN"]
+        if forbidden:
+            # Like REST's 403: the stream skips this repository and the run goes on.
+            raise NotAccessibleError(page.url, 403, str(forbidden[0].get("message")))
         if errors:
             raise RequestFailedError("POST", page.url, page.status,
                                      page.headers.get("x-github-request-id"),
@@ -139,9 +146,9 @@ class GitHubClient:
         """Who the credentials are: the login (or App installation) and the credential used."""
         if self.app:
             installations = self.app.installations()
-            installation, owner = installations[0] if installations else (0, "")
+            owner = installations[0][1] if installations else ""
             credential = self.app.credential_for(owner or None)
-            return f"GitHub App {self.app.app_id} (installation {installation})", credential
+            return credential.label + (f" on {owner}" if owner else ""), credential
         credential = self._tokens[0]
         page = self.request("GET", self.url("/user"), stream=stream)
         if page.status >= 400:
@@ -167,9 +174,12 @@ class GitHubClient:
         refreshed_app_token = False
         while True:
             credential = self._credential(owner, resource, stream)
+            # Counted before sending, so concurrent requests do not overdraw the budget.
+            self.limits.consume(credential.key, resource)
             try:
-                response = self._send(method, url, credential, params, json_body, etag)
-            except _Transient as exc:
+                response = self._send(method, url, credential, params=params,
+                                      json_body=json_body, etag=etag)
+            except _TransientError as exc:
                 self._count(stream, resource, exc.response, credential)
                 transient_failures += 1
                 self._retry_or_raise(method, url, exc, transient_failures, stream)
@@ -182,23 +192,26 @@ class GitHubClient:
                     refreshed_app_token = True
                     continue
                 raise AuthenticationError(_unauthorized(credential))
-            if status in (403, 429) and self._is_secondary_limit(response):
+            if status in (403, 429) and _is_primary_limit(response):
+                reset = _seconds(response.headers.get("x-ratelimit-reset")) or 0.0
+                if reset <= self.clock.now():
+                    # The server's clock is behind ours: wait a minute rather than spin.
+                    reset = self.clock.now() + SECONDARY_DEFAULT_WAIT
+                self.limits.spend_all(credential.key, resource, reset)
+                continue
+            if status == 429 or (status == 403 and _is_secondary_limit(response)):
                 secondary_waits += 1
                 self._wait_secondary(response, secondary_waits, method, url, stream)
                 continue
-            if status in (403, 429) and response.headers.get("x-ratelimit-remaining") == "0":
-                self.limits.spend_all(credential.key, resource,
-                                      float(response.headers.get("x-ratelimit-reset", 0)))
-                continue
             try:
                 return _page(response, url)
-            except _Transient as exc:
+            except _TransientError as exc:
                 transient_failures += 1
                 self._retry_or_raise(method, url, exc, transient_failures, stream)
 
-    def _send(self, method: str, url: str, credential: Credential,
-              params: Mapping[str, Any] | None, json_body: Any, etag: str | None,
-              ) -> requests.Response:
+    def _send(self, method: str, url: str, credential: Credential, *,
+              params: Mapping[str, Any] | None = None, json_body: Any = None,
+              etag: str | None = None) -> requests.Response:
         headers = {
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": API_VERSION,
@@ -212,11 +225,11 @@ class GitHubClient:
                                              headers=headers,
                                              timeout=self.settings.request_timeout)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _Transient(f"{type(exc).__name__}: {exc}") from None
+            raise _TransientError(f"{type(exc).__name__}: {exc}") from None
         except requests.RequestException as exc:
-            raise _Transient(f"{type(exc).__name__}: {exc}") from None
+            raise _TransientError(f"{type(exc).__name__}: {exc}") from None
         if response.status_code >= 500:
-            raise _Transient(f"server error {response.status_code}", response)
+            raise _TransientError(f"server error {response.status_code}", response)
         return response
 
     @property
@@ -234,8 +247,7 @@ class GitHubClient:
             return
         resource = response.headers.get("x-ratelimit-resource", resource)
         self.limits.update(credential.key, response.headers, resource)
-        points = 0 if response.status_code == 304 else _points(response, resource)
-        self.ledger.record(stream, resource, response.status_code, points)
+        self.ledger.record(stream, resource, response.status_code, _points(response, resource))
 
     # -- choosing a credential and waiting for budget ------------------------------------------
 
@@ -259,37 +271,28 @@ class GitHubClient:
         self.ledger.record_wait(stream, seconds)
         self.clock.sleep(seconds)
 
-    @staticmethod
-    def _is_secondary_limit(response: requests.Response) -> bool:
-        if "retry-after" in response.headers:
-            return True
-        try:
-            message = str(response.json().get("message", ""))
-        except ValueError:
-            return False
-        return "secondary rate limit" in message.lower() or "abuse" in message.lower()
-
     def _wait_secondary(self, response: requests.Response, attempt: int, method: str, url: str,
                         stream: str) -> None:
         if attempt > MAX_SECONDARY_RETRIES:
-            raise RequestFailedError(method, url, response.status_code,
+            raise RequestFailedError(method, _path(url), response.status_code,
                                      response.headers.get("x-github-request-id"),
                                      f"secondary rate limit persisted after {attempt - 1} waits")
-        retry_after = response.headers.get("retry-after")
-        reset = response.headers.get("x-ratelimit-reset")
+        # GitHub's rule: wait retry-after seconds; else until x-ratelimit-reset when nothing
+        # remains; else at least a minute, doubling while the limit persists.
+        retry_after = _seconds(response.headers.get("retry-after"))
+        reset = _seconds(response.headers.get("x-ratelimit-reset"))
         if retry_after is not None:
-            seconds = float(retry_after)
+            seconds = max(retry_after, 1.0)
         elif reset is not None and response.headers.get("x-ratelimit-remaining") == "0":
-            seconds = max(float(reset) - self.clock.now(), 1.0)
+            seconds = max(reset - self.clock.now(), 1.0)
         else:
-            seconds = SECONDARY_DEFAULT_WAIT
-        # GitHub asks for exponential backoff when a secondary limit repeats.
-        seconds *= 2 ** (attempt - 1)
-        logger.warning("Secondary rate limit on %s %s: waiting %.0f s (attempt %d)", method,
-                       _path(url), seconds, attempt)
+            seconds = min(SECONDARY_DEFAULT_WAIT * 2 ** (attempt - 1), SECONDARY_WAIT_CAP)
+        logger.warning("Secondary rate limit (%s) on %s %s: waiting %.0f s (attempt %d of %d)",
+                       response.status_code, method, _path(url), seconds, attempt,
+                       MAX_SECONDARY_RETRIES)
         self._sleep(seconds, stream)
 
-    def _retry_or_raise(self, method: str, url: str, exc: _Transient, failures: int,
+    def _retry_or_raise(self, method: str, url: str, exc: _TransientError, failures: int,
                         stream: str) -> None:
         response = exc.response
         if failures > MAX_TRANSIENT_RETRIES:
@@ -309,16 +312,20 @@ class GitHubClient:
         failures = 0
         while True:
             try:
-                response = self._send(method, url, jwt_credential, None, None, None)
-                self.ledger.record("app_authentication", "app", response.status_code, 0)
-                return response.status_code, response.json()
-            except _Transient as exc:
+                response = self._send(method, url, jwt_credential)
+            except _TransientError as exc:
+                if exc.response is not None:
+                    self.ledger.record(APP_STREAM, "app", exc.response.status_code, 0)
                 failures += 1
-                self._retry_or_raise(method, url, exc, failures, "app_authentication")
+                self._retry_or_raise(method, url, exc, failures, APP_STREAM)
+                continue
+            self.ledger.record(APP_STREAM, "app", response.status_code, 0)
+            try:
+                return response.status_code, response.json()
             except ValueError:
                 failures += 1
-                self._retry_or_raise(method, url, _Transient("response body is not JSON"),
-                                     failures, "app_authentication")
+                self._retry_or_raise(method, url, _TransientError("response body is not JSON",
+                                                             response), failures, APP_STREAM)
 
 
 def _token_settings(tokens: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -329,11 +336,13 @@ def _token_settings(tokens: tuple[str, ...]) -> list[tuple[str, str]]:
 
 def _page(response: requests.Response, url: str) -> Page:
     data: Any = None
+    if response.status_code in (200, 201) and not response.content:
+        raise _TransientError("empty response body", response)
     if response.status_code not in (204, 304) and response.content:
         try:
             data = response.json()
         except ValueError:
-            raise _Transient("response body is not JSON (truncated?)", response) from None
+            raise _TransientError("response body is not JSON (truncated?)", response) from None
     next_link = response.links.get("next", {}).get("url")
     return Page(url=response.url or url, status=response.status_code, data=data,
                 etag=response.headers.get("etag"), next_url=next_link,
@@ -341,6 +350,13 @@ def _page(response: requests.Response, url: str) -> Page:
 
 
 def _points(response: requests.Response, resource: str) -> int:
+    """The points GitHub charged: none for a 304, for a request refused by a rate limit, for
+    /rate_limit, or when the server keeps no rate limit (no x-ratelimit-* headers)."""
+    headers = response.headers
+    if (response.status_code == 304 or "x-ratelimit-remaining" not in headers
+            or urlsplit(response.url or "").path.endswith("/rate_limit")
+            or (response.status_code in (403, 429) and _is_primary_limit(response))):
+        return 0
     if resource != "graphql":
         return 1
     try:
@@ -348,6 +364,32 @@ def _points(response: requests.Response, resource: str) -> int:
     except (ValueError, KeyError, TypeError):
         return 1
     return int(cost)
+
+
+def _is_primary_limit(response: requests.Response) -> bool:
+    """403/429 because the credential's hourly budget is spent (not a secondary limit)."""
+    return (response.headers.get("x-ratelimit-remaining") == "0"
+            and "retry-after" not in response.headers
+            and not _is_secondary_limit(response))
+
+
+def _is_secondary_limit(response: requests.Response) -> bool:
+    """GitHub's secondary limit: a retry-after header, or its documented message."""
+    if "retry-after" in response.headers:
+        return True
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    message = str(body.get("message", "")) if isinstance(body, dict) else ""
+    return "secondary rate limit" in message.lower() or "abuse" in message.lower()
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _path(url: str) -> str:

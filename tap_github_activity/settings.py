@@ -32,8 +32,8 @@ _PATTERN_ENTRY = re.compile(rf"^{_GLOB_PART}/{_GLOB_PART}$")
 _LOGIN = re.compile(rf"^{_OWNER}$")
 
 
-def _setting(name: str, kind: th.JSONTypeHelper[Any], title: str, description: str,
-             **options: Any) -> th.Property[Any]:
+def _setting(name: str, kind: th.JSONTypeHelper[Any] | type[th.JSONTypeHelper[Any]],
+             title: str, description: str, **options: Any) -> th.Property[Any]:
     return th.Property(name, kind, title=title, description=description, **options)
 
 

@@ -10,19 +10,49 @@ from typing import Any
 
 import click
 from singer_sdk import Stream, Tap
+from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
 from tap_github_activity.accounting import RequestLedger, RunSummary
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.clock import Clock
-from tap_github_activity.errors import GitHubActivityError
+from tap_github_activity.errors import ConfigError, GitHubActivityError
 from tap_github_activity.selection import RepositorySelector
 from tap_github_activity.settings import CONFIG_SCHEMA, Settings
+from tap_github_activity.streams.actions import WorkflowJobsStream, WorkflowRunsStream
+from tap_github_activity.streams.commits import CommitBranchesStream, CommitsStream
+from tap_github_activity.streams.pull_requests import PullRequestReviewsStream, PullRequestsStream
+from tap_github_activity.streams.releases import ReleasesStream
 from tap_github_activity.streams.repositories import RepositoriesStream
+from tap_github_activity.streams.statistics import ContributorStatsStream
+from tap_github_activity.streams.traffic import (
+    TrafficClonesStream,
+    TrafficPathsStream,
+    TrafficReferrersStream,
+    TrafficViewsStream,
+)
 
-__all__ = ["TapGitHubActivity"]
+__all__ = ["LISTINGS_STATE_KEY", "TapGitHubActivity"]
 
-STREAM_TYPES: list[type[Stream]] = [RepositoriesStream]
+# Key of the repositories stream's state that holds the selection listings' ETags.
+LISTINGS_STATE_KEY = "listings"
+
+STREAM_TYPES: list[type[Stream]] = [
+    RepositoriesStream,
+    TrafficViewsStream,
+    TrafficClonesStream,
+    TrafficReferrersStream,
+    TrafficPathsStream,
+    ContributorStatsStream,
+    # commits before commit_branches: the latter reuses the former's walk per repository.
+    CommitsStream,
+    CommitBranchesStream,
+    PullRequestsStream,  # one GraphQL walk feeds both (either order)
+    PullRequestReviewsStream,
+    ReleasesStream,
+    WorkflowRunsStream,
+    WorkflowJobsStream,  # a child of workflow_runs
+]
 
 
 class TapGitHubActivity(Tap):
@@ -51,10 +81,45 @@ class TapGitHubActivity(Tap):
         """Repositories skipped during this run, by stream."""
         return RunSummary()
 
+    @override
+    def __init__(self, *, validate_config: bool = True, **kwargs: Any) -> None:
+        try:
+            super().__init__(validate_config=validate_config, **kwargs)
+        except ConfigValidationError as exc:
+            # singer-sdk's JSON-schema check: also one line (it names the setting).
+            msg = "Invalid config: " + "; ".join(exc.errors or [str(exc)])
+            raise ConfigError(msg) from None
+        if validate_config:
+            # A config mistake is one ConfigError line before anything runs (discovery, which
+            # does not validate, works without credentials).
+            _ = self.settings
+
     @cached_property
     def selector(self) -> RepositorySelector:
-        """Resolves the repository selection (once per run)."""
-        return RepositorySelector(self.client, self.settings.selection)
+        """Resolves the repository selection (once per run), asking each listing page with
+        the ETag the repositories stream kept from the previous run."""
+        return RepositorySelector(self.client, self.settings.selection,
+                                  etags=self._stored_listings())
+
+    def _stored_listings(self) -> dict[str, Any] | None:
+        """The selection listings' ETags from state; None when they must not be used: the
+        repositories stream is not selected (its records would never be emitted), or
+        ACTIVATE_VERSION messages are on (a run without records would empty the table)."""
+        stream = self.streams.get(RepositoriesStream.name)
+        if (stream is None or not stream.selected
+                or self.config.get("emit_activate_version_messages")):
+            return None
+        stored = stream.stream_state.get(LISTINGS_STATE_KEY)
+        return stored if isinstance(stored, dict) else {}
+
+    def store_selection_state(self) -> None:
+        """Keep this run's listing ETags in the repositories stream's state. Its stream calls
+        this once every repository record is emitted, so an interrupted run lists in full."""
+        stream = self.streams.get(RepositoriesStream.name)
+        if stream is None or "selector" not in self.__dict__ or not self.selector.conditional:
+            return
+        stream.stream_state[LISTINGS_STATE_KEY] = self.selector.listings
+        stream.state_manager.is_flushed = False
 
     def selected_repositories(self) -> list[dict[str, Any]]:
         """The selected repositories' payloads, resolved once per run."""
@@ -64,12 +129,13 @@ class TapGitHubActivity(Tap):
     def _selected_repositories(self) -> list[dict[str, Any]]:
         repositories = self.selector.resolve()
         for missing in self.selector.missing:
-            self.run_summary.skip("repositories", missing, "not found")
+            self.run_summary.skip("repositories", missing, self.selector.reasons[missing])
         return repositories
 
     # singer-sdk has no hook after a sync; the run's cost is logged here, also when it fails.
-    @override
-    def sync_all(self) -> None:  # type: ignore[misc]
+    # Tap.sync_all is marked final, but it must run inside this try/finally.
+    @override  # type: ignore[misc]
+    def sync_all(self) -> None:
         try:
             super().sync_all()
         finally:
@@ -89,14 +155,17 @@ class TapGitHubActivity(Tap):
                       parse_env_config=bool(config and config.parse_env), validate_config=True)
             tap.connection_report()
         except GitHubActivityError as exc:
-            cls.logger.error("Connection test failed: %s", exc)  # noqa: TRY400 -- one line, no traceback
+            cls.logger.error("Connection test failed: %s", exc)
             ctx.exit(1)
         ctx.exit(0)
 
     def connection_report(self) -> None:
         """Check the credentials and selection, logging what a user needs to know."""
         who, credential = self.client.viewer()
-        self.logger.info("Authenticated as %s with %s", who, credential.label)
+        if who == credential.label or who.startswith(credential.label + " "):
+            self.logger.info("Authenticated as %s", who)  # a GitHub App installation
+        else:
+            self.logger.info("Authenticated as %s with %s", who, credential.label)
         repositories = self.selected_repositories()
         for resource in ("core", "graphql"):
             budget = self.client.limits.remaining(credential.key, resource)

@@ -57,6 +57,13 @@ class GitHubStream(Stream):
         """The client every stream shares (one rate-limit budget, one request count)."""
         return self.github_tap.client
 
+    # No stream re-sends a whole table (partitions are skipped, 304s send nothing, GitHub's
+    # windows slide): ACTIVATE_VERSION would make targets delete rows that are still true.
+    @property
+    @override
+    def emit_activate_version_messages(self) -> bool:
+        return False
+
     # Streams whose records are events in time carry `event_uuid` (declare it in the schema).
     emits_event_uuid: ClassVar[bool] = False
 

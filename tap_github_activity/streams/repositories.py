@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from singer_sdk.exceptions import AbortedSyncFailedException, AbortedSyncPausedException
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
+from tap_github_activity.selection import UNCHANGED
 from tap_github_activity.streams.base import GitHubStream, flatten
 
 __all__ = ["REPOSITORY_FIELDS", "RepositoriesStream"]
@@ -61,7 +63,23 @@ class RepositoriesStream(GitHubStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         for repository in self.github_tap.selected_repositories():
-            yield flatten(repository, REPOSITORY_FIELDS)
+            record = flatten(repository, REPOSITORY_FIELDS)
+            if repository.get(UNCHANGED):
+                # Its listing page answered 304: no record (unchanged), its children still run.
+                self._sync_children_of(self.get_child_context(record, context))
+                continue
+            yield record
+        # Every record is out: the listings' ETags may now be kept for the next run.
+        self.github_tap.store_selection_state()
+
+    def _sync_children_of(self, child_context: dict[str, Any]) -> None:
+        """What singer-sdk does for a record's children, for a repository with no record."""
+        for child in self.child_streams:
+            if child.selected or child.has_selected_descendents:
+                try:
+                    child.sync(context=dict(child_context))
+                except (AbortedSyncFailedException, AbortedSyncPausedException):
+                    continue
 
     @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import functools
 import math
-from datetime import datetime, timezone
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +175,7 @@ def _root(request: Request, cost: int) -> dict[str, Any]:
                                 f"'{owner}/{name}'.")
         return repository_node(request, repo)
 
-    def node(info: Any, id: str) -> Any:  # noqa: A002 -- GitHub's argument name
+    def node(info: Any, id: str) -> Any:
         prefix = id.split("_", 1)[0] + "_"
         if prefix == "R_":
             for repo in world.repos.values():

@@ -26,7 +26,8 @@ def repo_payload(repo: Repo, api: str, *, full: bool = True) -> dict[str, Any]:
         "contents_url": f"{base}/contents/{{+path}}", "contributors_url": f"{base}/contributors",
         "deployments_url": f"{base}/deployments", "downloads_url": f"{base}/downloads",
         "events_url": f"{base}/events", "forks_url": f"{base}/forks",
-        "git_commits_url": f"{base}/git/commits{{/sha}}", "git_refs_url": f"{base}/git/refs{{/sha}}",
+        "git_commits_url": f"{base}/git/commits{{/sha}}",
+        "git_refs_url": f"{base}/git/refs{{/sha}}",
         "git_tags_url": f"{base}/git/tags{{/sha}}", "git_url": f"git://github.test/{repo.full_name}.git",
         "issue_comment_url": f"{base}/issues/comments{{/number}}",
         "issue_events_url": f"{base}/issues/events{{/number}}",
@@ -108,6 +109,28 @@ def _owned(request: Request, owner: str) -> list[Repo]:
                   key=lambda r: r.full_name.lower())
 
 
+SORT_KEYS = {"created": "created_at", "updated": "updated_at", "pushed": "pushed_at"}
+
+
+def _choice(request: Request, name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = request.query.get(name, default)
+    if value not in allowed:
+        raise HTTPError(422, f"Invalid value for parameter '{name}': {value!r}")
+    return value
+
+
+def _sorted(request: Request, repos: list[Repo], default: str) -> list[Repo]:
+    """GitHub's sort/direction parameters: full_name ascending, dates descending by default."""
+    sort = _choice(request, "sort", ("created", "updated", "pushed", "full_name"), default)
+    direction = _choice(request, "direction", ("asc", "desc"),
+                        "asc" if sort == "full_name" else "desc")
+    if sort == "full_name":
+        ordered = sorted(repos, key=lambda r: r.full_name.lower())
+    else:
+        ordered = sorted(repos, key=lambda r: (getattr(r, SORT_KEYS[sort]), r.id))
+    return ordered if direction == "asc" else ordered[::-1]
+
+
 @ROUTER.get("/user")
 def user(request: Request) -> Any:
     if request.caller.token is None:
@@ -129,11 +152,28 @@ def user_repos(request: Request) -> Any:
     caller = request.caller
     if caller.token is None:
         raise HTTPError(403, "Resource not accessible by integration")
+    query = request.query
+    if "type" in query and ("visibility" in query or "affiliation" in query):
+        raise HTTPError(422, "If you specify visibility or affiliation, you cannot specify type.")
+    login = caller.token.login.lower()
+    kind = _choice(request, "type", ("all", "owner", "public", "private", "member"), "all")
+    visibility = _choice(request, "visibility", ("all", "public", "private"), "all")
+    affiliation = set(query.get("affiliation", "owner,collaborator,organization_member")
+                      .split(","))
+    if kind == "owner":
+        affiliation = {"owner"}
+    elif kind == "member":
+        affiliation = {"organization_member", "collaborator"}
+    elif kind in ("public", "private"):
+        visibility = kind
+    # Collaborators are not modelled: a token sees its own and its organizations' repositories.
     repos = [r for r in request.world.repos.values()
-             if r.owner.login.lower() == caller.token.login.lower()
-             or r.owner.login in caller.token.orgs]
+             if ("owner" in affiliation and r.owner.login.lower() == login)
+             or ("organization_member" in affiliation and r.owner.login in caller.token.orgs)]
+    if visibility != "all":
+        repos = [r for r in repos if r.private == (visibility == "private")]
     return Listing([repo_payload(r, request.api, full=False)
-                    for r in sorted(repos, key=lambda r: r.full_name.lower())])
+                    for r in _sorted(request, repos, "full_name")])
 
 
 @ROUTER.get(f"/orgs/{OWNER}/repos")
@@ -141,8 +181,15 @@ def org_repos(request: Request) -> Any:
     account = request.world.accounts.get(request.params["owner"].lower())
     if account is None or account.type != "Organization":
         raise HTTPError(404, "Not Found")
+    kind = _choice(request, "type", ("all", "public", "private", "forks", "sources", "member"),
+                   "all")
+    repos = _owned(request, account.login)
+    if kind in ("public", "private"):
+        repos = [r for r in repos if r.private == (kind == "private")]
+    elif kind in ("forks", "sources"):
+        repos = [r for r in repos if r.fork == (kind == "forks")]
     return Listing([repo_payload(r, request.api, full=False)
-                    for r in _owned(request, account.login)])
+                    for r in _sorted(request, repos, "created")])
 
 
 @ROUTER.get(f"/users/{OWNER}/repos")
@@ -150,8 +197,11 @@ def user_owned_repos(request: Request) -> Any:
     account = request.world.accounts.get(request.params["owner"].lower())
     if account is None:
         raise HTTPError(404, "Not Found")
+    kind = _choice(request, "type", ("all", "owner", "member"), "owner")
+    # Membership in other users' repositories is not modelled: "member" lists nothing.
+    repos = [] if kind == "member" else _owned(request, account.login)
     return Listing([repo_payload(r, request.api, full=False)
-                    for r in _owned(request, account.login)])
+                    for r in _sorted(request, repos, "full_name")])
 
 
 @ROUTER.get(f"/repos/{OWNER}/{NAME}")

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jwt
@@ -22,6 +22,8 @@ import jwt
 from tests.simulator.world import App, Installation, TokenInfo, World
 
 DOCS = "https://docs.github.com/rest"
+SECONDARY_MESSAGE = ("You have exceeded a secondary rate limit. Please wait a few minutes "
+                     "before you try again.")
 
 
 class HTTPError(Exception):
@@ -76,6 +78,15 @@ class Request:
     rate: dict[str, str] = field(default_factory=dict)
 
 
+class Incoming(NamedTuple):
+    """The request as it arrived (path without the Enterprise prefix)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+
+
 @dataclass
 class Recorded:
     method: str
@@ -99,6 +110,9 @@ class Fault:
     latency: float = 0.0
     secondary: float | None = None  # retry-after seconds of a secondary rate limit
     times: int = 1
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers
+    advance: float = 0.0  # move the world's (fake) clock this far before answering
+    method: str | None = None  # only requests of this method
 
 
 Handler = Callable[[Request], Any]
@@ -208,7 +222,8 @@ class GitHubSimulator:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
 
     def stop(self) -> None:
         if self._server:
@@ -233,6 +248,10 @@ class GitHubSimulator:
                     if (path is None or re.search(path, r.path))
                     and (method is None or r.method == method)]
 
+    def remaining(self, token: str, resource: str = "core") -> int:
+        """What is left of a token's (or installation token's) hourly budget."""
+        return self.limiter.remaining(self._authenticate(f"Bearer {token}", "token"), resource)
+
     def points(self, resource: str | None = None) -> int:
         return sum(r.points for r in self.requests() if resource in (None, r.resource))
 
@@ -250,46 +269,58 @@ class GitHubSimulator:
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes,
                ) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(raw_path)
-        path, query = parts.path, dict(parse_qsl(parts.query))
-        if self.enterprise:
-            if path.startswith("/api/v3/"):
-                path = path[len("/api/v3"):]
-            elif path == "/api/graphql":
-                path = "/graphql"
-            else:
-                return self._error(404, "Not Found")
-        fault = self._take_fault(path)
-        if fault:
-            if fault.latency:
-                time.sleep(fault.latency)
-            if fault.secondary is not None:
-                return self._record(method, path, query, headers, None, "core", 0, (
-                    403, {"retry-after": str(int(fault.secondary))}, _json({
-                        "message": "You have exceeded a secondary rate limit. Please wait a "
-                                   "few minutes before you try again.",
-                        "documentation_url": DOCS})))
-            if fault.status is not None:
-                return self._record(method, path, query, headers, None, "core", 0, (
-                    fault.status, {"x-github-request-id": "SIM:FAULT"},
-                    fault.body if fault.body is not None else _json(
-                        {"message": "Server Error"})))
+        path = self._unprefixed(parts.path)
+        if path is None:
+            return self._error(404, "Not Found")
+        incoming = Incoming(method, path, dict(parse_qsl(parts.query)), headers)
         resource = "graphql" if path == "/graphql" else "core"
+        fault = self._take_fault(method, path)
+        if fault:
+            answer = self._fault_answer(fault)
+            if answer is not None:
+                return self._record(incoming, None, resource, 0, answer)
+        return self._route(incoming, body, resource)
+
+    def _unprefixed(self, path: str) -> str | None:
+        """The API path (GitHub Enterprise Server serves REST under /api/v3, GraphQL at
+        /api/graphql); None outside the API."""
+        if not self.enterprise:
+            return path
+        if path.startswith("/api/v3/"):
+            return path[len("/api/v3"):]
+        return "/graphql" if path == "/api/graphql" else None
+
+    def _fault_answer(self, fault: Fault) -> tuple[int, dict[str, str], bytes] | None:
+        if fault.latency:
+            time.sleep(fault.latency)
+        if fault.advance:
+            self.world.clock.advance(fault.advance)
+        if fault.secondary is not None:
+            return 403, {"retry-after": str(int(fault.secondary)), **fault.headers}, _json({
+                "message": SECONDARY_MESSAGE, "documentation_url": DOCS})
+        if fault.status is not None:
+            return (fault.status, {"x-github-request-id": "SIM:FAULT", **fault.headers},
+                    fault.body if fault.body is not None else _json({"message": "Server Error"}))
+        return None  # latency or clock only: then answered normally
+
+    def _route(self, incoming: Incoming, body: bytes, resource: str,
+               ) -> tuple[int, dict[str, str], bytes]:
+        method, path, query, headers = incoming
         if path == "/graphql":
             route: tuple[Handler, dict[str, str], str] | None = (GRAPHQL_HANDLERS[0], {}, "token")
         else:
             route = ROUTER.match(method, path)
         if route is None:
-            return self._record(method, path, query, headers, None, resource, 0,
-                                self._error(404, "Not Found"))
+            return self._record(incoming, None, resource, 0, self._error(404, "Not Found"))
         handler, params, auth = route
         try:
             caller = self._authenticate(headers.get("authorization"), auth)
         except HTTPError as exc:
-            return self._record(method, path, query, headers, None, resource, 0,
+            return self._record(incoming, None, resource, 0,
                                 self._error(exc.status, exc.message))
         limit_headers = self._limit_headers(caller, resource)
         if caller.kind != "jwt" and self.limiter.remaining(caller, resource) <= 0:
-            return self._record(method, path, query, headers, caller, resource, 0, (
+            return self._record(incoming, caller, resource, 0, (
                 403, limit_headers, _json({
                     "message": f"API rate limit exceeded for {caller.key}.",
                     "documentation_url": DOCS})))
@@ -300,23 +331,22 @@ class GitHubSimulator:
             with self.world.lock:
                 result = handler(request)
         except HTTPError as exc:
-            points = 1 if caller.kind != "jwt" else 0
-            self._spend(caller, resource, points)
-            return self._record(method, path, query, headers, caller, resource, points, (
+            points = self._spend(caller, resource, 1)
+            return self._record(incoming, caller, resource, points, (
                 exc.status, {**self._limit_headers(caller, resource), **exc.headers},
                 _json({"message": exc.message, "documentation_url": DOCS,
                        "status": str(exc.status)})))
         status, extra_headers, payload, points = self._render(request, result, resource)
         etag = 'W/"' + hashlib.sha256(payload).hexdigest()[:40] + '"'
         if status == 200 and headers.get("if-none-match") == etag:
-            return self._record(method, path, query, headers, caller, resource, 0, (
+            # A conditional request answered 304 is free.
+            return self._record(incoming, caller, resource, 0, (
                 304, {**self._limit_headers(caller, resource), "etag": etag}, b""))
-        self._spend(caller, resource, points if caller.kind != "jwt" else 0)
+        points = self._spend(caller, resource, points)
         response_headers = {**self._limit_headers(caller, resource), **extra_headers}
         if status == 200:
             response_headers["etag"] = etag
-        return self._record(method, path, query, headers, caller, resource,
-                            points if caller.kind != "jwt" else 0,
+        return self._record(incoming, caller, resource, points,
                             (status, response_headers, payload))
 
     def _render(self, request: Request, result: Any, resource: str,
@@ -378,8 +408,12 @@ class GitHubSimulator:
         except (jwt.PyJWTError, KeyError) as exc:
             raise HTTPError(401, f"A JSON web token could not be decoded ({exc})") from None
         now = self.world.clock.now()
-        if not (unverified["iat"] <= now + 60 and now < unverified["exp"]
-                and unverified["exp"] - unverified["iat"] <= 660):
+        # GitHub: iat not in the future (60 s in the past allows for drift); exp at most 10
+        # minutes ahead, and not passed.
+        if not unverified["iat"] <= now:
+            raise HTTPError(401, "'Issued at' claim ('iat') must be an Integer representing a "
+                                 "time in the past")
+        if not now < unverified["exp"] <= now + 600:
             raise HTTPError(401, "'Expiration time' claim ('exp') is too far in the future or "
                                  "the token has expired")
         return Caller("jwt", f"app:{app.app_id}", app=app)
@@ -389,14 +423,19 @@ class GitHubSimulator:
             return {}
         return self.limiter.headers(caller, resource)
 
-    def _spend(self, caller: Caller, resource: str, points: int) -> None:
-        if caller.kind != "jwt" and self.rate_limit_headers:
-            self.limiter.spend(caller, resource, points)
+    def _spend(self, caller: Caller, resource: str, points: int) -> int:
+        """Charge the caller's budget; returns the points charged (a server without rate
+        limits, and App JWT calls, charge none)."""
+        if caller.kind == "jwt" or not self.rate_limit_headers:
+            return 0
+        self.limiter.spend(caller, resource, points)
+        return points
 
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
             for fault in self.faults:
-                if fault.times > 0 and re.search(fault.path, path):
+                if (fault.times > 0 and re.search(fault.path, path)
+                        and fault.method in (None, method)):
                     fault.times -= 1
                     return fault
         return None
@@ -405,23 +444,25 @@ class GitHubSimulator:
         return status, {}, _json({"message": message, "documentation_url": DOCS,
                                   "status": str(status)})
 
-    def _record(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
-                caller: Caller | None, resource: str, points: int,
+    def _record(self, incoming: Incoming, caller: Caller | None, resource: str, points: int,
                 response: tuple[int, dict[str, str], bytes],
                 ) -> tuple[int, dict[str, str], bytes]:
         status, response_headers, payload = response
-        response_headers.setdefault("x-github-request-id", f"SIM:{len(self.recorded) + 1}")
         with self.lock:
-            self.recorded.append(Recorded(method, path, query, status,
-                                          caller.key if caller else "anonymous", resource,
-                                          points, headers.get("if-none-match"),
-                                          headers.get("authorization")))
+            response_headers.setdefault("x-github-request-id", f"SIM:{len(self.recorded) + 1}")
+            self.recorded.append(Recorded(
+                incoming.method, incoming.path, incoming.query, status,
+                caller.key if caller else "anonymous", resource, points,
+                incoming.headers.get("if-none-match"), incoming.headers.get("authorization")))
         return status, response_headers, payload
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
     sim: GitHubSimulator
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without this, Nagle's algorithm and the client's
+    # delayed ACK hold every response back ~40 ms.
+    disable_nagle_algorithm = True
 
     def _serve(self, method: str) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -436,13 +477,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._serve("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._serve("POST")
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 

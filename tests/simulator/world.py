@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -30,7 +31,8 @@ class FakeClock:
     """Time that tests move by hand; sleeping advances it instantly and is recorded."""
 
     def __init__(self, start: float | None = None) -> None:
-        self._now = start if start is not None else datetime(2026, 11, 20, 12, tzinfo=timezone.utc).timestamp()
+        self._now = start if start is not None else datetime(
+            2026, 11, 20, 12, tzinfo=timezone.utc).timestamp()
         self.slept: list[float] = []
         self._lock = threading.Lock()
 
@@ -52,13 +54,9 @@ class RealClock:
     """The simulator's default: wall-clock time."""
 
     def now(self) -> float:
-        import time
-
         return time.time()
 
     def sleep(self, seconds: float) -> None:
-        import time
-
         time.sleep(seconds)
 
 
@@ -174,7 +172,8 @@ class World:
         self.repos: dict[int, Repo] = {}
         self.tokens: dict[str, TokenInfo] = {}
         self.apps: dict[str, App] = {}
-        self.installation_tokens: dict[str, tuple[int, float]] = {}  # token -> (installation, expiry)
+        # installation token -> (installation id, expiry)
+        self.installation_tokens: dict[str, tuple[int, float]] = {}
         self.scale: dict[str, int] = {}
         self._families: dict[str, Any] = {}
         self._next_id = 1000
@@ -251,14 +250,14 @@ class World:
 
     def seed_families(self, seed: int) -> None:
         for name, seed_family in FAMILIES.items():
-            seed_family(self, random.Random(f"{seed}:{name}"))
+            seed_family(self, random.Random(f"{seed}:{name}"))  # noqa: S311 -- seeded test data
 
 
 def seeded_world(clock: Any, *, seed: int = 7, scale: dict[str, int] | None = None) -> World:
     """A small organization with a variety of repositories, plus every family's data."""
     world = World(clock)
     world.scale = {"repos": 3, **(scale or {})}
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 -- seeded test data, not secrets
     world.account("acme", "Organization")
     world.add_token("ghp_alice", "alice", orgs={"acme"})
     now = world.now()

@@ -1,0 +1,397 @@
+"""The physical minimum: the fewest requests and rate-limit points GitHub needs to hand over the
+data a sync must deliver, computed from the simulated world (see bench/README.md for the model).
+
+A sync is described by the world before it (a `Snapshot` taken when the previous sync started;
+None for a first sync) and the world now. Per stream:
+
+- REST listings: pages of 100, 1 point a page; a page that did not change since the previous
+  sync answers 304 to its ETag (a request, 0 points).
+- GraphQL: the cost GitHub computes (tests.simulator.graphql_api.query_cost) of the smallest
+  query shapes that return the same fields, one repository per query, page sizes chosen to
+  spend the fewest points. A sync after no change asks one probe per repository and family
+  (1 point: GitHub's minimum for a query).
+- `batched_floor`: a lower bound for GraphQL when one query may carry many repositories
+  (aliases): connection requests / 149, at least one query per round of pages.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import graphql
+
+from tests.simulator import actions, commits, releases, statistics, traffic
+from tests.simulator.graphql_api import query_cost
+from tests.simulator.pulls import pulls_of
+from tests.simulator.world import Repo, World, iso
+
+__all__ = ["Cost", "Snapshot", "batched_floor", "minimum", "snapshot"]
+
+PAGE = 100
+OWNER = "acme"  # the benchmark selects acme/* with alice's token
+TOKEN = "ghp_alice"
+
+# -- the smallest query shapes (fields that cost nothing are left out: only connections count) --
+
+PULLS_PAGE = """
+query($owner: String!, $name: String!, $cursor: String) {
+  repository(owner: $owner, name: $name) {
+    pullRequests(first: %d, after: $cursor, orderBy: {field: UPDATED_AT, direction: DESC}) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id number title state updatedAt
+        commits { totalCount }
+        comments { totalCount }
+        labels(first: 100) { nodes { name } }
+        reviewRequests(first: 100) { nodes { requestedReviewer { __typename } } }
+        reviews(first: 100) {
+          pageInfo { hasNextPage endCursor }
+          nodes { id state submittedAt comments { totalCount } }
+        }
+      }
+    }
+  }
+}
+"""
+
+REVIEWS_FOLLOW_UP_ALIAS = """
+    p%d: pullRequest(number: %d) {
+      reviews(first: 100, after: "Y3Vyc29yOnYyOjk5") { nodes { id state submittedAt } }
+    }
+"""
+
+HISTORY_PAGE = """
+query($owner: String!, $name: String!, $cursor: String) {
+  repository(owner: $owner, name: $name) {
+    defaultBranchRef { target { ... on Commit {
+      history(first: 100, after: $cursor) {
+        pageInfo { hasNextPage endCursor }
+        nodes { oid committedDate additions deletions changedFilesIfAvailable
+                parents { totalCount } }
+      }
+    } } }
+  }
+}
+"""
+
+PULLS_PROBE = """
+query($owner: String!, $name: String!) {
+  repository(owner: $owner, name: $name) {
+    pullRequests(first: 1, orderBy: {field: UPDATED_AT, direction: DESC}) {
+      nodes { updatedAt }
+    }
+  }
+}
+"""
+
+HEAD_PROBE = """
+query($owner: String!, $name: String!) {
+  repository(owner: $owner, name: $name) { defaultBranchRef { target { oid } } }
+}
+"""
+
+JOBS_BY_NODE = """
+query($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    ... on WorkflowRun {
+      checkSuite {
+        checkRuns(first: %d, filterBy: {checkType: ALL}) {
+          nodes { databaseId name status conclusion startedAt completedAt
+                  steps(first: 50) { nodes { name conclusion } } }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def cost_of(query: str, variables: dict[str, Any] | None = None) -> int:
+    """GitHub's cost of one query, as the simulator computes it."""
+    return query_cost(graphql.parse(query), variables or {})
+
+
+@functools.cache
+def pull_page_cost(size: int) -> int:
+    return cost_of(PULLS_PAGE % size)
+
+
+@functools.cache
+def pull_plan(count: int) -> tuple[int, int]:
+    """(points, requests) of the cheapest way to page through `count` pull requests (page sizes
+    1-100, each page with its nested connections); at least one query."""
+    best: list[tuple[int, int]] = [(0, 0)]
+    for n in range(1, count + 1):
+        best.append(min((pull_page_cost(p) + best[max(n - p, 0)][0],
+                         1 + best[max(n - p, 0)][1]) for p in range(1, min(n, PAGE) + 1)))
+    return best[count] if count else (pull_page_cost(1), 1)
+
+
+@functools.cache
+def follow_up_cost(aliases: int) -> int:
+    body = "".join(REVIEWS_FOLLOW_UP_ALIAS % (i, i + 1) for i in range(aliases))
+    return cost_of('query { repository(owner: "o", name: "n") {' + body + "} }")
+
+
+def follow_up_plan(pages: int) -> tuple[int, int]:
+    """(points, requests) for `pages` follow-up review pages, batched in aliases."""
+    if not pages:
+        return 0, 0
+    per_point = max(k for k in range(1, 500) if follow_up_cost(k) <= 1)
+    queries = math.ceil(pages / per_point)
+    return queries, queries
+
+
+@functools.cache
+def history_page_cost() -> int:
+    return cost_of(HISTORY_PAGE)
+
+
+@functools.cache
+def probe_cost(kind: str) -> int:
+    return cost_of(PULLS_PROBE if kind == "pulls" else HEAD_PROBE)
+
+
+@functools.cache
+def jobs_query_cost(runs: int, check_runs: int) -> int:
+    return cost_of(JOBS_BY_NODE % check_runs, {"ids": [f"WFR_{i}" for i in range(runs)]})
+
+
+# -- what a sync must deliver -------------------------------------------------------------------
+
+
+@dataclass
+class RepoState:
+    """What the minimum depends on, for one repository."""
+
+    listing: tuple[Any, ...]  # its entry in the organization's repository listing
+    pulls: dict[int, tuple[str, int]]  # pull id -> (updatedAt, submitted reviews)
+    releases: list[tuple[Any, ...]]  # the releases listing, newest first
+    runs: list[tuple[Any, ...]]  # the runs listing, newest first: (id, attempts, status, ...)
+    jobs: dict[int, list[int]]  # run id -> jobs per attempt
+    history: list[str]  # default branch history (git log order), commit oids
+    traffic: tuple[Any, ...]  # the four traffic answers
+    stats: Any  # the contributor statistics answer
+    stats_pending: int  # 202s before it is ready
+
+
+@dataclass
+class Snapshot:
+    """The selected repositories' state when a sync starts."""
+
+    repos: dict[int, RepoState] = field(default_factory=dict)
+    listing_order: list[int] = field(default_factory=list)  # /orgs/acme/repos, newest first
+
+
+def _selected(world: World) -> list[Repo]:
+    token = world.tokens[TOKEN]
+    return [repo for repo in world.repos.values()
+            if repo.owner.login == OWNER and not repo.fork
+            and world.visible_to_token(token, repo)]
+
+
+def _repo_state(world: World, repo: Repo) -> RepoState:
+    listing = (repo.id, repo.name, repo.description, repo.private, repo.archived,
+               repo.default_branch, repo.language, tuple(repo.topics), repo.stargazers,
+               repo.forks, repo.open_issues, repo.size, iso(repo.updated_at),
+               iso(repo.pushed_at))
+    pulls = {p.id: (iso(p.updated_at), sum(r.state != "PENDING" for r in p.reviews))
+             for p in pulls_of(world).by_repo.get(repo.id, [])}
+    rel = sorted(releases.releases_of(world, repo), key=lambda r: (r.created_at, r.id),
+                 reverse=True)
+    release_rows = [(r.id, r.tag_name, r.name, r.body, r.draft, r.prerelease,
+                     None if r.published_at is None else iso(r.published_at),
+                     tuple((a.id, a.name, a.download_count, iso(a.updated_at))
+                           for a in r.assets)) for r in rel]
+    runs = sorted(actions.runs_of(world, repo), key=lambda r: (r.created_at, r.id),
+                  reverse=True)
+    run_rows = [(r.id, len(r.attempts), r.latest.status, r.latest.conclusion,
+                 iso(r.latest.updated_at)) for r in runs]
+    jobs = {r.id: [len(a.jobs) for a in r.attempts] for r in runs}
+    data = commits.git(world, repo)
+    head = data.branches.get(repo.default_branch)
+    history = [c.oid for c in data.history(head)] if head else []
+    answers = (traffic.views_answer(world, repo), traffic.clones_answer(world, repo),
+               traffic.referrers_answer(world, repo), traffic.paths_answer(world, repo))
+    stats_store = statistics.store(world)
+    stats = statistics.contributors_answer(world, repo.id, "") \
+        if stats_store.contributors.get(repo.id) else None
+    return RepoState(listing, pulls, release_rows, run_rows, jobs, history,
+                     _frozen(answers), _frozen(stats), stats_store.pending_202.get(repo.id, 0))
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def snapshot(world: World) -> Snapshot:
+    """The state a sync starting now will see."""
+    with world.lock:
+        repos = _selected(world)
+        shot = Snapshot({repo.id: _repo_state(world, repo) for repo in repos})
+        shot.listing_order = [r.id for r in sorted(repos, key=lambda r: (r.created_at, r.id),
+                                                   reverse=True)]
+    return shot
+
+
+@dataclass
+class Cost:
+    """Requests and points of one stream in one sync."""
+
+    requests: int = 0  # REST, including 304s
+    not_modified: int = 0
+    core_points: int = 0
+    graphql_requests: int = 0
+    graphql_points: int = 0
+    # GitHub's per-connection request units of the GraphQL queries (for batched_floor) and
+    # the number of sequential rounds of pages.
+    units: int = 0
+    rounds: int = 0
+
+    @property
+    def total_requests(self) -> int:
+        return self.requests + self.graphql_requests
+
+    @property
+    def points(self) -> int:
+        return self.core_points + self.graphql_points
+
+    def rest(self, pages: Iterable[bool]) -> Cost:
+        """Add listing pages: True for a page that changed (200), False for a 304."""
+        for changed in pages:
+            self.requests += 1
+            if changed:
+                self.core_points += 1
+            else:
+                self.not_modified += 1
+        return self
+
+    def gql(self, points: int, requests: int, units: int = 0, rounds: int = 1) -> Cost:
+        self.graphql_points += points
+        self.graphql_requests += requests
+        self.units += units
+        self.rounds = max(self.rounds, rounds)
+        return self
+
+
+def _pages(items: Sequence[Any], before: Sequence[Any] | None) -> list[bool]:
+    """Which pages of a listing changed (at least one page, even when empty)."""
+    count = max(math.ceil(len(items) / PAGE), 1)
+    changed = []
+    for index in range(count):
+        now = list(items[index * PAGE:(index + 1) * PAGE])
+        then = None if before is None else list(before[index * PAGE:(index + 1) * PAGE])
+        changed.append(then is None or now != then)
+    return changed
+
+
+STREAMS = ["repositories", "pull_requests", "pull_request_reviews", "releases",
+           "workflow_runs", "workflow_jobs", "commits", "commit_branches", "traffic_views",
+           "traffic_clones", "traffic_referrers", "traffic_paths", "contributor_stats"]
+
+
+def minimum(before: Snapshot | None, now: Snapshot, *, jobs_by_graphql: bool = False,
+            ) -> dict[str, Cost]:
+    """The least each stream must spend in a sync that starts at `now`, the previous one having
+    started at `before` (None: a first sync)."""
+    costs = {name: Cost() for name in STREAMS}
+    listing_now = [now.repos[i].listing for i in now.listing_order]
+    listing_then = None if before is None else [before.repos[i].listing
+                                                for i in before.listing_order]
+    costs["repositories"].rest(_pages(listing_now, listing_then))
+    for repo_id, state in now.repos.items():
+        old = before.repos.get(repo_id) if before else None
+        _pulls(costs["pull_requests"], state, old)
+        costs["releases"].rest(_pages(state.releases, old.releases if old else None))
+        _runs(costs["workflow_runs"], costs["workflow_jobs"], state, old, jobs_by_graphql)
+        _commits(costs["commits"], state, old)
+        for index, name in enumerate(("traffic_views", "traffic_clones", "traffic_referrers",
+                                      "traffic_paths")):
+            changed = old is None or state.traffic[index] != old.traffic[index]
+            costs[name].rest([changed])
+        stats_changed = old is None or state.stats != old.stats
+        costs["contributor_stats"].rest([True] * state.stats_pending + [stats_changed])
+    return costs
+
+
+def _pulls(cost: Cost, state: RepoState, old: RepoState | None) -> None:
+    if old is None:
+        changed = list(state.pulls)
+        needed = len(changed)
+    else:
+        changed = [pid for pid, value in state.pulls.items() if old.pulls.get(pid) != value]
+        # Newest update first: reading stops at the first pull request that did not change.
+        needed = min(len(changed) + 1, len(state.pulls))
+    if old is not None and not changed:
+        cost.gql(probe_cost("pulls"), 1, units=1)
+        return
+    points, requests = pull_plan(needed)
+    follow_ups = sum(max(math.ceil((state.pulls[pid][1] - PAGE) / PAGE), 0) for pid in changed)
+    extra_points, extra_requests = follow_up_plan(follow_ups)
+    # Per-connection units: a page of P costs 1 + 3P (pages of 49 for the floor).
+    pages = max(math.ceil(needed / 49), 1)
+    cost.gql(points + extra_points, requests + extra_requests,
+             units=pages + 3 * needed + follow_ups, rounds=pages + (1 if follow_ups else 0))
+
+
+def _runs(runs_cost: Cost, jobs_cost: Cost, state: RepoState, old: RepoState | None,
+          by_graphql: bool) -> None:
+    runs_cost.rest(_pages(state.runs, old.runs if old else None))
+    then = {row[0]: row for row in old.runs} if old else {}
+    changed_runs: list[tuple[int, list[int]]] = []  # run id -> jobs of the attempts to read
+    for row in state.runs:
+        run_id, attempts = row[0], row[1]
+        previous = then.get(run_id)
+        if previous == row:
+            continue
+        # Attempts no earlier sync saw as the latest one: each read on its own (GET attempt).
+        first_new = previous[1] if previous else 1
+        runs_cost.rest([True] * max(attempts - first_new, 0))
+        changed_runs.append((run_id, state.jobs[run_id][first_new - 1:]))
+    if not changed_runs:
+        return
+    if by_graphql:
+        # Check runs of every attempt (checkType: ALL), batches of 100 run nodes, the
+        # check-run page as large as the largest run of the batch needs.
+        for offset in range(0, len(changed_runs), 100):
+            batch = changed_runs[offset:offset + 100]
+            widest = max(max(sum(jobs), 1) for _, jobs in batch)
+            jobs_cost.gql(jobs_query_cost(len(batch), widest), 1,
+                          units=len(batch) * (1 + widest))
+    else:
+        # REST .../runs/{id}/jobs?filter=all: every attempt's jobs, 100 a page.
+        for _, jobs in changed_runs:
+            jobs_cost.rest([True] * max(math.ceil(sum(jobs) / PAGE), 1))
+
+
+def _commits(cost: Cost, state: RepoState, old: RepoState | None) -> None:
+    if old is None:
+        walked = len(state.history)
+    else:
+        known = set(old.history)
+        new = [index for index, oid in enumerate(state.history) if oid not in known]
+        if not new:
+            cost.gql(probe_cost("head"), 1, units=0)
+            return
+        # git log order: the walk reads down to the oldest new commit.
+        walked = new[-1] + 1
+    pages = max(math.ceil(walked / PAGE), 1)
+    cost.gql(pages * history_page_cost(), pages, units=pages, rounds=pages)
+
+
+def batched_floor(costs: dict[str, Cost]) -> int:
+    """GraphQL points if queries could carry every repository's connections at once: 149
+    connection requests round to 1 point; one query at least per sequential round."""
+    units = sum(c.units for c in costs.values())
+    rounds = max((c.rounds for c in costs.values()), default=0)
+    if not any(c.graphql_requests for c in costs.values()):
+        return 0
+    return max(math.ceil(units / 149), rounds, 1)

@@ -1,0 +1,60 @@
+"""The benchmark's worlds: each scale is a `world.scale` dict for tests.simulator.seeded_world.
+
+Keys, read by the simulator's families (defaults in brackets):
+- repos (world.py) [3]: repositories of the organization acme (alice sees all of them).
+- pulls_per_repo [12], pulls_with_many_reviews [0] (pulls.py): pull requests per repository,
+  about 2.5 submitted reviews each; the first N of a repository get 51, 150, 175 reviews
+  (more than one nested page).
+- releases_per_repo [5] (releases.py), with 0-3 assets each.
+- runs_per_repo [10] (actions.py): workflow runs, ~1.2 attempts and ~2.45 jobs per run.
+- commits_per_repo [30] (commits.py): commits on the default branch.
+- Traffic (14 days) and contributor statistics have no size key: one repository's worth each.
+
+medium matches issue 6: 12 repositories, 2,196 pull requests with 5,474 submitted reviews,
+3,504 commits on default branches, 1,104 workflow runs (1,352 attempts, 2,701 jobs),
+60 releases, traffic and statistics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["SCALES", "Scale"]
+
+
+class Scale(dict[str, Any]):
+    """A world.scale dict with the benchmark's own options (not seen by the simulator)."""
+
+    def __init__(self, world: dict[str, int], *, token_limit: int = 5000,
+                 window_seconds: int = 3600, note: str = "") -> None:
+        super().__init__(world)
+        # The token's hourly budgets (core and graphql) and the length of the simulator's
+        # rate-limit window: large exhausts a small budget on purpose, in a short window, so
+        # that the run shows the tap waiting for the reset (in real time: the tap is a
+        # separate process on the wall clock).
+        self.token_limit = token_limit
+        self.window_seconds = window_seconds
+        self.note = note
+
+    @property
+    def world(self) -> dict[str, int]:
+        """The dict seeded_world reads."""
+        return dict(self)
+
+
+SCALES: dict[str, Scale] = {
+    "small": Scale({"repos": 3, "pulls_per_repo": 40, "pulls_with_many_reviews": 1,
+                    "releases_per_repo": 5, "runs_per_repo": 20, "commits_per_repo": 60},
+                   note="a few repositories, one pull request with a second page of reviews"),
+    "medium": Scale({"repos": 12, "pulls_per_repo": 183, "pulls_with_many_reviews": 0,
+                     "releases_per_repo": 5, "runs_per_repo": 92, "commits_per_repo": 292},
+                    note="issue 6's medium: ~2,200 PRs, ~5,500 reviews, ~3,500 commits, "
+                         "~1,100 runs"),
+    # Same per-repository figures as medium, 200 repositories: ~17x the data. The budget is cut
+    # to 1,000 points an hour... in a 60 s window, so the first sync must wait for resets.
+    "large": Scale({"repos": 200, "pulls_per_repo": 183, "pulls_with_many_reviews": 0,
+                    "releases_per_repo": 5, "runs_per_repo": 92, "commits_per_repo": 292},
+                   token_limit=1000, window_seconds=60,
+                   note="200 repositories; budget 1,000 points per 60 s window, exhausted "
+                        "on purpose"),
+}

@@ -1,0 +1,573 @@
+"""Pull requests and their reviews, read through GitHub's GraphQL API.
+
+One query per page of a repository's pull requests, newest update first, brings each pull request
+with its sizes, labels, review requests and reviews. Paging stops at the first pull request not
+updated since the bookmark. Reviews beyond the nested page are fetched by follow-up queries
+(several pull requests per query), so summaries are computed over every review.
+
+Both streams are fed by the same walk: whichever of the two syncs a repository first walks all
+its pages, then emits its own records and hands the other stream's over (records are spooled, so
+a large repository need not fit in memory). Selecting both costs what selecting one costs, and
+each keeps one bookmark per repository: the newest `updatedAt` it has seen.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from singer_sdk import typing as th
+from singer_sdk.helpers.types import Context
+from typing_extensions import override
+
+from tap_github_activity.errors import NotAccessibleError
+from tap_github_activity.streams.children import (
+    REPOSITORY_CONTEXT,
+    RepositoryChildStream,
+    full_name,
+)
+
+__all__ = ["PullRequestReviewsStream", "PullRequestsStream"]
+
+# Cost (GitHub's rule: a request per connection page, nested pages multiplied by their parent's
+# page size; the sum / 100, rounded, at least 1). A page of P pull requests with three nested
+# connections (reviews, labels, reviewRequests) costs round((1 + 3P) / 100): 3 points for
+# P = 100, 2 for P = 50, 1 for P <= 49. Pages of 49 spend ~2 points per 100 pull requests rather
+# than 3, and an incremental run (page one only) 1 point per repository rather than 3, for twice
+# the requests of a first sync. Nested page sizes do not change the cost, so labels and review
+# requests take 100. `totalCount`-only connections (commits, comments, a review's comments) cost
+# nothing; a review's comments with `first:` would add 49 x 50 requests, 25 points.
+PAGE_SIZE = 49
+REVIEWS_PAGE_SIZE = 50
+LIST_PAGE_SIZE = 100
+# Follow-up queries page the reviews of pull requests whose reviews overflow the nested page;
+# each alias is one top-level connection, so up to 149 of them cost 1 point.
+FOLLOW_UP_PAGE_SIZE = 100
+FOLLOW_UP_BATCH = 100
+# A handed-over repository's records stay in memory up to this size, then go to a temporary file.
+SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
+
+FAMILY = ("pull_requests", "pull_request_reviews")
+
+_FRAGMENTS = """
+fragment ActorFields on Actor {
+  __typename
+  login
+  ... on User { databaseId }
+  ... on Bot { databaseId }
+  ... on Mannequin { databaseId }
+  ... on Organization { databaseId }
+}
+fragment ReviewFields on PullRequestReview {
+  id
+  fullDatabaseId
+  state
+  submittedAt
+  body
+  url
+  author { ...ActorFields }
+  commit { oid }
+  comments { totalCount }
+}
+"""
+
+PAGE_QUERY = """
+query PullRequestPage($owner: String!, $name: String!, $cursor: String, $pageSize: Int!,
+                      $listSize: Int!, $reviewsSize: Int!) {
+  rateLimit { cost }
+  repository(owner: $owner, name: $name) {
+    pullRequests(first: $pageSize, after: $cursor, states: [OPEN, CLOSED, MERGED],
+                 orderBy: {field: UPDATED_AT, direction: DESC}) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id
+        fullDatabaseId
+        number
+        title
+        state
+        isDraft
+        merged
+        url
+        createdAt
+        updatedAt
+        closedAt
+        mergedAt
+        author { ...ActorFields }
+        mergedBy { ...ActorFields }
+        baseRefName
+        headRefName
+        additions
+        deletions
+        changedFiles
+        commits { totalCount }
+        comments { totalCount }
+        labels(first: $listSize) { totalCount nodes { name } }
+        reviewRequests(first: $listSize) {
+          totalCount
+          nodes {
+            requestedReviewer {
+              __typename
+              ... on User { login }
+              ... on Bot { login }
+              ... on Mannequin { login }
+              ... on Team { slug }
+            }
+          }
+        }
+        reviews(first: $reviewsSize) {
+          pageInfo { hasNextPage endCursor }
+          nodes { ...ReviewFields }
+        }
+      }
+    }
+  }
+}
+""" + _FRAGMENTS
+PAGE_SIZES = {"pageSize": PAGE_SIZE, "listSize": LIST_PAGE_SIZE, "reviewsSize": REVIEWS_PAGE_SIZE}
+
+
+def follow_up_query(count: int) -> str:
+    """Reviews of `count` pull requests, each from its own cursor ($n<i> number, $c<i> cursor)."""
+    params = "".join(f", $n{i}: Int!, $c{i}: String" for i in range(count))
+    fields = "".join(
+        f"    p{i}: pullRequest(number: $n{i}) {{\n"
+        f"      reviews(first: {FOLLOW_UP_PAGE_SIZE}, after: $c{i}) {{\n"
+        "        pageInfo { hasNextPage endCursor }\n"
+        "        nodes { ...ReviewFields }\n"
+        "      }\n"
+        "    }\n" for i in range(count))
+    return (f"query PullRequestReviews($owner: String!, $name: String!{params}) {{\n"
+            "  rateLimit { cost }\n"
+            "  repository(owner: $owner, name: $name) {\n"
+            f"{fields}"
+            "  }\n"
+            "}\n" + _FRAGMENTS)
+
+
+# -- records -----------------------------------------------------------------------------------
+
+
+def parse_time(value: str) -> datetime:
+    """A GitHub or ISO 8601 timestamp (naive ones are UTC)."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def actor_login(actor: dict[str, Any] | None) -> str | None:
+    """The login as REST spells it: GraphQL names a bot `dependabot`, REST `dependabot[bot]`."""
+    if not actor or actor.get("login") is None:
+        return None
+    login = str(actor["login"])
+    if actor.get("__typename") == "Bot" and not login.endswith("[bot]"):
+        return f"{login}[bot]"
+    return login
+
+
+def _database_id(node: dict[str, Any]) -> int | None:
+    # fullDatabaseId is GitHub's BigInt (a string); `databaseId` is deprecated for 32-bit overflow.
+    value = node.get("fullDatabaseId")
+    return int(value) if value is not None else None
+
+
+@dataclass
+class Pull:
+    """One pull request as the page gave it, with every one of its submitted reviews."""
+
+    node: dict[str, Any]
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def updated_at(self) -> str:
+        """GitHub's updatedAt string."""
+        return str(self.node["updatedAt"])
+
+    def add_reviews(self, nodes: Iterable[dict[str, Any] | None]) -> None:
+        """Keep submitted reviews: a PENDING one is its author's unpublished draft."""
+        self.reviews.extend(n for n in nodes if n is not None and n.get("state") != "PENDING")
+
+
+def pull_request_record(pull: Pull) -> dict[str, Any]:
+    """The pull_requests record of one pull request."""
+    node, reviews = pull.node, pull.reviews
+    author = node.get("author") or {}
+    requested = [(r or {}).get("requestedReviewer") or {}
+                 for r in (node.get("reviewRequests") or {}).get("nodes") or []]
+    submitted = [r["submittedAt"] for r in reviews if r.get("submittedAt")]
+    return {
+        "id": _database_id(node),
+        "node_id": node["id"],
+        "number": node["number"],
+        "title": node["title"],
+        "state": str(node["state"]).lower(),
+        "draft": node["isDraft"],
+        "merged": node["merged"],
+        "created_at": node["createdAt"],
+        "updated_at": node["updatedAt"],
+        "closed_at": node.get("closedAt"),
+        "merged_at": node.get("mergedAt"),
+        "author_login": actor_login(author),
+        "author_id": author.get("databaseId"),
+        "author_type": author.get("__typename"),
+        "merged_by_login": actor_login(node.get("mergedBy")),
+        "base_ref": node["baseRefName"],
+        "head_ref": node["headRefName"],
+        "additions": node["additions"],
+        "deletions": node["deletions"],
+        "changed_files": node["changedFiles"],
+        "commit_count": node["commits"]["totalCount"],
+        "comment_count": node["comments"]["totalCount"],
+        "review_comment_count": sum(r["comments"]["totalCount"] for r in reviews),
+        "labels": [label["name"] for label in (node.get("labels") or {}).get("nodes") or []
+                   if label],
+        "requested_reviewers": [actor_login(r) for r in requested
+                                if r.get("__typename") != "Team" and r.get("login")],
+        "requested_teams": [r["slug"] for r in requested if r.get("__typename") == "Team"],
+        "html_url": node["url"],
+        "review_count": len(reviews),
+        "reviewers": sorted({login for r in reviews if (login := actor_login(r.get("author")))}),
+        "approval_count": sum(r["state"] == "APPROVED" for r in reviews),
+        "changes_requested_count": sum(r["state"] == "CHANGES_REQUESTED" for r in reviews),
+        "first_review_at": min(submitted, key=parse_time) if submitted else None,
+    }
+
+
+def review_records(pull: Pull) -> list[dict[str, Any]]:
+    """The pull_request_reviews records of one pull request."""
+    rows = []
+    for review in pull.reviews:
+        author = review.get("author") or {}
+        rows.append({
+            "id": _database_id(review),
+            "node_id": review["id"],
+            "pull_request_id": _database_id(pull.node),
+            "pull_request_number": pull.node["number"],
+            "author_login": actor_login(author),
+            "author_id": author.get("databaseId"),
+            "state": review["state"],
+            "submitted_at": review.get("submittedAt"),
+            "body_length": len(review.get("body") or ""),
+            "commit_id": (review.get("commit") or {}).get("oid"),
+            "comment_count": review["comments"]["totalCount"],
+            "html_url": review["url"],
+            "updated_at": pull.updated_at,
+        })
+    return rows
+
+
+# -- one walk, records for both streams ----------------------------------------------------------
+
+
+class Fetched:
+    """One stream's records of one repository's walk, spooled (to a temporary file past
+    SPOOL_MEMORY_BYTES), or the error that ended the walk."""
+
+    def __init__(self, repo_id: int, error: NotAccessibleError | None = None) -> None:
+        self.repo_id = repo_id
+        self.error = error
+        self.newest: str | None = None
+        self._spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115 -- closed by replay/discard
+            max_size=SPOOL_MEMORY_BYTES, mode="w+", encoding="utf-8")
+
+    def add(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Keep records."""
+        for row in rows:
+            self._spool.write(json.dumps(row, separators=(",", ":")) + "\n")
+
+    def replay(self) -> Iterator[dict[str, Any]]:
+        """The kept records, once (or the error the walk met)."""
+        try:
+            if self.error is not None:
+                raise self.error
+            self._spool.seek(0)
+            for line in self._spool:
+                yield json.loads(line)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Free the spool."""
+        self._spool.close()
+
+
+def _bookmark(stream: PullRequestFamilyStream, context: Context) -> datetime | None:
+    """What `stream.get_starting_timestamp(context)` will answer once its own sync of this
+    repository starts: its bookmark, or start_date when that is later or there is none."""
+    state = stream.get_context_state(context)
+    candidates = [parse_time(str(value)) for value in (
+        state.get("replication_key_value")
+        if state.get("replication_key") == stream.replication_key else None,
+        stream.config.get("start_date")) if value]
+    return max(candidates) if candidates else None
+
+
+def _github_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- streams -----------------------------------------------------------------------------------
+
+
+class PullRequestFamilyStream(RepositoryChildStream):
+    """Base of the two streams one GraphQL walk feeds.
+
+    Records arrive newest update first, so the streams are not sorted (is_sorted False):
+    singer-sdk promotes the bookmark only when a repository is complete. A repository's records
+    are emitted once its walk is complete, so a walk that fails or finds the repository gone
+    half-way emits nothing and moves no bookmark; the next run starts from the previous one.
+    """
+
+    replication_key = "updated_at"
+    emits_event_uuid = True
+    # Records a sibling's walk fetched for this stream (the repository being synced).
+    _fetched: Fetched | None = None
+
+    def rows(self, pull: Pull) -> list[dict[str, Any]]:
+        """This stream's records of one pull request."""
+        raise NotImplementedError
+
+    @override
+    def get_replication_key_signpost(self, context: Context | None = None) -> str:
+        # GitHub's timestamps have whole seconds: a pull request updated later in the second a
+        # repository's walk starts can carry the same updatedAt as one the walk saw. Capping the
+        # bookmark one second before the start keeps it from being skipped (records are emitted
+        # only when strictly newer than the bookmark, so a quiet repository emits nothing).
+        moment = datetime.fromtimestamp(math.floor(self.github_tap.clock.now()) - 1,
+                                        tz=timezone.utc)
+        return _github_time(moment)
+
+    @override
+    def repository_records(self, context: Context) -> Iterator[dict[str, Any]]:
+        fetched, self._fetched = self._fetched, None
+        if fetched is None or fetched.repo_id != context["repo_id"]:
+            if fetched is not None:
+                fetched.discard()
+            fetched = self._walk(context)
+        yield from fetched.replay()
+        if fetched.newest is not None:
+            # Pull requests without records for this stream (no reviews) still move it on.
+            self.state_manager.increment_state({self.replication_key: fetched.newest},
+                                               context=context,
+                                               replication_key=self.replication_key)
+
+    def _siblings(self) -> list[PullRequestFamilyStream]:
+        streams = self.github_tap.streams
+        return [stream for name in FAMILY if name != self.name
+                and isinstance(stream := streams.get(name), PullRequestFamilyStream)
+                and stream.selected]
+
+    def _walk(self, context: Context) -> Fetched:
+        """Fetch the pull requests updated since the oldest bookmark of the selected streams of
+        the family; keep each stream's records newer than its own bookmark. This stream's are
+        returned, the siblings' handed to them."""
+        since: dict[PullRequestFamilyStream, datetime | None] = {
+            self: self.get_starting_timestamp(context)}
+        for sibling in self._siblings():
+            since[sibling] = _bookmark(sibling, context)
+        bookmarks = [b for b in since.values() if b is not None]
+        oldest = min(bookmarks) if len(bookmarks) == len(since) else None
+        fetched = {stream: Fetched(context["repo_id"]) for stream in since}
+        newest: datetime | None = None
+        try:
+            for pull in self._pulls(context, oldest):
+                updated = parse_time(pull.updated_at)
+                newest = updated if newest is None else max(newest, updated)
+                for stream, start in since.items():
+                    if start is None or updated > start:
+                        fetched[stream].add(stream.rows(pull))
+        except NotAccessibleError as exc:
+            for stream, records in fetched.items():
+                records.discard()
+                if stream is not self:
+                    stream._fetched = Fetched(context["repo_id"], exc)
+            raise
+        except BaseException:
+            for records in fetched.values():
+                records.discard()
+            raise
+        for stream, records in fetched.items():
+            start = since[stream]
+            if newest is not None and (start is None or newest > start):
+                records.newest = _github_time(newest)
+            if stream is not self:
+                stream._fetched = records
+        return fetched[self]
+
+    def _pulls(self, context: Context, since: datetime | None) -> Iterator[Pull]:
+        """Pull requests updated after `since`, newest first, each with all its reviews."""
+        cursor = None
+        # A pull request updated during the walk moves to the front and shifts the later pages
+        # by one: the next page then repeats the last one read. (The moved one is newer than
+        # the bookmark this walk leaves, so the next run reads it.)
+        seen: set[str] = set()
+        while True:
+            data = self._query(context, PAGE_QUERY, {"cursor": cursor, **PAGE_SIZES})
+            pull_requests = data["pullRequests"]
+            page, reached_bookmark = [], False
+            for node in pull_requests["nodes"]:
+                if node is None or node["id"] in seen:
+                    continue
+                if since is not None and parse_time(node["updatedAt"]) <= since:
+                    reached_bookmark = True
+                    break
+                seen.add(node["id"])
+                page.append(node)
+            yield from self._complete(context, page)
+            info = pull_requests["pageInfo"]
+            if reached_bookmark or not info["hasNextPage"]:
+                return
+            cursor = info["endCursor"]
+
+    def _complete(self, context: Context, nodes: list[dict[str, Any]]) -> list[Pull]:
+        """The page's pull requests with every review: overflowing ones paged by follow-ups."""
+        pulls = []
+        remaining: dict[int, str] = {}  # index in pulls -> reviews cursor
+        for index, node in enumerate(nodes):
+            pull = Pull(node)
+            reviews = node.get("reviews") or {}
+            pull.add_reviews(reviews.get("nodes") or [])
+            if (reviews.get("pageInfo") or {}).get("hasNextPage"):
+                remaining[index] = reviews["pageInfo"]["endCursor"]
+            for name in ("labels", "reviewRequests"):
+                listed = node.get(name) or {}
+                if listed.get("totalCount", 0) > len(listed.get("nodes") or []):
+                    self.logger.warning("%s: %s #%s has %s %s; the first %d are kept", self.name,
+                                        full_name(context), node["number"],
+                                        listed["totalCount"], name, LIST_PAGE_SIZE)
+            pulls.append(pull)
+        while remaining:
+            batch = list(remaining.items())[:FOLLOW_UP_BATCH]
+            variables: dict[str, Any] = {}
+            for alias, (index, cursor) in enumerate(batch):
+                variables[f"n{alias}"] = pulls[index].node["number"]
+                variables[f"c{alias}"] = cursor
+            data = self._query(context, follow_up_query(len(batch)), variables)
+            for alias, (index, _) in enumerate(batch):
+                reviews = (data.get(f"p{alias}") or {}).get("reviews")
+                if reviews is None:  # the pull request went away meanwhile
+                    del remaining[index]
+                    continue
+                pulls[index].add_reviews(reviews.get("nodes") or [])
+                if reviews["pageInfo"]["hasNextPage"]:
+                    remaining[index] = reviews["pageInfo"]["endCursor"]
+                else:
+                    del remaining[index]
+        return pulls
+
+    def _query(self, context: Context, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """The repository object of one query; a repository GitHub does not show is skipped."""
+        data = self.client.graphql(query, {"owner": context["owner"], "name": context["repo"],
+                                           **variables},
+                                   stream=self.name, owner=context["owner"])
+        repository = data.get("repository")
+        if repository is None:
+            raise NotAccessibleError(self.client.settings.graphql_url, 404,
+                                     "GraphQL NOT_FOUND: the repository is not visible to "
+                                     "these credentials")
+        return repository  # type: ignore[no-any-return]
+
+
+_ACTOR_TYPES = ["User", "Bot", "Mannequin", "Organization", "EnterpriseUserAccount"]
+
+
+class PullRequestsStream(PullRequestFamilyStream):
+    """Pull requests with their sizes, labels, requested reviewers and a summary of reviews;
+    a pull request updated since the last run (new review, merged, relabelled) comes again."""
+
+    name = "pull_requests"
+    primary_keys = ("id",)
+    replication_key = "updated_at"
+    schema = th.PropertiesList(
+        *REPOSITORY_CONTEXT,
+        th.Property("id", th.IntegerType, required=True,
+                    description="The pull request's id (as REST's `id`)."),
+        th.Property("node_id", th.StringType, description="GraphQL node id."),
+        th.Property("number", th.IntegerType, required=True),
+        th.Property("title", th.StringType),
+        th.Property("state", th.StringType, allowed_values=["open", "closed", "merged"]),
+        th.Property("draft", th.BooleanType),
+        th.Property("merged", th.BooleanType),
+        th.Property("created_at", th.DateTimeType),
+        th.Property("updated_at", th.DateTimeType, required=True,
+                    description="Last update (the bookmark): new reviews, comments, merges, "
+                                "label changes and edits move it."),
+        th.Property("closed_at", th.DateTimeType),
+        th.Property("merged_at", th.DateTimeType),
+        th.Property("author_login", th.StringType,
+                    description="As REST spells it (bots end in [bot])."),
+        th.Property("author_id", th.IntegerType, description="The author's account id."),
+        th.Property("author_type", th.StringType, allowed_values=_ACTOR_TYPES),
+        th.Property("merged_by_login", th.StringType),
+        th.Property("base_ref", th.StringType, description="Target branch."),
+        th.Property("head_ref", th.StringType, description="Source branch."),
+        th.Property("additions", th.IntegerType),
+        th.Property("deletions", th.IntegerType),
+        th.Property("changed_files", th.IntegerType),
+        th.Property("commit_count", th.IntegerType),
+        th.Property("comment_count", th.IntegerType,
+                    description="Conversation comments (not review comments)."),
+        th.Property("review_comment_count", th.IntegerType,
+                    description="Comments on the diff, summed over the reviews."),
+        th.Property("labels", th.ArrayType(th.StringType)),
+        th.Property("requested_reviewers", th.ArrayType(th.StringType),
+                    description="Logins whose review is requested and not yet given."),
+        th.Property("requested_teams", th.ArrayType(th.StringType),
+                    description="Slugs of teams whose review is requested."),
+        th.Property("html_url", th.StringType),
+        th.Property("review_count", th.IntegerType, description="Submitted reviews."),
+        th.Property("reviewers", th.ArrayType(th.StringType),
+                    description="Distinct logins that submitted a review, sorted."),
+        th.Property("approval_count", th.IntegerType, description="APPROVED reviews."),
+        th.Property("changes_requested_count", th.IntegerType,
+                    description="CHANGES_REQUESTED reviews."),
+        th.Property("first_review_at", th.DateTimeType,
+                    description="When the first review was submitted."),
+        th.Property("event_uuid", th.StringType),
+    ).to_dict()
+
+    @override
+    def rows(self, pull: Pull) -> list[dict[str, Any]]:
+        return [pull_request_record(pull)]
+
+
+class PullRequestReviewsStream(PullRequestFamilyStream):
+    """Submitted reviews, one row each, read with the pull requests (no request of its own).
+    `updated_at` is the pull request's: a new review moves it, and the pull request's reviews
+    come again."""
+
+    name = "pull_request_reviews"
+    primary_keys = ("id",)
+    replication_key = "updated_at"
+    schema = th.PropertiesList(
+        *REPOSITORY_CONTEXT,
+        th.Property("id", th.IntegerType, required=True,
+                    description="The review's id (as REST's `id`)."),
+        th.Property("node_id", th.StringType, description="GraphQL node id."),
+        th.Property("pull_request_id", th.IntegerType, required=True,
+                    description="pull_requests.id"),
+        th.Property("pull_request_number", th.IntegerType),
+        th.Property("author_login", th.StringType,
+                    description="As REST spells it (bots end in [bot])."),
+        th.Property("author_id", th.IntegerType),
+        th.Property("state", th.StringType,
+                    allowed_values=["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"]),
+        th.Property("submitted_at", th.DateTimeType),
+        th.Property("body_length", th.IntegerType,
+                    description="Characters in the review's text (the text is not kept)."),
+        th.Property("commit_id", th.StringType, description="The commit the review was on."),
+        th.Property("comment_count", th.IntegerType,
+                    description="Comments on the diff made with this review."),
+        th.Property("html_url", th.StringType),
+        th.Property("updated_at", th.DateTimeType, required=True,
+                    description="The pull request's last update when read (the bookmark), "
+                                "not the review's."),
+        th.Property("event_uuid", th.StringType),
+    ).to_dict()
+
+    @override
+    def rows(self, pull: Pull) -> list[dict[str, Any]]:
+        return review_records(pull)

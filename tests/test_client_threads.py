@@ -1,0 +1,56 @@
+"""The shared client is safe to use from several threads: one requests.Session per thread,
+exact counting, one App token exchange however many threads ask at once."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from tap_github_activity.client import GitHubClient
+from tap_github_activity.settings import Settings
+
+
+def client_for(config) -> GitHubClient:
+    return GitHubClient(Settings.from_config(config, version="test"))
+
+
+def test_concurrent_requests_are_each_counted_once(config, github):
+    client = client_for(config)
+    sessions: dict[int, int] = {}
+    lock = threading.Lock()
+
+    def work(index: int) -> list[int]:
+        with lock:
+            sessions[threading.get_ident()] = id(client._session)
+        name = ["api", "web", "infra"][index % 3]
+        return [client.get(f"/repos/acme/{name}", stream=f"s{index % 2}").status
+                for _ in range(10)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(work, range(8)))
+    assert results == [[200] * 10] * 8
+    assert len(set(sessions.values())) == len(sessions) == 8  # a session per thread
+    assert client.ledger.total_requests() == len(github.requests()) == 80
+    assert client.ledger.total_points() == github.points() == 80
+    assert client.ledger.requests[("s0", "core", 200)] == 40
+    budget = client.limits.remaining(client.credentials[0].key, "core")
+    assert budget is not None
+    assert budget.remaining == github.remaining("ghp_alice") == 5000 - 80
+
+
+def test_threads_share_one_installation_token(github, world):
+    app = world.add_app("5")
+    world.install(app, "acme")
+    client = client_for({"app_id": "5", "private_key": app.private_key_pem,
+                         "api_url": github.api_url})
+    barrier = threading.Barrier(8)
+
+    def work(_: int) -> int:
+        barrier.wait()
+        return client.get("/repos/acme/api", stream="s", owner="acme").status
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(work, range(8))) == [200] * 8
+    assert len(github.requests(r"/installation$")) == 1
+    assert len(github.requests(r"/access_tokens$")) == 1
+    assert len({r.authorization for r in github.requests(r"^/repos/")}) == 1

@@ -1,0 +1,61 @@
+"""Every token spent down to the reserve: the tap waits for the earliest reset (on the fake
+clock), says until when, and never spends a token's reserve."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.conftest import run_sync
+from tests.simulator import FakeClock, World, seeded_world
+
+NAMES = [f"acme/{name}" for name in ("api", "web", "infra", "docs", "mobile", "data", "auth",
+                                     "billing")]
+
+
+@pytest.fixture
+def world(clock: FakeClock) -> World:
+    world = seeded_world(clock, scale={"repos": 8})
+    world.add_token("ghp_tokenA", "alice", orgs={"acme"}, limit=203)
+    world.add_token("ghp_tokenB", "alice", orgs={"acme"}, limit=202)
+    return world
+
+
+def test_all_tokens_spent_waits_until_the_earliest_reset(github, clock, caplog):
+    started = clock.now()  # 2026-11-20 12:00:00 UTC
+    config = {"auth_tokens": ["ghp_tokenA", "ghp_tokenB"], "api_url": github.api_url,
+              "repositories": NAMES, "rate_limit_reserve": 200}
+    with caplog.at_level(logging.WARNING, logger="tap_github_activity"):
+        result = run_sync(config, streams={"repositories"})
+    assert len(result.records["repositories"]) == 8
+    callers = [r.caller for r in github.requests()]
+    # A down to its reserve (3 requests), B down to its reserve (2), one wait, then A again.
+    assert callers == ["token:alice:kenA"] * 3 + ["token:alice:kenB"] * 2 + [
+        "token:alice:kenA"] * 3
+    # A's window opened with the first request: it resets an hour later; one second margin.
+    assert clock.slept == [pytest.approx(3601, abs=1)]
+    assert started + sum(clock.slept) >= started + 3600
+    waits = [r.getMessage() for r in caplog.records if "sleeping" in r.getMessage()]
+    assert len(waits) == 1
+    assert "until 2026-11-20 13:00:01 UTC" in waits[0]
+    assert "reserve of 200" in waits[0]
+    assert result.tap.client.ledger.waited == {"repositories": pytest.approx(3601, abs=1)}
+
+
+def test_the_reserve_is_never_spent(github, clock):
+    config = {"auth_tokens": ["ghp_tokenA", "ghp_tokenB"], "api_url": github.api_url,
+              "repositories": NAMES[:5], "rate_limit_reserve": 200}
+    run_sync(config, streams={"repositories"})
+    assert github.remaining("ghp_tokenA") == 200
+    assert github.remaining("ghp_tokenB") == 200
+    assert clock.slept == []
+
+
+def test_a_reserve_of_zero_spends_a_token_to_its_end(github, world, clock):
+    world.tokens["ghp_tokenA"].limit = 5
+    config = {"auth_token": "ghp_tokenA", "api_url": github.api_url,
+              "repositories": NAMES[:7], "rate_limit_reserve": 0}
+    run_sync(config, streams={"repositories"})
+    assert [r.status for r in github.requests()] == [200] * 7
+    assert clock.slept == [pytest.approx(3601, abs=1)]  # after 5, until the reset

@@ -1,0 +1,104 @@
+"""What is retried, and how long the tap waits: secondary rate limits (403 with retry-after,
+429, 403 with GitHub's message alone), 5xx, broken bodies; then one clear error."""
+
+from __future__ import annotations
+
+import pytest
+
+from tap_github_activity.client import MAX_SECONDARY_RETRIES, MAX_TRANSIENT_RETRIES
+from tap_github_activity.errors import RequestFailedError
+from tests.conftest import run_sync
+from tests.simulator import Fault
+from tests.simulator.server import SECONDARY_MESSAGE
+
+LISTING = r"^/orgs/acme/repos$"
+SECONDARY_BODY = b'{"message": "' + SECONDARY_MESSAGE.encode() + b'"}'
+
+
+def statuses(github) -> list[int]:
+    return [r.status for r in github.requests(LISTING)]
+
+
+def test_secondary_limit_403_waits_retry_after(config, github, clock):
+    github.inject(Fault(LISTING, secondary=30))
+    result = run_sync(config, streams={"repositories"})
+    assert len(result.records["repositories"]) == 3
+    assert statuses(github) == [403, 200]
+    assert clock.slept == [30]
+
+
+def test_429_waits_retry_after(config, github, clock):
+    github.inject(Fault(LISTING, status=429, headers={"retry-after": "7"}, times=2))
+    run_sync(config, streams={"repositories"})
+    assert statuses(github) == [429, 429, 200]
+    assert clock.slept == [7, 7]
+
+
+def test_429_without_headers_waits_a_minute_then_doubles(config, github, clock):
+    github.inject(Fault(LISTING, status=429, times=2))
+    run_sync(config, streams={"repositories"})
+    assert statuses(github) == [429, 429, 200]
+    assert clock.slept == [60, 120]
+
+
+def test_documented_message_without_retry_after_waits_60s_then_exponentially(config, github,
+                                                                             clock):
+    github.inject(Fault(LISTING, status=403, body=SECONDARY_BODY, times=3))
+    result = run_sync(config, streams={"repositories"})
+    assert len(result.records["repositories"]) == 3
+    assert statuses(github) == [403, 403, 403, 200]
+    assert clock.slept == [60, 120, 240]
+
+
+def test_secondary_limit_with_reset_waits_until_the_reset(config, github, clock):
+    reset = int(clock.now()) + 90
+    github.inject(Fault(LISTING, status=403, body=SECONDARY_BODY, headers={
+        "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}))
+    run_sync(config, streams={"repositories"})
+    assert clock.slept == [90]
+
+
+def test_server_errors_are_retried_with_bounded_jittered_backoff(config, github, clock):
+    github.inject(Fault(LISTING, status=502, times=3))
+    result = run_sync(config, streams={"repositories"})
+    assert len(result.records["repositories"]) == 3
+    assert statuses(github) == [502, 502, 502, 200]
+    # 1, 2, 4 seconds, each with +-50% jitter.
+    assert len(clock.slept) == 3
+    for wait, base in zip(clock.slept, [1, 2, 4], strict=True):
+        assert 0.5 * base <= wait <= 1.5 * base
+
+
+@pytest.mark.parametrize("body", [b'[{"id": 1, "name": "ap', b"<html>Bad gateway</html>", b""])
+def test_broken_bodies_are_retried(config, github, clock, body):
+    github.inject(Fault(LISTING, status=200, body=body))
+    result = run_sync(config, streams={"repositories"})
+    assert len(result.records["repositories"]) == 3
+    assert statuses(github) == [200, 200]
+    assert len(clock.slept) == 1
+
+
+def test_after_the_last_retry_one_clear_error(config, github, clock):
+    github.inject(Fault(LISTING, status=503, times=MAX_TRANSIENT_RETRIES + 1))
+    with pytest.raises(RequestFailedError) as raised:
+        run_sync(config, streams={"repositories"})
+    assert str(raised.value) == (
+        "GET /orgs/acme/repos failed: server error 503, still after 5 retries (status 503, "
+        "X-GitHub-Request-Id SIM:FAULT)")
+    assert statuses(github) == [503] * (MAX_TRANSIENT_RETRIES + 1)
+    assert len(clock.slept) == MAX_TRANSIENT_RETRIES
+    assert sum(clock.slept) <= 1.5 * (1 + 2 + 4 + 8 + 16)
+
+
+def test_a_persistent_secondary_limit_ends_in_one_clear_error(config, github, clock):
+    github.inject(Fault(LISTING, secondary=10, times=MAX_SECONDARY_RETRIES + 1))
+    with pytest.raises(RequestFailedError, match=r"GET /orgs/acme/repos failed: secondary rate "
+                                                 r"limit persisted after 10 waits \(status 403"):
+        run_sync(config, streams={"repositories"})
+    assert clock.slept == [10] * MAX_SECONDARY_RETRIES
+
+
+def test_not_found_is_not_retried(config, github, clock):
+    run_sync({**config, "repositories": ["acme/gone"]}, streams={"repositories"})
+    assert [r.status for r in github.requests()] == [404]
+    assert clock.slept == []

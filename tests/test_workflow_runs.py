@@ -1,0 +1,407 @@
+"""The workflow_runs and workflow_jobs streams: every attempt a row, the lookback window,
+conditional pages, earlier attempts of re-runs, batched jobs, and repositories without Actions."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+from jsonschema import Draft7Validator
+
+from tap_github_activity.streams.actions import WorkflowRunsStream
+from tap_github_activity.tap import TapGitHubActivity
+from tests.conftest import SyncResult, run_sync, select
+from tests.simulator import FakeClock, GitHubSimulator, World
+from tests.simulator import actions as sim
+from tests.simulator.world import iso
+
+ACTIONS = {"workflow_runs", "workflow_jobs"}
+LISTING = r"^/repos/[^/]+/[^/]+/actions/runs$"
+ATTEMPT = r"/actions/runs/\d+/attempts/\d+$"
+JOBS = r"/actions/runs/\d+/attempts/\d+/jobs$"
+SHAPES = json.loads((Path(__file__).parent / "simulator" / "rest_shapes.json").read_text())
+RUN_SHAPE = "GET /repos/{owner}/{repo}/actions/runs"
+JOBS_SHAPE = "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs"
+RUNNER_FIELDS = ("runner_name", "labels")
+
+
+def seeded(seed: int) -> random.Random:
+    return random.Random(seed)  # noqa: S311 -- reproducible test data, not cryptography
+
+
+RUN_FIELDS = ("repo_id", "run_number", "workflow_id", "workflow_name", "event", "status",
+              "conclusion", "head_branch", "head_sha", "actor_login", "actor_id",
+              "triggering_actor_login", "triggering_actor_id", "created_at", "updated_at",
+              "run_started_at", "duration_seconds")
+JOB_FIELDS = ("repo_id", "run_id", "run_attempt", "name", "status", "conclusion", "started_at",
+              "completed_at", "duration_seconds", "runner_name", "labels", "failed_steps")
+
+
+def run_rows(result: SyncResult) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """(id, run_attempt) -> the fields the simulator's truth knows, of every run emitted."""
+    return {(r["id"], r["run_attempt"]): {name: r[name] for name in RUN_FIELDS}
+            for r in result.records.get("workflow_runs", [])}
+
+
+def job_rows(result: SyncResult, *, without: tuple[str, ...] = (),
+             ) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """(id,) -> the fields the simulator's truth knows, of every job emitted."""
+    fields = [name for name in JOB_FIELDS if name not in without]
+    return {(r["id"],): {name: r[name] for name in fields}
+            for r in result.records.get("workflow_jobs", [])}
+
+
+def strip(table: dict[tuple[Any, ...], dict[str, Any]], *names: str,
+          ) -> dict[tuple[Any, ...], dict[str, Any]]:
+    return {key: {k: v for k, v in row.items() if k not in names} for key, row in table.items()}
+
+
+def attempts(world: World) -> list[tuple[sim.Run, sim.Attempt]]:
+    return [(run, attempt) for repo in sim.readable_repos(world) for run in sim.runs_of(world, repo)
+            for attempt in run.attempts]
+
+
+def bookmarks(result: SyncResult) -> dict[int, str]:
+    """repo_id -> the workflow_runs bookmark (read it before the next sync, which updates the
+    state it is given)."""
+    return {p["context"]["repo_id"]: p["replication_key_value"]
+            for p in result.state["bookmarks"]["workflow_runs"]["partitions"]
+            if "replication_key_value" in p}
+
+
+def midnight(moment: datetime, days_before: int) -> datetime:
+    return (moment - timedelta(days=days_before)).replace(hour=0, minute=0, second=0,
+                                                          microsecond=0)
+
+
+def midnight_before(moment: datetime, days: int) -> str:
+    return iso(midnight(moment, days))
+
+
+def sync_catalog(config: dict[str, Any], *, state: dict[str, Any] | None = None,
+                 streams: set[str], deselect: dict[str, tuple[str, ...]]) -> SyncResult:
+    """run_sync with some properties deselected in the catalog."""
+    discovered = TapGitHubActivity(config=config, validate_config=True)
+    catalog = select(discovered.catalog_dict, streams)
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            crumb = metadata["breadcrumb"]
+            if len(crumb) == 2 and crumb[1] in deselect.get(entry["tap_stream_id"], ()):
+                metadata["metadata"]["selected"] = False
+    tap = TapGitHubActivity(config=config, state=state or {}, catalog=catalog,
+                            validate_config=True)
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        tap.sync_all()
+    return SyncResult([json.loads(line) for line in buffer.getvalue().splitlines() if line], tap)
+
+
+# -- first sync ----------------------------------------------------------------------------------
+
+
+def test_first_sync_emits_every_attempt_and_job(config, github: GitHubSimulator, world: World):
+    result = run_sync(config, streams=ACTIONS)
+
+    assert run_rows(result) == sim.expected_workflow_runs(world)
+    assert job_rows(result) == sim.expected_workflow_jobs(world)
+    every = attempts(world)
+    reruns = [(run, a) for run, a in every if a.number > 1]
+    assert reruns  # re-runs were seeded: their first attempts were fetched
+    assert any(r["status"] == "in_progress" and r["duration_seconds"] is None
+               for r in result.records["workflow_runs"])
+    assert any(r["failed_steps"] for r in result.records["workflow_jobs"])
+    # Per repository: the history before the window once, then the window; one request per
+    # earlier attempt of a re-run, one per attempt for its jobs.
+    start = midnight(world.now(), 3)
+    assert [r.query["created"] for r in github.requests(LISTING)] == [
+        f"<={iso(start - timedelta(seconds=1))}", f">={iso(start)}"] * 3
+    assert len(github.requests(ATTEMPT)) == len(every) - len({run.id for run, _ in every})
+    assert len(github.requests(JOBS)) == len(every)
+    assert github.points() == 1 + 6 + len(github.requests(ATTEMPT)) + len(every)
+
+
+def test_unchanged_window_costs_nothing(config, github: GitHubSimulator, world: World):
+    first = run_sync(config, streams=ACTIONS)
+    github.reset_log()
+
+    second = run_sync(config, state=first.state, streams=ACTIONS)
+
+    assert "workflow_runs" not in second.records
+    assert "workflow_jobs" not in second.records
+    listings = github.requests(LISTING)
+    assert [(r.status, r.points) for r in listings] == [(304, 0)] * 3
+    # The window starts 3 days before the bookmark, at midnight: the query of the first sync.
+    for request, bookmark in zip(listings, bookmarks(first).values(), strict=True):
+        start = midnight_before(datetime.fromisoformat(bookmark.replace("Z", "+00:00")), 3)
+        assert request.query["created"] == f">={start}"
+    assert github.points() == 1  # the repository listing
+    partitions = first.state["bookmarks"]["workflow_runs"]["partitions"]
+    assert max(len(json.dumps(p)) for p in partitions) < 1024
+
+
+def test_changes_are_emitted_exactly(config, github: GitHubSimulator, world: World,
+                                     clock: FakeClock):
+    first = run_sync(config, streams=ACTIONS)
+    before = sim.expected_workflow_runs(world)
+    running = {key for key, row in before.items() if row["status"] != "completed"}
+    old_bookmarks = bookmarks(first)
+    clock.advance(3600)
+    sim.mutate_actions(world, seeded(1))
+    github.reset_log()
+
+    second = run_sync(config, state=first.state, streams=ACTIONS)
+
+    now = sim.expected_workflow_runs(world)
+    changed = {key for key, row in now.items() if before.get(key) != row}
+    # Emitted: what changed, and what was updated in the bookmark's own second (none here).
+    at_bookmark = {key for key, row in now.items()
+                   if row["updated_at"] == old_bookmarks[row["repo_id"]]}
+    emitted = run_rows(second)
+    assert set(emitted) == changed | at_bookmark
+    assert emitted == {key: now[key] for key in emitted}
+    # The runs in progress finished; a re-run is a new row; new runs arrived.
+    assert running
+    assert all(emitted[key]["status"] == "completed" for key in running)
+    new_attempts = [key for key in changed if key not in before and key[1] > 1]
+    assert len(new_attempts) == 3
+    assert len([key for key in changed if key not in before and key[1] == 1]) == 6
+    # Jobs of exactly the emitted attempts; no earlier attempt had to be fetched.
+    jobs = sim.expected_workflow_jobs(world)
+    assert job_rows(second) == {key: row for key, row in jobs.items()
+                                if (row["run_id"], row["run_attempt"]) in emitted}
+    assert github.requests(ATTEMPT) == []
+    assert len(github.requests(JOBS)) == len(emitted)
+    # And then nothing again.
+    github.reset_log()
+    third = run_sync(config, state=second.state, streams=ACTIONS)
+    assert "workflow_runs" not in third.records
+    assert github.points() == 1
+
+
+def test_a_rerun_on_page_two_is_seen(config, github: GitHubSimulator, world: World,
+                                     clock: FakeClock):
+    api = world.repo("acme", "api")
+    assert api is not None
+    rng = seeded(2)
+    now = world.now()
+    for index in range(120):  # 130 runs in the window: page 2 holds the 30 oldest
+        sim.add_run(world, api, rng, now - timedelta(hours=30) + timedelta(minutes=index),
+                    "success", jobs=1)
+    first = run_sync(config, streams=ACTIONS)
+    window = sorted(sim.runs_of(world, api), key=lambda r: (r.created_at, r.id), reverse=True)
+    old = next(r for r in window[100:] if r.latest.status == "completed")
+    clock.advance(3600)
+    sim.rerun(world, old, rng, world.now() - timedelta(minutes=3))
+    github.reset_log()
+
+    second = run_sync(config, state=first.state, streams=ACTIONS)
+
+    assert [(r.query["page"], r.status, r.points)
+            for r in github.requests("/repos/acme/api/actions/runs$")] == [
+        ("1", 304, 0), ("2", 200, 1)]
+    assert list(run_rows(second)) == [(old.id, old.latest.number)]
+    assert {r["run_attempt"] for r in second.records["workflow_jobs"]} == {old.latest.number}
+    assert [r.path for r in github.requests(JOBS)] == [
+        f"/repos/acme/api/actions/runs/{old.id}/attempts/{old.latest.number}/jobs"]
+
+
+def test_earlier_attempts_are_read_for_runs_new_since_the_bookmark(
+        config, github: GitHubSimulator, world: World, clock: FakeClock):
+    api = world.repo("acme", "api")
+    assert api is not None
+    rng = seeded(3)
+    run = sim.add_run(world, api, rng, world.now() - timedelta(hours=3), "failure")
+    sim.rerun(world, run, rng, world.now() - timedelta(hours=2), "failure")
+    sim.rerun(world, run, rng, world.now() - timedelta(hours=1))
+
+    first = run_sync(config, streams=ACTIONS)
+
+    assert {1, 2, 3} <= {key[1] for key in run_rows(first) if key[0] == run.id}
+    assert sorted(r.path for r in github.requests(f"/runs/{run.id}/attempts/\\d+$")) == [
+        f"/repos/acme/api/actions/runs/{run.id}/attempts/{n}" for n in (1, 2)]
+
+    # Known at the last sync and re-run once: only the new attempt is read.
+    clock.advance(3600)
+    sim.rerun(world, run, rng, world.now())
+    github.reset_log()
+    second = run_sync(config, state=first.state, streams=ACTIONS)
+    assert [key for key in run_rows(second) if key[0] == run.id] == [(run.id, 4)]
+    assert github.requests(ATTEMPT) == []
+
+    # Re-run twice between two syncs: attempt 5 was never the latest at a sync, and is lost
+    # (the module documents it; reading every attempt of every re-run would cost more).
+    clock.advance(3600)
+    sim.rerun(world, run, rng, world.now() - timedelta(minutes=30))
+    sim.rerun(world, run, rng, world.now())
+    third = run_sync(config, state=second.state, streams=ACTIONS)
+    assert [key for key in run_rows(third) if key[0] == run.id] == [(run.id, 6)]
+
+
+# -- jobs ----------------------------------------------------------------------------------------
+
+
+def test_jobs_come_from_graphql_in_batches_without_runner_fields(
+        config, github: GitHubSimulator, world: World):
+    result = sync_catalog(config, streams=ACTIONS, deselect={"workflow_jobs": RUNNER_FIELDS})
+
+    expected = strip(sim.expected_workflow_jobs(world), *RUNNER_FIELDS)
+    assert job_rows(result, without=RUNNER_FIELDS) == expected
+    assert all(not set(RUNNER_FIELDS) & set(r) for r in result.records["workflow_jobs"])
+    # Latest attempts: one query per repository (up to 100 runs each); earlier attempts'
+    # jobs are not in the check suite: REST.
+    queries = github.requests("^/graphql$")
+    assert len(queries) == 3
+    earlier = [a for run, a in attempts(world) if a is not run.latest]
+    assert len(github.requests(JOBS)) == len(earlier)
+    # 10 runs and 30 check runs each: (10 + 300) / 100 = 3 points per query.
+    assert [r.points for r in queries] == [3, 3, 3]
+
+
+def test_graphql_batches_hold_batch_size_runs(config, github: GitHubSimulator, world: World,
+                                              clock: FakeClock, monkeypatch):
+    first = run_sync(config, streams=ACTIONS)
+    api = world.repo("acme", "api")
+    assert api is not None
+    bookmark = bookmarks(first)[api.id]
+    clock.advance(3600)
+    rng = seeded(4)
+    new = [sim.add_run(world, api, rng, world.now() - timedelta(minutes=20 - i), "success")
+           for i in range(10)]
+    monkeypatch.setattr(WorkflowRunsStream, "jobs_batch_size", 4)
+    github.reset_log()
+
+    second = sync_catalog(config, state=first.state, streams=ACTIONS,
+                          deselect={"workflow_jobs": RUNNER_FIELDS})
+
+    # The new runs, and acme/api's run updated in its bookmark's second (inclusive bookmark).
+    at_bookmark = {run.id for run in sim.runs_of(world, api)
+                   if sim.iso(run.latest.updated_at) == bookmark}
+    assert at_bookmark
+    emitted = {key[0] for key in run_rows(second)}
+    assert emitted == {run.id for run in new} | at_bookmark
+    assert len(github.requests("^/graphql$")) == math.ceil(len(emitted) / 4) == 3
+    assert github.requests(JOBS) == []
+    assert {r["id"] for r in second.records["workflow_jobs"]} == {
+        job.id for run in sim.runs_of(world, api) if run.id in emitted
+        for job in run.latest.jobs}
+
+
+def test_jobs_alone_still_read_the_runs_and_keep_the_bookmark(config, github: GitHubSimulator,
+                                                              world: World):
+    first = run_sync(config, streams={"workflow_jobs"})
+
+    assert "workflow_runs" not in first.records
+    assert job_rows(first) == sim.expected_workflow_jobs(world)
+    github.reset_log()
+    second = run_sync(config, state=first.state, streams={"workflow_jobs"})
+    assert "workflow_jobs" not in second.records
+    assert github.points() == 1
+
+
+def test_repositories_without_actions_are_skipped_and_counted(config, github: GitHubSimulator,
+                                                              world: World):
+    web, infra = world.repo("acme", "web"), world.repo("acme", "infra")
+    assert web is not None
+    assert infra is not None
+    sim.store(world).unavailable.update({web.id: 403, infra.id: 404})
+
+    result = run_sync(config, streams=ACTIONS)
+
+    assert run_rows(result) == sim.expected_workflow_runs(world)
+    assert {r["repo_id"] for r in result.records["workflow_runs"]} == {
+        world.repo("acme", "api").id}  # type: ignore[union-attr]
+    assert job_rows(result) == sim.expected_workflow_jobs(world)
+    skipped = result.tap.run_summary.skipped["workflow_runs"]
+    assert sorted(skipped) == ["acme/infra (404)", "acme/web (403)"]
+    assert sorted(r.status for r in github.requests("/repos/acme/(web|infra)/")) == [403, 404]
+
+
+def test_listings_over_githubs_cap_are_read_in_ranges(config, github: GitHubSimulator,
+                                                      world: World):
+    api = world.repo("acme", "api")
+    assert api is not None
+    rng = seeded(5)
+    oldest = world.now() - timedelta(days=200)
+    for index in range(1050):  # before the window: the first sync's history query
+        sim.add_run(world, api, rng, oldest + timedelta(hours=4 * index, seconds=index % 2),
+                    "success", jobs=1)
+
+    result = run_sync(config, streams={"workflow_runs"})
+
+    assert run_rows(result) == sim.expected_workflow_runs(world)
+    queries = [r.query["created"] for r in github.requests("/repos/acme/api/actions/runs$")]
+    history = [q for q in queries if q.startswith("<=")]
+    assert len(history) == 10 + 1  # 1,000 runs, then those up to the oldest read
+    assert len(set(history)) == 2
+
+
+# -- the lookback setting and the simulator ------------------------------------------------------
+
+
+def test_lookback_days_set_the_window(config, github: GitHubSimulator, world: World):
+    config = {**config, "workflow_runs_lookback_days": 1}
+    first = run_sync(config, streams={"workflow_runs"})
+    assert {r.query["created"] for r in github.requests(LISTING)
+            if r.query["created"].startswith(">=")} == {f">={midnight_before(world.now(), 1)}"}
+    assert run_rows(first) == sim.expected_workflow_runs(world)
+
+
+def test_start_date_bounds_the_first_sync(config, github: GitHubSimulator, world: World):
+    recent = world.now() - timedelta(days=1)
+    first = run_sync({**config, "start_date": iso(recent)}, streams={"workflow_runs"})
+
+    assert {r.query["created"] for r in github.requests(LISTING)} == {f">={iso(recent)}"}
+    assert set(run_rows(first)) == {key for key, row in sim.expected_workflow_runs(world).items()
+                                    if row["created_at"] >= iso(recent)}
+    github.reset_log()
+    older = world.now() - timedelta(days=10)
+    run_sync({**config, "start_date": iso(older)}, streams={"workflow_runs"})
+    start = midnight(world.now(), 3)
+    assert [r.query["created"] for r in github.requests("/repos/acme/api/actions/runs$")] == [
+        f"{iso(older)}..{iso(start - timedelta(seconds=1))}", f">={iso(start)}"]
+
+
+def test_simulated_endpoints_match_githubs_shapes(github: GitHubSimulator, world: World):
+    headers = {"Authorization": "token ghp_alice"}
+    base = f"{github.api_url}/repos/acme/api/actions/runs"
+
+    def get(url: str, **params: str) -> Any:
+        response = requests.get(url, headers=headers, params=params, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    runs = get(base)
+    assert list(Draft7Validator(SHAPES[RUN_SHAPE]).iter_errors(runs)) == []
+    item_shape = SHAPES[RUN_SHAPE]["properties"]["workflow_runs"]["items"]
+    rerun = next(r for r in runs["workflow_runs"] if r["run_attempt"] > 1)
+    attempt = get(f"{base}/{rerun['id']}/attempts/1")
+    assert list(Draft7Validator(item_shape).iter_errors(attempt)) == []
+    assert attempt["run_attempt"] == 1
+    assert attempt["previous_attempt_url"] is None
+    run_url = f"{base}/{rerun['id']}"
+    for jobs in (get(f"{run_url}/jobs"), get(f"{run_url}/jobs", filter="all"),
+                 get(f"{run_url}/attempts/1/jobs")):
+        assert list(Draft7Validator(SHAPES[JOBS_SHAPE]).iter_errors(jobs)) == []
+    assert len(get(f"{base}/{rerun['id']}/jobs", filter="all")["jobs"]) == sum(
+        len(get(f"{base}/{rerun['id']}/attempts/{n}/jobs")["jobs"])
+        for n in range(1, rerun["run_attempt"] + 1))
+    # GitHub's date qualifiers.
+    created = sorted(r["created_at"] for r in runs["workflow_runs"])
+    middle = created[len(created) // 2]
+    half = len(created) // 2
+    assert len(get(base, created=f">={middle}")["workflow_runs"]) == len(created) - half
+    assert len(get(base, created=f"<{middle}")["workflow_runs"]) == len(created) // 2
+    assert len(get(base, created=f"{created[0]}..{middle}")["workflow_runs"]) == \
+        len(created) // 2 + 1
+    assert len(get(base, created=middle[:10])["workflow_runs"]) == sum(
+        c[:10] == middle[:10] for c in created)
+    assert all(r["status"] == "in_progress"
+               for r in get(base, status="in_progress")["workflow_runs"])
+    assert all(r["conclusion"] == "failure" for r in get(base, status="failure")["workflow_runs"])
