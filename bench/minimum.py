@@ -10,8 +10,10 @@ None for a first sync) and the world now. Per stream:
   query shapes that return the same fields, one repository per query, page sizes chosen to
   spend the fewest points. A sync after no change asks one probe per repository and family
   (1 point: GitHub's minimum for a query).
-- `batched_floor`: a lower bound for GraphQL when one query may carry many repositories
-  (aliases): connection requests / 149, at least one query per round of pages.
+- the floor (`Cost.floor`, `batched_floor`): a lower bound for GraphQL when one query may carry
+  many repositories (aliases): connection requests / 149, at least one query per round of
+  pages. GitHub's cost counts connection requests, not repositories, so 100 repositories'
+  probes or history pages fit in one 1-point query.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from tests.simulator.world import Repo, World, iso
 __all__ = ["Cost", "Snapshot", "batched_floor", "minimum", "snapshot"]
 
 PAGE = 100
+FAILED = ("failure", "timed_out", "cancelled", "startup_failure")  # jobs whose steps are read
 OWNER = "acme"  # the benchmark selects acme/* with alice's token
-TOKEN = "ghp_alice"
+TOKEN = "ghp_alice"  # noqa: S105 -- the simulated world's token, not a secret
 
 # -- the smallest query shapes (fields that cost nothing are left out: only connections count) --
 
@@ -99,13 +102,18 @@ query($ids: [ID!]!) {
   nodes(ids: $ids) {
     ... on WorkflowRun {
       checkSuite {
-        checkRuns(first: %d, filterBy: {checkType: ALL}) {
-          nodes { databaseId name status conclusion startedAt completedAt
-                  steps(first: 50) { nodes { name conclusion } } }
+        checkRuns(first: %d) {
+          nodes { id databaseId name status conclusion startedAt completedAt }
         }
       }
     }
   }
+}
+"""
+
+STEPS_BY_NODE = """
+query($ids: [ID!]!) {
+  nodes(ids: $ids) { ... on CheckRun { steps(first: 50) { nodes { name conclusion } } } }
 }
 """
 
@@ -161,6 +169,11 @@ def jobs_query_cost(runs: int, check_runs: int) -> int:
     return cost_of(JOBS_BY_NODE % check_runs, {"ids": [f"WFR_{i}" for i in range(runs)]})
 
 
+@functools.cache
+def steps_query_cost(jobs: int) -> int:
+    return cost_of(STEPS_BY_NODE, {"ids": [f"CR_{i}" for i in range(jobs)]})
+
+
 # -- what a sync must deliver -------------------------------------------------------------------
 
 
@@ -172,7 +185,7 @@ class RepoState:
     pulls: dict[int, tuple[str, int]]  # pull id -> (updatedAt, submitted reviews)
     releases: list[tuple[Any, ...]]  # the releases listing, newest first
     runs: list[tuple[Any, ...]]  # the runs listing, newest first: (id, attempts, status, ...)
-    jobs: dict[int, list[int]]  # run id -> jobs per attempt
+    jobs: dict[int, list[tuple[int, int]]]  # run id -> (jobs, failed jobs) per attempt
     history: list[str]  # default branch history (git log order), commit oids
     traffic: tuple[Any, ...]  # the four traffic answers
     stats: Any  # the contributor statistics answer
@@ -211,7 +224,8 @@ def _repo_state(world: World, repo: Repo) -> RepoState:
                   reverse=True)
     run_rows = [(r.id, len(r.attempts), r.latest.status, r.latest.conclusion,
                  iso(r.latest.updated_at)) for r in runs]
-    jobs = {r.id: [len(a.jobs) for a in r.attempts] for r in runs}
+    jobs = {r.id: [(len(a.jobs), sum(j.conclusion in FAILED for j in a.jobs))
+                   for a in r.attempts] for r in runs}
     data = commits.git(world, repo)
     head = data.branches.get(repo.default_branch)
     history = [c.oid for c in data.history(head)] if head else []
@@ -263,6 +277,19 @@ class Cost:
     @property
     def points(self) -> int:
         return self.core_points + self.graphql_points
+
+    @property
+    def floor_graphql(self) -> int:
+        """GraphQL points if one query may carry many repositories' connections (aliases):
+        149 connection requests round to 1 point; one query at least per round of pages."""
+        if not self.graphql_requests:
+            return 0
+        return max(math.ceil(self.units / 149), self.rounds, 1)
+
+    @property
+    def floor(self) -> int:
+        """Points with GraphQL queries shared by repositories (REST cannot batch)."""
+        return self.core_points + self.floor_graphql
 
     def rest(self, pages: Iterable[bool]) -> Cost:
         """Add listing pages: True for a page that changed (200), False for a 304."""
@@ -346,30 +373,34 @@ def _runs(runs_cost: Cost, jobs_cost: Cost, state: RepoState, old: RepoState | N
           by_graphql: bool) -> None:
     runs_cost.rest(_pages(state.runs, old.runs if old else None))
     then = {row[0]: row for row in old.runs} if old else {}
-    changed_runs: list[tuple[int, list[int]]] = []  # run id -> jobs of the attempts to read
+    # Per run whose row changed: the (jobs, failed jobs) of the attempts whose jobs are due.
+    due: list[list[tuple[int, int]]] = []
     for row in state.runs:
         run_id, attempts = row[0], row[1]
         previous = then.get(run_id)
         if previous == row:
             continue
-        # Attempts no earlier sync saw as the latest one: each read on its own (GET attempt).
-        first_new = previous[1] if previous else 1
-        runs_cost.rest([True] * max(attempts - first_new, 0))
-        changed_runs.append((run_id, state.jobs[run_id][first_new - 1:]))
-    if not changed_runs:
-        return
-    if by_graphql:
-        # Check runs of every attempt (checkType: ALL), batches of 100 run nodes, the
-        # check-run page as large as the largest run of the batch needs.
-        for offset in range(0, len(changed_runs), 100):
-            batch = changed_runs[offset:offset + 100]
-            widest = max(max(sum(jobs), 1) for _, jobs in batch)
-            jobs_cost.gql(jobs_query_cost(len(batch), widest), 1,
-                          units=len(batch) * (1 + widest))
-    else:
-        # REST .../runs/{id}/jobs?filter=all: every attempt's jobs, 100 a page.
-        for _, jobs in changed_runs:
-            jobs_cost.rest([True] * max(math.ceil(sum(jobs) / PAGE), 1))
+        # Attempts before the latest that no earlier sync saw as the latest one: each read on
+        # its own (GET .../attempts/{n}); the latest comes with the listing.
+        seen = previous[1] if previous else 0
+        runs_cost.rest([True] * max(attempts - 1 - seen, 0))
+        # Jobs: of the attempts not seen, or of the latest attempt when only it changed.
+        due.append(state.jobs[run_id][min(seen, attempts - 1):])
+    # REST .../runs/{id}/jobs?filter=all gives every attempt's jobs of a run (100 a page); with
+    # runner details off, GraphQL gives the latest attempt's (a check suite's check runs: the
+    # latest attempt's), 100 runs a query, then the steps of the failed jobs by node id.
+    latest_only = [jobs[0] for jobs in due if len(jobs) == 1] if by_graphql else []
+    for jobs in due:
+        if not by_graphql or len(jobs) > 1:
+            jobs_cost.rest([True] * max(math.ceil(sum(n for n, _ in jobs) / PAGE), 1))
+    for offset in range(0, len(latest_only), 100):
+        batch = latest_only[offset:offset + 100]
+        widest = max(1, *(n for n, _ in batch))
+        jobs_cost.gql(jobs_query_cost(len(batch), widest), 1, units=len(batch))
+    failed = sum(f for _, f in latest_only)
+    for offset in range(0, failed, 100):
+        count = min(100, failed - offset)
+        jobs_cost.gql(steps_query_cost(count), 1, units=count, rounds=2)
 
 
 def _commits(cost: Cost, state: RepoState, old: RepoState | None) -> None:
@@ -388,8 +419,8 @@ def _commits(cost: Cost, state: RepoState, old: RepoState | None) -> None:
 
 
 def batched_floor(costs: dict[str, Cost]) -> int:
-    """GraphQL points if queries could carry every repository's connections at once: 149
-    connection requests round to 1 point; one query at least per sequential round."""
+    """GraphQL points of every stream's queries shared by repositories and streams: connection
+    requests / 149, at least one query per sequential round of pages."""
     units = sum(c.units for c in costs.values())
     rounds = max((c.rounds for c in costs.values()), default=0)
     if not any(c.graphql_requests for c in costs.values()):

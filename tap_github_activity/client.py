@@ -80,6 +80,8 @@ class GitHubClient:
         self.ledger = ledger or RequestLedger()
         self.limits = RateLimits(settings.rate_limit_reserve)
         self._local = threading.local()
+        # GitHub allows 100 concurrent requests per user or App; the tap keeps to its setting.
+        self._in_flight = threading.BoundedSemaphore(settings.max_concurrent_requests)
         self._tokens = [Credential.personal(token, setting)
                         for token, setting in _token_settings(settings.tokens)]
         self.app: AppInstallations | None = None
@@ -174,8 +176,6 @@ class GitHubClient:
         refreshed_app_token = False
         while True:
             credential = self._credential(owner, resource, stream)
-            # Counted before sending, so concurrent requests do not overdraw the budget.
-            self.limits.consume(credential.key, resource)
             try:
                 response = self._send(method, url, credential, params=params,
                                       json_body=json_body, etag=etag)
@@ -192,14 +192,15 @@ class GitHubClient:
                     refreshed_app_token = True
                     continue
                 raise AuthenticationError(_unauthorized(credential))
-            if status in (403, 429) and _is_primary_limit(response):
+            limit = _rate_limit_kind(response, resource)
+            if limit == "primary":
                 reset = _seconds(response.headers.get("x-ratelimit-reset")) or 0.0
                 if reset <= self.clock.now():
                     # The server's clock is behind ours: wait a minute rather than spin.
                     reset = self.clock.now() + SECONDARY_DEFAULT_WAIT
                 self.limits.spend_all(credential.key, resource, reset)
                 continue
-            if status == 429 or (status == 403 and _is_secondary_limit(response)):
+            if limit == "secondary":
                 secondary_waits += 1
                 self._wait_secondary(response, secondary_waits, method, url, stream)
                 continue
@@ -221,9 +222,10 @@ class GitHubClient:
         if etag:
             headers["If-None-Match"] = etag
         try:
-            response = self._session.request(method, url, params=params, json=json_body,
-                                             headers=headers,
-                                             timeout=self.settings.request_timeout)
+            with self._in_flight:
+                response = self._session.request(method, url, params=params, json=json_body,
+                                                 headers=headers,
+                                                 timeout=self.settings.request_timeout)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _TransientError(f"{type(exc).__name__}: {exc}") from None
         except requests.RequestException as exc:
@@ -243,23 +245,28 @@ class GitHubClient:
 
     def _count(self, stream: str, resource: str, response: requests.Response | None,
                credential: Credential) -> None:
-        if response is None:
-            return
-        resource = response.headers.get("x-ratelimit-resource", resource)
-        self.limits.update(credential.key, response.headers, resource)
-        self.ledger.record(stream, resource, response.status_code, _points(response, resource))
+        """Count an answer (its budget, its points); the request is no longer in flight."""
+        try:
+            if response is None:
+                return
+            answered = response.headers.get("x-ratelimit-resource", resource)
+            self.limits.update(credential.key, response.headers, answered)
+            self.ledger.record(stream, answered, response.status_code,
+                               _points(response, answered))
+        finally:
+            self.limits.release(credential.key, resource)
 
     # -- choosing a credential and waiting for budget ------------------------------------------
 
     def _credential(self, owner: str | None, resource: str, stream: str) -> Credential:
+        """The first credential with budget above the reserve, its point counted before the
+        request is sent; when none has, wait for the earliest reset."""
         while True:
             candidates = [self.app.credential_for(owner)] if self.app else self._tokens
             now = self.clock.now()
-            waits = [self.limits.wait_seconds(c.key, resource, now) for c in candidates]
-            for credential, wait in zip(candidates, waits, strict=True):
-                if wait == 0:
-                    return credential
-            seconds = min(waits)
+            chosen, seconds = self.limits.acquire([c.key for c in candidates], resource, now)
+            if chosen is not None:
+                return candidates[chosen]
             wake = datetime.fromtimestamp(now + seconds, tz=timezone.utc)
             logger.warning(
                 "Rate limit (%s) spent on %d credential(s), keeping a reserve of %d points: "
@@ -355,7 +362,7 @@ def _points(response: requests.Response, resource: str) -> int:
     headers = response.headers
     if (response.status_code == 304 or "x-ratelimit-remaining" not in headers
             or urlsplit(response.url or "").path.endswith("/rate_limit")
-            or (response.status_code in (403, 429) and _is_primary_limit(response))):
+            or _rate_limit_kind(response, resource) == "primary"):
         return 0
     if resource != "graphql":
         return 1
@@ -364,6 +371,35 @@ def _points(response: requests.Response, resource: str) -> int:
     except (ValueError, KeyError, TypeError):
         return 1
     return int(cost)
+
+
+def _rate_limit_kind(response: requests.Response, resource: str) -> str | None:
+    """"primary" (the hourly budget is spent), "secondary", or None (not rate limited).
+    REST says so with 403/429; GraphQL may answer 200 with an error of type RATE_LIMITED."""
+    status = response.status_code
+    if status in (403, 429) and _is_primary_limit(response):
+        return "primary"
+    if status == 429 or (status == 403 and _is_secondary_limit(response)):
+        return "secondary"
+    if resource == "graphql" and status == 200:
+        message = _graphql_rate_limited(response)
+        if message is not None:
+            return "secondary" if "secondary" in message.lower() else "primary"
+    return None
+
+
+def _graphql_rate_limited(response: requests.Response) -> str | None:
+    """The message of a GraphQL RATE_LIMITED error, if the body has one."""
+    if b"RATE_LIMITED" not in response.content:
+        return None
+    try:
+        errors = response.json().get("errors") or []
+    except (ValueError, AttributeError):
+        return None
+    for error in errors:
+        if isinstance(error, dict) and error.get("type") == "RATE_LIMITED":
+            return str(error.get("message", ""))
+    return None
 
 
 def _is_primary_limit(response: requests.Response) -> bool:
@@ -404,5 +440,9 @@ def _message(data: Any) -> str:
 
 
 def _unauthorized(credential: Credential) -> str:
+    if credential.expires_at is not None:  # an App installation token, fetched just now
+        return (f"GitHub rejected {credential.label} (401 Bad credentials) even with a fresh "
+                "installation token: check that the App is still installed there and not "
+                "suspended.")
     return (f"GitHub rejected {credential.label} (401 Bad credentials): check that the token "
             "is current, not revoked or expired, and copied whole.")

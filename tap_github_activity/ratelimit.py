@@ -1,8 +1,14 @@
-"""Primary rate-limit budgets, one per credential and resource (core, graphql, ...)."""
+"""Primary rate-limit budgets, one per credential and resource (core, graphql, ...).
+
+A budget is what GitHub last said (x-ratelimit-* headers), less the requests in flight: choosing
+a credential and counting the request happen under one lock (`acquire`), and a late answer of
+an earlier request (concurrent requests) never raises a budget GitHub has since lowered.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,6 +27,7 @@ class Budget:
     remaining: int
     limit: int
     reset_at: float
+    used: int | None = None
 
 
 class RateLimits:
@@ -29,27 +36,59 @@ class RateLimits:
     def __init__(self, reserve: int) -> None:
         self.reserve = reserve
         self._budgets: dict[tuple[str, str], Budget] = {}
+        self._in_flight: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
 
     def update(self, credential_key: str, headers: Mapping[str, str], resource: str) -> None:
         """Record the x-ratelimit-* headers of a response, if it has them."""
-        remaining = headers.get("x-ratelimit-remaining")
-        reset = headers.get("x-ratelimit-reset")
-        if remaining is None or reset is None:
+        try:
+            remaining = int(headers["x-ratelimit-remaining"])
+            reset = float(headers["x-ratelimit-reset"])
+            limit = int(headers.get("x-ratelimit-limit") or 0)
+            used = int(headers["x-ratelimit-used"]) if "x-ratelimit-used" in headers else None
+        except (KeyError, ValueError):
             return
         resource = headers.get("x-ratelimit-resource", resource)
-        budget = Budget(int(remaining), int(headers.get("x-ratelimit-limit", 0) or 0),
-                        float(reset))
         with self._lock:
-            self._budgets[(credential_key, resource)] = budget
+            known = self._budgets.get((credential_key, resource))
+            if known is not None and reset < known.reset_at:
+                return  # an answer from the window before the current one
+            if known is not None and known.reset_at == reset and (
+                    (used is not None and known.used is not None and used < known.used)
+                    or (used is None and remaining > known.remaining)):
+                return  # an earlier request's answer, arriving after a later one's
+            self._budgets[(credential_key, resource)] = Budget(remaining, limit, reset, used)
 
     def spend_all(self, credential_key: str, resource: str, reset_at: float) -> None:
-        """Mark a budget exhausted (GitHub answered 403/429 with remaining 0)."""
+        """Mark a budget exhausted (GitHub refused a request for the primary limit)."""
         with self._lock:
-            self._budgets[(credential_key, resource)] = Budget(0, 0, reset_at)
+            known = self._budgets.get((credential_key, resource))
+            self._budgets[(credential_key, resource)] = Budget(
+                0, known.limit if known else 0, reset_at, known.used if known else None)
+
+    def acquire(self, credential_keys: list[str], resource: str, now: float,
+                ) -> tuple[int | None, float]:
+        """Choose the first credential that may spend a point and count the request in flight,
+        in one step: (its index, 0). When none may: (None, seconds until the earliest reset).
+        Every acquired request is `release`d when its answer is counted."""
+        with self._lock:
+            waits = []
+            for index, key in enumerate(credential_keys):
+                wait = self._wait(key, resource, now)
+                if wait == 0:
+                    self._in_flight[(key, resource)] += 1
+                    return index, 0.0
+                waits.append(wait)
+        return None, min(waits, default=0.0)
+
+    def release(self, credential_key: str, resource: str) -> None:
+        """The request acquired on this credential has its answer (or none is coming)."""
+        with self._lock:
+            if self._in_flight[(credential_key, resource)] > 0:
+                self._in_flight[(credential_key, resource)] -= 1
 
     def consume(self, credential_key: str, resource: str, points: int = 1) -> None:
-        """Count points about to be spent, so concurrent requests do not overdraw a budget."""
+        """Count points spent beyond what the headers said (kept for callers of old)."""
         with self._lock:
             budget = self._budgets.get((credential_key, resource))
             if budget is not None:
@@ -58,14 +97,17 @@ class RateLimits:
     def wait_seconds(self, credential_key: str, resource: str, now: float) -> float:
         """0 if the credential may spend now; else seconds until its budget resets."""
         with self._lock:
-            budget = self._budgets.get((credential_key, resource))
-        if budget is None or budget.reset_at <= now:
-            return 0.0
-        if budget.remaining > self.reserve:
-            return 0.0
-        return budget.reset_at - now + 1.0
+            return self._wait(credential_key, resource, now)
 
     def remaining(self, credential_key: str, resource: str) -> Budget | None:
         """The last known budget, if any."""
         with self._lock:
             return self._budgets.get((credential_key, resource))
+
+    def _wait(self, credential_key: str, resource: str, now: float) -> float:
+        budget = self._budgets.get((credential_key, resource))
+        if budget is None or budget.reset_at <= now:
+            return 0.0
+        if budget.remaining - self._in_flight[(credential_key, resource)] > self.reserve:
+            return 0.0
+        return budget.reset_at - now + 1.0

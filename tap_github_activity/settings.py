@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
@@ -23,6 +24,7 @@ DEFAULT_REQUEST_TIMEOUT = 60
 DEFAULT_MAX_CONCURRENT_REQUESTS = 4
 DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS = 3
 DEFAULT_STATS_MAX_WAIT_SECONDS = 120
+DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS = False
 
 _OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})"
 _REPO_NAME = r"[A-Za-z0-9._-]{1,100}"
@@ -86,6 +88,10 @@ CONFIG_SCHEMA = th.PropertiesList(
              "Workflow runs created this many days before the bookmark are read again, so runs "
              "that were queued or running at the last sync, and re-runs, arrive with their final "
              "status.", default=DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS),
+    _setting("workflow_jobs_runner_details", th.BooleanType, "Workflow job runner details",
+             "Read workflow jobs from REST, one request per run attempt, to fill runner_name "
+             "and labels. Off: jobs come from GraphQL, about 100 runs per point, and those two "
+             "fields are null.", default=DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS),
     _setting("commit_branches", th.ArrayType(th.StringType), "Commit branches",
              "Branches whose history the commits stream reads: names or glob patterns, * for "
              "all. Default: each repository's default branch."),
@@ -228,6 +234,10 @@ def _api_url(value: str) -> str:
     if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", value):
         msg = (f"api_url {value!r} is not a URL: use https://api.github.com, or "
                "https://HOST/api/v3 for GitHub Enterprise Server.")
+        raise ConfigError(msg)
+    if urlsplit(value).hostname in ("github.com", "www.github.com"):
+        msg = (f"api_url {value!r} is GitHub's web site, not its API: use "
+               "https://api.github.com.")
         raise ConfigError(msg)
     return value.rstrip("/")
 

@@ -17,9 +17,11 @@ from tap_github_activity.accounting import RequestLedger, RunSummary
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.clock import Clock
 from tap_github_activity.errors import ConfigError, GitHubActivityError
+from tap_github_activity.probe import ChangeProbe
 from tap_github_activity.selection import RepositorySelector
 from tap_github_activity.settings import CONFIG_SCHEMA, Settings
 from tap_github_activity.streams.actions import WorkflowJobsStream, WorkflowRunsStream
+from tap_github_activity.streams.children import RepositoryChildStream
 from tap_github_activity.streams.commits import CommitBranchesStream, CommitsStream
 from tap_github_activity.streams.pull_requests import PullRequestReviewsStream, PullRequestsStream
 from tap_github_activity.streams.releases import ReleasesStream
@@ -81,6 +83,12 @@ class TapGitHubActivity(Tap):
         """Repositories skipped during this run, by stream."""
         return RunSummary()
 
+    @cached_property
+    def change_probe(self) -> ChangeProbe:
+        """Which repositories' pull requests and branch heads changed: asked once per run, for
+        many repositories per query, when the first stream that uses it starts."""
+        return ChangeProbe(self)
+
     @override
     def __init__(self, *, validate_config: bool = True, **kwargs: Any) -> None:
         try:
@@ -122,7 +130,9 @@ class TapGitHubActivity(Tap):
         stream.state_manager.is_flushed = False
 
     def selected_repositories(self) -> list[dict[str, Any]]:
-        """The selected repositories' payloads, resolved once per run."""
+        """The selected repositories' payloads, resolved once per run. A repository whose
+        listing page answered 304 is a compact entry marked `selection.UNCHANGED`: id, name,
+        full_name, owner.login, default_branch, archived, fork (no other field)."""
         return self._selected_repositories
 
     @cached_property
@@ -139,6 +149,9 @@ class TapGitHubActivity(Tap):
         try:
             super().sync_all()
         finally:
+            for stream in self.streams.values():
+                if isinstance(stream, RepositoryChildStream):
+                    stream.stop_prefetching()  # workers of repositories nobody will read
             if "client" in self.__dict__:
                 self.client.ledger.log_summary(self.logger, self.run_summary)
 

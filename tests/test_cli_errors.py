@@ -46,6 +46,8 @@ MISTAKES = {
                              "repositories entry 'acme/api/x' is malformed"),
     "bad api_url": ({"auth_token": "ghp_alice", "api_url": "api.github.com"},
                     "api_url 'api.github.com' is not a URL"),
+    "web site for api_url": ({"auth_token": "ghp_alice", "api_url": "https://github.com"},
+                             "api_url 'https://github.com' is GitHub's web site, not its API"),
     "bad start_date": ({"auth_token": "ghp_alice", "start_date": "last tuesday"},
                        "start_date 'last tuesday' is not an ISO 8601 date"),
     "wrong type": ({"auth_token": "ghp_alice", "organizations": "acme"},

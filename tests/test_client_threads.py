@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.settings import Settings
+from tests.simulator import Fault
 
 
 def client_for(config) -> GitHubClient:
@@ -54,3 +55,32 @@ def test_threads_share_one_installation_token(github, world):
     assert len(github.requests(r"/installation$")) == 1
     assert len(github.requests(r"/access_tokens$")) == 1
     assert len({r.authorization for r in github.requests(r"^/repos/")}) == 1
+
+
+def test_requests_in_flight_are_capped_by_max_concurrent_requests(config, github):
+    client = client_for({**config, "max_concurrent_requests": 2})
+    # Each answer takes a little while (the simulator holds it), so the threads overlap.
+    github.inject(Fault(r"^/repos/", latency=0.02, times=12))
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(
+            lambda _: client.get("/repos/acme/api", stream="s").status, range(12)))
+    assert statuses == [200] * 12
+    assert github.max_in_flight == 2
+
+
+def test_concurrent_requests_never_spend_the_reserve(github, world, clock):
+    world.add_token("ghp_tokenA", "alice", orgs={"acme"}, limit=212)
+    world.add_token("ghp_tokenB", "alice", orgs={"acme"}, limit=5000)
+    client = client_for({"auth_tokens": ["ghp_tokenA", "ghp_tokenB"], "api_url": github.api_url,
+                         "rate_limit_reserve": 200, "max_concurrent_requests": 8})
+    client.get("/repos/acme/api", stream="s")  # token A's budget is now known: 211 left
+    github.inject(Fault(r"^/repos/", latency=0.01, times=40))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(
+            lambda _: client.get("/repos/acme/web", stream="s").status, range(40)))
+    assert statuses == [200] * 40
+    # However the answers interleave, token A is never spent below its reserve.
+    left = github.remaining("ghp_tokenA")
+    assert 200 <= left <= 203
+    assert len(github.requests(caller="token:alice:kenA")) == 212 - left
+    assert clock.slept == []

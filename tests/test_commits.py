@@ -104,10 +104,10 @@ def test_first_sync_emits_every_commit_of_the_default_branch_with_line_counts(
     # Event stores get a stable uuid per commit.
     for row in rows.values():
         assert row["event_uuid"] == event_uuid("commits", (row["repo_id"], row["sha"]))
-    # Per repository: one query for the head, one for a page of history.
+    # One change probe for the three repositories' heads, then a page of history each.
     calls = graphql_requests(github)
-    assert len(calls) == 6
-    assert sum(c.points for c in calls) == 6
+    assert len(calls) == 1 + 3
+    assert sum(c.points for c in calls) == 1 + 3
     # State: per repository, per branch, the head read and its date.
     partitions = result.state["bookmarks"]["commits"]["partitions"]
     assert {p["context"]["repo"]: p["branches"] for p in partitions}["api"] == {
@@ -125,7 +125,7 @@ def test_history_is_read_100_commits_a_query(clock: FakeClock):
 
     assert len(commit_rows(result)) == 250
     assert fields_of(commit_rows(result)) == sim.expected_commits(world)
-    # 1 heads query + 3 history pages (100, 100, 50), 1 point each.
+    # The change probe (heads) + 3 history pages (100, 100, 50), 1 point each.
     assert len(calls) == 4
     assert [c.points for c in calls] == [1, 1, 1, 1]
 
@@ -142,7 +142,7 @@ def test_start_date_bounds_the_first_sync(config, github: GitHubSimulator, world
 # -- later syncs --------------------------------------------------------------------------------
 
 
-def test_unchanged_branches_cost_one_small_query_per_repository(
+def test_unchanged_branches_cost_one_probe_for_every_repository(
         config, github: GitHubSimulator):
     first = run_sync(config, streams=BOTH)
     github.reset_log()
@@ -152,9 +152,9 @@ def test_unchanged_branches_cost_one_small_query_per_repository(
     assert second.records.get("commits", []) == []
     assert second.records.get("commit_branches", []) == []
     calls = graphql_requests(github)
-    # One heads query per repository, shared by both streams; no history.
-    assert len(calls) == 3
-    assert sum(c.points for c in calls) == 3
+    # One change probe for the three repositories' heads, shared by both streams; no history.
+    assert len(calls) == 1
+    assert sum(c.points for c in calls) == 1
     assert second.state["bookmarks"]["commits"] == first.state["bookmarks"]["commits"]
 
 
@@ -173,8 +173,8 @@ def test_new_commits_are_emitted_once(config, github: GitHubSimulator, world: Wo
     assert set(rows) == {(api.id, c.oid) for c in made}
     assert fields_of(rows) == {k: v for k, v in sim.expected_commits(world).items()
                                if k in rows}
-    # api: heads + one page stopping at the previous head; web, infra: heads only.
-    assert len(graphql_requests(github)) == 4
+    # The probe (every head), then api's one page stopping at the previous head.
+    assert len(graphql_requests(github)) == 2
 
 
 def test_an_old_dated_branch_merged_today_is_emitted(
@@ -196,8 +196,8 @@ def test_an_old_dated_branch_merged_today_is_emitted(
     assert rows[(api.id, merge.oid)]["parent_count"] == 2
     assert fields_of(rows) == {k: v for k, v in sim.expected_commits(world).items()
                                if k in rows}
-    # Reaching the fork point 20 days back is one page here.
-    assert len(graphql_requests(github)) == 4
+    # The probe, then reaching the fork point 20 days back is one page here.
+    assert len(graphql_requests(github)) == 2
 
 
 def test_old_dated_merge_with_several_pages_to_its_fork_point(clock: FakeClock):
@@ -215,7 +215,7 @@ def test_old_dated_merge_with_several_pages_to_its_fork_point(clock: FakeClock):
 
     assert set(commit_rows(second)) == {(repo.id, c.oid) for c in made}
     assert membership(second) == {(repo.id, "main", c.oid) for c in made}
-    # heads + 3 pages walked down to the fork point; commit_branches reused the walk.
+    # probe + 3 pages walked down to the fork point; commit_branches reused the walk.
     assert len(calls) == 4
     assert sum(c.points for c in calls) == 4
 
@@ -251,7 +251,7 @@ def test_a_force_push_does_not_break_the_run(
 
     third = run_sync(config, state=second.state, streams=BOTH)
     assert third.records.get("commits", []) == []
-    assert len(graphql_requests(github)) == 3
+    assert len(graphql_requests(github)) == 1  # the probe: every branch listed in it
 
 
 def test_a_branch_reset_to_an_older_commit_emits_nothing(small):
@@ -329,11 +329,11 @@ def test_a_commit_on_two_branches_is_one_commit_and_two_memberships(
     sha = next(iter(shared))
     assert sum(1 for key in rows if key == (api.id, sha)) == 1
     assert {b for (r, b, s) in membership(result) if (r, s) == (api.id, sha)} == set(branches)
-    # Plain names are looked up (no branch listing); both branches walked in one query per
-    # page; commit_branches reused the walk of commits.
+    # Plain names are looked up in the probe (no branch listing); both branches walked in one
+    # query per page; commit_branches reused the walk of commits.
     calls = graphql_requests(github)
-    assert len(calls) == 6
-    assert sum(c.points for c in calls) == 3 + 3 * 2
+    assert len(calls) == 1 + 3
+    assert sum(c.points for c in calls) == 1 + 3 * 2
 
 
 def test_branch_patterns(config, github: GitHubSimulator, world: World):

@@ -19,7 +19,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
@@ -27,14 +26,13 @@ import pytest
 from tests.conftest import run_sync
 from tests.e2e.destinations import DESTINATIONS, Destination, destination
 from tests.e2e.project import EXTRACTOR, ROOT, MeltanoProject, Run, require_installed
+from tests.e2e.simulated import realtime_world, tap_config, tap_settings
 from tests.e2e.tables import StreamInfo, Table, discover, mismatches, state_problems
-from tests.simulator import FakeClock, Fault, GitHubSimulator, World, seeded_world
+from tests.simulator import FakeClock, Fault, GitHubSimulator, World
 from tests.simulator.truth import EXPECTED, MUTATIONS
 
 pytestmark = pytest.mark.meltano
 
-TOKEN = "ghp_alice"
-SELECTION = ["acme/*"]
 # Endpoints every run asks whatever streams exist; a fault is put on a stream's own request.
 _SETUP_PATHS = re.compile(r"^/(user|rate_limit|app\b.*)$")
 
@@ -83,7 +81,7 @@ class Pipeline:
         finally:
             self.destination.after_run()
 
-    def start(self) -> Any:
+    def start(self) -> subprocess.Popen[bytes]:
         """Start the same run without waiting for it."""
         self.github.reset_log()
         process, _ = self.project.start("run", EXTRACTOR, self.destination.loader)
@@ -127,26 +125,20 @@ class Pipeline:
         if self.skipped:
             print(f"No ground truth registered for: {', '.join(sorted(self.skipped))}")
         assert "repositories" not in self.skipped
-        assert not problems, f"{self.destination.loader}, {moment}:\n" + "\n".join(problems[:40])
+        assert not problems, (f"{self.destination.loader}, {moment}: {len(problems)} problems\n"
+                              + "\n".join(problems[:40]))
 
 
 @pytest.fixture(params=sorted(DESTINATIONS))
 def pipeline(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Pipeline]:
     loader = DESTINATIONS[request.param].loader
     require_installed(loader)
-    # The tap runs in another process on real time: the world's time starts at the real now,
-    # in whole seconds as GitHub's timestamps are.
-    clock = FakeClock(start=float(int(time.time())))
-    world = seeded_world(clock)
+    clock, world = realtime_world()
     with GitHubSimulator(world) as github, destination(request.param, tmp_path) as loaded:
-        config = {"auth_token": TOKEN, "api_url": github.api_url, "repositories": SELECTION}
-        project = MeltanoProject(tmp_path / "meltano", {
-            "TAP_GITHUB_ACTIVITY_API_URL": github.api_url,
-            "TAP_GITHUB_ACTIVITY_AUTH_TOKEN": TOKEN,
-            "TAP_GITHUB_ACTIVITY_REPOSITORIES": json.dumps(SELECTION),
-            **loaded.env(),
-        })
-        yield Pipeline(world, clock, github, loaded, project, discover(config))
+        project = MeltanoProject(tmp_path / "meltano",
+                                 {**tap_settings(github.api_url), **loaded.env()})
+        yield Pipeline(world, clock, github, loaded, project,
+                       discover(tap_config(github.api_url)))
 
 
 def test_every_run_loads_exactly_the_truth(pipeline: Pipeline):

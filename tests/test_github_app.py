@@ -10,6 +10,7 @@ import jwt
 import pytest
 
 from tap_github_activity.client import GitHubClient
+from tap_github_activity.errors import AuthenticationError
 from tap_github_activity.settings import Settings
 from tests.conftest import run_sync
 from tests.simulator import FakeClock, Fault, GitHubSimulator, World
@@ -149,3 +150,15 @@ def test_no_selection_lists_each_installations_repositories(github, app):
         ("GET", "/installation/repositories", f"installation:{beta.id}"),
     ]
 
+
+
+def test_a_second_401_is_an_authentication_error_naming_the_installation(github, world, app):
+    client = GitHubClient(Settings.from_config(app_config(github, app), version="test"))
+    acme = installation_of(app, "acme")
+    # Every token of acme's installation is refused, the fresh one too.
+    github.inject(Fault(r"^/repos/acme/api$", status=401, times=2,
+                        body=b'{"message": "Bad credentials"}'))
+    with pytest.raises(AuthenticationError, match=f"GitHub App {APP_ID} installation {acme.id}"):
+        client.get("/repos/acme/api", stream="test", owner="acme")
+    assert [(r.method, r.status) for r in github.requests()] == [
+        ("GET", 200), ("POST", 201), ("GET", 401), ("POST", 201), ("GET", 401)]

@@ -163,8 +163,9 @@ def test_first_sync_emits_every_pull_request_and_review(config, github, world):
     assert not {(r.id,) for r in pending} & expected_reviews.keys()
     for row in result.records["pull_request_reviews"]:
         assert "body" not in row
-    # One GraphQL page per repository, nothing per pull request, nothing from REST's pulls.
-    assert graphql_cost(github) == (3, 3)
+    # The change probe, then one GraphQL page per repository; nothing per pull request,
+    # nothing from REST's pulls.
+    assert graphql_cost(github) == (1 + 3, 1 + 3)
     assert not github.requests("/pulls")
 
 
@@ -187,7 +188,7 @@ def test_both_streams_cost_what_one_costs(config, github, world):
         github.reset_log()
         results[frozenset(streams)] = run_sync(config, streams=streams)
         costs[frozenset(streams)] = graphql_cost(github)
-    assert set(costs.values()) == {(3, 3)}
+    assert set(costs.values()) == {(1 + 3, 1 + 3)}  # the change probe and a page each
     alone = results[frozenset({"pull_request_reviews"})]
     expected = expected_pull_request_reviews(world)
     assert emitted(alone, "pull_request_reviews", expected) == expected
@@ -206,7 +207,7 @@ def test_either_stream_may_sync_first(config, github, world, monkeypatch):
                           ("pull_request_reviews", expected_pull_request_reviews)):
         expected = truth(world)
         assert emitted(result, stream, expected) == expected
-    assert graphql_cost(github) == (3, 3)
+    assert graphql_cost(github) == (1 + 3, 1 + 3)  # the change probe and a page each
     assert result.tap.client.ledger.points[("pull_request_reviews", "graphql")] == 3
     assert ("pull_requests", "graphql") not in result.tap.client.ledger.points
 
@@ -218,8 +219,8 @@ def test_150_pull_requests_take_four_one_point_pages(clock):
         expected = expected_pull_requests(world)
         assert emitted(result, "pull_requests", expected) == expected
         assert len(expected) == 150
-        # Pages of 49, 49, 49 and 3, newest update first.
-        assert graphql_cost(github) == (4, 4)
+        # The change probe, then pages of 49, 49, 49 and 3, newest update first.
+        assert graphql_cost(github) == (1 + 4, 1 + 4)
         updated = [r["updated_at"] for r in result.records["pull_requests"]]
         assert updated == sorted(updated, reverse=True)
 
@@ -227,7 +228,7 @@ def test_150_pull_requests_take_four_one_point_pages(clock):
         github.reset_log()
         again = run_sync(config, state=result.state, streams=BOTH)
         assert again.records == {}
-        assert graphql_cost(github) == (1, 1)
+        assert graphql_cost(github) == (1, 1)  # the change probe alone
 
 
 # -- bookmarks -----------------------------------------------------------------------------------
@@ -245,8 +246,7 @@ def test_bookmark_is_the_newest_update_of_each_repository(config, github, world)
             assert set(partition) == {"context", "replication_key", "replication_key_value"}
 
 
-def test_repeated_sync_without_change_emits_nothing_for_one_request_per_repository(
-        config, github, clock):
+def test_repeated_sync_without_change_emits_nothing_for_one_probe(config, github, clock):
     first = run_sync(config, streams=BOTH)
     clock.advance(3600)
     github.reset_log()
@@ -254,7 +254,9 @@ def test_repeated_sync_without_change_emits_nothing_for_one_request_per_reposito
     second = run_sync(config, state=first.state, streams=BOTH)
 
     assert second.records == {}
-    assert graphql_cost(github) == (3, 3)
+    # One change probe for the three repositories: no pull request is newer than a bookmark,
+    # so no repository is asked.
+    assert graphql_cost(github) == (1, 1)
     for stream in BOTH:
         assert bookmarks(second.state, stream) == bookmarks(first.state, stream)
 
@@ -296,8 +298,8 @@ def test_changes_come_again_and_nothing_else(config, github, world, clock):
               and v["state"] == "merged"]
     assert len(merged) == 3
     assert all(rows[k[0]]["merged_at"] == rows[k[0]]["updated_at"] for k in merged)
-    # Still one page per repository, and the bookmarks moved to the changes.
-    assert graphql_cost(github) == (3, 3)
+    # The change probe and one page per repository, and the bookmarks moved to the changes.
+    assert graphql_cost(github) == (1 + 3, 1 + 3)
     for stream in BOTH:
         assert bookmarks(second.state, stream) == newest_update(world)
 
@@ -319,8 +321,21 @@ def test_update_in_the_second_the_walk_reads_is_not_skipped(config, github, worl
         late.updated_at = world.now()
         late.title += " (edited later in the same second)"
 
-    hook_graphql(monkeypatch, {2: update_late})  # acme/api is read first; call 2 is the next
+    # Call 1 is the change probe (only acme/api changed), call 2 acme/api's walk: right after
+    # it read, the late one is updated.
+    original = GitHubClient.graphql
+    calls = {"n": 0}
+
+    def graphql_then(self: GitHubClient, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        data = original(self, *args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            update_late()
+        return data
+
+    monkeypatch.setattr(GitHubClient, "graphql", graphql_then)
     second = run_sync(config, state=first.state, streams={"pull_requests"})
+    assert calls["n"] == 2
     assert [r["id"] for r in second.records["pull_requests"]] == [seen.id]
 
     clock.advance(60)
@@ -374,7 +389,7 @@ def test_a_pull_request_moving_up_during_the_walk_is_read_once_now_and_again_nex
             mover.updated_at = world.now()
             mover.title += " (edited during the walk)"
 
-        hook_graphql(monkeypatch, {2: update_mover})
+        hook_graphql(monkeypatch, {3: update_mover})  # 1: the change probe; 2: page one
         first = run_sync(config, streams=BOTH)
 
         rows = first.records["pull_requests"]
@@ -382,7 +397,7 @@ def test_a_pull_request_moving_up_during_the_walk_is_read_once_now_and_again_nex
         # not reached by this walk.
         assert len({r["id"] for r in rows}) == len(rows) == 149
         assert mover.id not in {r["id"] for r in rows}
-        assert graphql_cost(github) == (4, 4)
+        assert graphql_cost(github) == (1 + 4, 1 + 4)
 
         monkeypatch.undo()
         clock.advance(60)
@@ -400,11 +415,11 @@ def test_reviews_selected_later_are_read_from_their_own_start(config, github, wo
     second = run_sync(config, state=first.state, streams=BOTH)
 
     # pull_requests has nothing new; the reviews have no bookmark and come in full, read by the
-    # same single walk per repository.
+    # same single walk per repository (after the change probe).
     assert "pull_requests" not in second.records
     expected = expected_pull_request_reviews(world)
     assert emitted(second, "pull_request_reviews", expected) == expected
-    assert graphql_cost(github) == (3, 3)
+    assert graphql_cost(github) == (1 + 3, 1 + 3)
 
 
 def test_start_date_limits_the_first_sync(config, github, world):
@@ -417,7 +432,7 @@ def test_start_date_limits_the_first_sync(config, github, world):
     expected = {k: v for k, v in expected_pull_requests(world).items()
                 if v["updated_at"] > start}
     assert emitted(result, "pull_requests", expected) == expected
-    assert graphql_cost(github) == (3, 3)
+    assert graphql_cost(github) == (1 + 3, 1 + 3)
 
 
 # -- reviews beyond the nested page --------------------------------------------------------------
@@ -434,11 +449,12 @@ def test_reviews_beyond_the_nested_page_come_by_follow_up_queries(clock):
         assert emitted(result, "pull_requests", expected_pulls) == expected_pulls
         counts = sorted(v["review_count"] for v in expected_pulls.values())
         assert counts[-3:] == [51, 150, 175]
-        # The page, then one follow-up for the three overflowing pull requests together (from
-        # review 51, 100 at a time), then one for the 25 reviews the last one still has.
+        # The change probe, the page, then one follow-up for the three overflowing pull
+        # requests together (from review 51, 100 at a time), then one for the 25 reviews the
+        # last one still has.
         rounds = max(math.ceil(max(n - REVIEWS_PAGE_SIZE, 0) / 100) for n in counts)
         assert rounds == 2
-        assert graphql_cost(github) == (1 + rounds, 1 + rounds)
+        assert graphql_cost(github) == (2 + rounds, 2 + rounds)
 
 
 def test_handed_over_records_may_spill_to_disk(config, github, world, monkeypatch):
@@ -454,7 +470,8 @@ def test_handed_over_records_may_spill_to_disk(config, github, world, monkeypatc
 def test_repository_gone_from_view_is_skipped_and_counted(config, github, world, monkeypatch,
                                                          caplog):
     # alice leaves the organization after the selection listed its repositories: the private
-    # acme/web answers NOT_FOUND; the public ones are read.
+    # acme/web answers NOT_FOUND (to the change probe too: it is left to the streams); the
+    # public ones are read.
     hook_graphql(monkeypatch, {1: lambda: world.tokens["ghp_alice"].orgs.discard("acme")})
     with caplog.at_level(logging.WARNING):
         result = run_sync(config, streams=BOTH)
@@ -466,7 +483,8 @@ def test_repository_gone_from_view_is_skipped_and_counted(config, github, world,
     assert result.tap.run_summary.skipped == {
         "pull_requests": ["acme/web (404)"], "pull_request_reviews": ["acme/web (404)"]}
     assert "skipping acme/web" in caplog.text
-    # One request for the hidden repository: the sibling stream does not ask again.
-    assert graphql_cost(github) == (3, 3)
+    # The probe, and one request for the hidden repository: the sibling stream does not ask
+    # again.
+    assert graphql_cost(github) == (1 + 3, 1 + 3)
     for stream in BOTH:
         assert bookmarks(result.state, stream).get(web.id) is None

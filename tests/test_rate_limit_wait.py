@@ -7,6 +7,8 @@ import logging
 
 import pytest
 
+from tap_github_activity.client import GitHubClient
+from tap_github_activity.settings import Settings
 from tests.conftest import run_sync
 from tests.simulator import FakeClock, World, seeded_world
 
@@ -59,3 +61,31 @@ def test_a_reserve_of_zero_spends_a_token_to_its_end(github, world, clock):
     run_sync(config, streams={"repositories"})
     assert [r.status for r in github.requests()] == [200] * 7
     assert clock.slept == [pytest.approx(3601, abs=1)]  # after 5, until the reset
+
+
+def test_graphql_rate_limited_waits_for_the_graphql_reset(github, world, clock):
+    world.tokens["ghp_tokenA"].graphql_limit = 2
+    config = {"auth_token": "ghp_tokenA", "api_url": github.api_url, "rate_limit_reserve": 0}
+    client = GitHubClient(Settings.from_config(config, version="test"))
+    query = "query { viewer { login } rateLimit { cost } }"
+    # The budget is read from the headers; a third query would go over: it waits first.
+    for _ in range(3):
+        assert client.graphql(query, stream="test") == {"viewer": {"login": "alice"},
+                                                        "rateLimit": {"cost": 1}}
+    assert [(r.status, r.points) for r in github.requests()] == [(200, 1)] * 3
+    assert clock.slept == [pytest.approx(3601, abs=1)]
+
+
+def test_graphql_rate_limited_answer_is_waited_out_not_raised(github, world, clock):
+    world.tokens["ghp_tokenA"].graphql_limit = 1
+    config = {"auth_token": "ghp_tokenA", "api_url": github.api_url, "rate_limit_reserve": 0}
+    query = "query { viewer { login } rateLimit { cost } }"
+    other_program = GitHubClient(Settings.from_config(config, version="test"))
+    other_program.graphql(query, stream="test")
+    # This client has not seen the budget spent: GitHub refuses with RATE_LIMITED (HTTP 200).
+    client = GitHubClient(Settings.from_config(config, version="test"))
+    assert client.graphql(query, stream="test")["viewer"] == {"login": "alice"}
+    assert [(r.status, r.points) for r in github.requests()] == [(200, 1), (200, 0), (200, 1)]
+    assert client.ledger.total_points() == 1
+    assert client.ledger.requests[("test", "graphql", 200)] == 2
+    assert clock.slept == [pytest.approx(3601, abs=1)]

@@ -63,6 +63,21 @@ def strip(table: dict[tuple[Any, ...], dict[str, Any]], *names: str,
     return {key: {k: v for k, v in row.items() if k not in names} for key, row in table.items()}
 
 
+def expected_jobs(world: World) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The simulator's jobs as the tap emits them by default: runner fields null (GraphQL has
+    none; see workflow_jobs_runner_details)."""
+    return {key: {**row, "runner_name": None, "labels": None}
+            for key, row in sim.expected_workflow_jobs(world).items()}
+
+
+def unsuccessful_repos(world: World, runs: set[int] | None = None) -> int:
+    """Repositories with a failed or cancelled job in a latest attempt (of `runs`): each costs
+    one steps query."""
+    return sum(any(job.conclusion in ("failure", "cancelled", "timed_out")
+                   for run in sim.runs_of(world, repo) if runs is None or run.id in runs
+                   for job in run.latest.jobs) for repo in sim.readable_repos(world))
+
+
 def attempts(world: World) -> list[tuple[sim.Run, sim.Attempt]]:
     return [(run, attempt) for repo in sim.readable_repos(world) for run in sim.runs_of(world, repo)
             for attempt in run.attempts]
@@ -110,7 +125,7 @@ def test_first_sync_emits_every_attempt_and_job(config, github: GitHubSimulator,
     result = run_sync(config, streams=ACTIONS)
 
     assert run_rows(result) == sim.expected_workflow_runs(world)
-    assert job_rows(result) == sim.expected_workflow_jobs(world)
+    assert job_rows(result) == expected_jobs(world)
     every = attempts(world)
     reruns = [(run, a) for run, a in every if a.number > 1]
     assert reruns  # re-runs were seeded: their first attempts were fetched
@@ -118,13 +133,19 @@ def test_first_sync_emits_every_attempt_and_job(config, github: GitHubSimulator,
                for r in result.records["workflow_runs"])
     assert any(r["failed_steps"] for r in result.records["workflow_jobs"])
     # Per repository: the history before the window once, then the window; one request per
-    # earlier attempt of a re-run, one per attempt for its jobs.
+    # earlier attempt of a re-run, and one for its jobs (a check suite lists the latest
+    # attempt's only); the latest attempts' jobs in one GraphQL query per repository, and the
+    # steps of its unsuccessful jobs in one more.
     start = midnight(world.now(), 3)
-    assert [r.query["created"] for r in github.requests(LISTING)] == [
-        f"<={iso(start - timedelta(seconds=1))}", f">={iso(start)}"] * 3
-    assert len(github.requests(ATTEMPT)) == len(every) - len({run.id for run, _ in every})
-    assert len(github.requests(JOBS)) == len(every)
-    assert github.points() == 1 + 6 + len(github.requests(ATTEMPT)) + len(every)
+    assert sorted(r.query["created"] for r in github.requests(LISTING)) == sorted([
+        f"<={iso(start - timedelta(seconds=1))}", f">={iso(start)}"] * 3)
+    earlier = len(every) - len({run.id for run, _ in every})
+    assert len(github.requests(ATTEMPT)) == earlier
+    assert len(github.requests(JOBS)) == earlier
+    assert github.points("core") == 1 + 6 + 2 * earlier
+    queries = github.requests("^/graphql$")
+    assert len(queries) == 3 + unsuccessful_repos(world)
+    assert all(q.points == 1 for q in queries)
 
 
 def test_unchanged_window_costs_nothing(config, github: GitHubSimulator, world: World):
@@ -172,12 +193,16 @@ def test_changes_are_emitted_exactly(config, github: GitHubSimulator, world: Wor
     new_attempts = [key for key in changed if key not in before and key[1] > 1]
     assert len(new_attempts) == 3
     assert len([key for key in changed if key not in before and key[1] == 1]) == 6
-    # Jobs of exactly the emitted attempts; no earlier attempt had to be fetched.
-    jobs = sim.expected_workflow_jobs(world)
+    # Jobs of exactly the emitted attempts; no earlier attempt had to be fetched. All are
+    # latest attempts: their jobs come from GraphQL, one query per repository (and one for
+    # the steps of the failed ones, if any).
+    jobs = expected_jobs(world)
     assert job_rows(second) == {key: row for key, row in jobs.items()
                                 if (row["run_id"], row["run_attempt"]) in emitted}
     assert github.requests(ATTEMPT) == []
-    assert len(github.requests(JOBS)) == len(emitted)
+    assert github.requests(JOBS) == []
+    assert len(github.requests("^/graphql$")) == 3 + unsuccessful_repos(
+        world, {key[0] for key in emitted})
     # And then nothing again.
     github.reset_log()
     third = run_sync(config, state=second.state, streams=ACTIONS)
@@ -208,8 +233,9 @@ def test_a_rerun_on_page_two_is_seen(config, github: GitHubSimulator, world: Wor
         ("1", 304, 0), ("2", 200, 1)]
     assert list(run_rows(second)) == [(old.id, old.latest.number)]
     assert {r["run_attempt"] for r in second.records["workflow_jobs"]} == {old.latest.number}
-    assert [r.path for r in github.requests(JOBS)] == [
-        f"/repos/acme/api/actions/runs/{old.id}/attempts/{old.latest.number}/jobs"]
+    # The new attempt is the latest: its jobs in one GraphQL query (it succeeded: no steps).
+    assert github.requests(JOBS) == []
+    assert len(github.requests("^/graphql$")) == 1
 
 
 def test_earlier_attempts_are_read_for_runs_new_since_the_bookmark(
@@ -249,19 +275,31 @@ def test_earlier_attempts_are_read_for_runs_new_since_the_bookmark(
 
 def test_jobs_come_from_graphql_in_batches_without_runner_fields(
         config, github: GitHubSimulator, world: World):
-    result = sync_catalog(config, streams=ACTIONS, deselect={"workflow_jobs": RUNNER_FIELDS})
+    result = run_sync(config, streams=ACTIONS)
 
-    expected = strip(sim.expected_workflow_jobs(world), *RUNNER_FIELDS)
-    assert job_rows(result, without=RUNNER_FIELDS) == expected
-    assert all(not set(RUNNER_FIELDS) & set(r) for r in result.records["workflow_jobs"])
-    # Latest attempts: one query per repository (up to 100 runs each); earlier attempts'
-    # jobs are not in the check suite: REST.
+    assert job_rows(result) == expected_jobs(world)
+    assert all(r["runner_name"] is None and r["labels"] is None
+               for r in result.records["workflow_jobs"])
+    assert any(r["failed_steps"] for r in result.records["workflow_jobs"])
+    # Latest attempts: one query per repository (up to 100 runs each), check runs without
+    # steps: 10 runs are 10 connection requests, 1 point. Then the steps of the unsuccessful
+    # jobs, by their node ids: 1 point. Earlier attempts' jobs are not in the check suite:
+    # REST.
     queries = github.requests("^/graphql$")
-    assert len(queries) == 3
+    assert len(queries) == 3 + unsuccessful_repos(world)
+    assert [r.points for r in queries] == [1] * len(queries)
     earlier = [a for run, a in attempts(world) if a is not run.latest]
     assert len(github.requests(JOBS)) == len(earlier)
-    # 10 runs and 30 check runs each: (10 + 300) / 100 = 3 points per query.
-    assert [r.points for r in queries] == [3, 3, 3]
+
+
+def test_runner_details_read_every_attempts_jobs_from_rest(
+        config, github: GitHubSimulator, world: World):
+    result = run_sync({**config, "workflow_jobs_runner_details": True}, streams=ACTIONS)
+
+    assert job_rows(result) == sim.expected_workflow_jobs(world)
+    assert any(r["runner_name"] for r in result.records["workflow_jobs"])
+    assert len(github.requests(JOBS)) == len(attempts(world))
+    assert github.requests("^/graphql$") == []
 
 
 def test_graphql_batches_hold_batch_size_runs(config, github: GitHubSimulator, world: World,
@@ -298,7 +336,7 @@ def test_jobs_alone_still_read_the_runs_and_keep_the_bookmark(config, github: Gi
     first = run_sync(config, streams={"workflow_jobs"})
 
     assert "workflow_runs" not in first.records
-    assert job_rows(first) == sim.expected_workflow_jobs(world)
+    assert job_rows(first) == expected_jobs(world)
     github.reset_log()
     second = run_sync(config, state=first.state, streams={"workflow_jobs"})
     assert "workflow_jobs" not in second.records
@@ -317,7 +355,7 @@ def test_repositories_without_actions_are_skipped_and_counted(config, github: Gi
     assert run_rows(result) == sim.expected_workflow_runs(world)
     assert {r["repo_id"] for r in result.records["workflow_runs"]} == {
         world.repo("acme", "api").id}  # type: ignore[union-attr]
-    assert job_rows(result) == sim.expected_workflow_jobs(world)
+    assert job_rows(result) == expected_jobs(world)
     skipped = result.tap.run_summary.skipped["workflow_runs"]
     assert sorted(skipped) == ["acme/infra (404)", "acme/web (403)"]
     assert sorted(r.status for r in github.requests("/repos/acme/(web|infra)/")) == [403, 404]

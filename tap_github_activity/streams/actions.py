@@ -25,8 +25,14 @@ so the query (and the ETags kept for it) stays the same between the syncs of a d
   the latest attempt; an earlier one was emitted by the sync that saw it as latest. A run
   created after the bookmark (new since the last sync; every run on a first sync) that is
   already at attempt k > 1 also has attempts 1..k-1 read, one request each (GET
-  .../attempts/{n}): no earlier sync saw them, and runs re-run before a first sync are few. A
-  run known at the last sync and re-run twice before this one loses the middle attempt.
+  .../attempts/{n}; those of a listing page are asked concurrently): no earlier sync saw them,
+  and no other endpoint or GraphQL field gives an earlier attempt's status, conclusion, times
+  or triggering actor. This is most of a first sync's cost where re-runs are common (a fifth
+  of the runs re-run: one point per five runs, and one more for the jobs of each earlier
+  attempt); later syncs read only the runs new since the bookmark. A run known at the last
+  sync and re-run twice before this one loses the middle attempt.
+- Concurrency: repositories may be fetched ahead on worker threads (prefetch.py); the attempts
+  handed to workflow_jobs are kept per repository under a lock.
 
 workflow_jobs
 -------------
@@ -35,24 +41,37 @@ workflow_runs, which hands over the attempts it emitted in batches (at the 100th
 a repository's last): singer-sdk syncs the child once per batch, so memory stays bounded and
 selecting workflow_jobs alone still reads the runs (without emitting them).
 
-Where the jobs come from, measured on GitHub's cost rules:
+Where the jobs come from, measured on GitHub's cost rules (a query costs its connection
+requests, nested ones multiplied by their parents' page sizes, divided by 100):
 
-- REST GET .../runs/{run_id}/attempts/{n}/jobs: one request (1 core point) per attempt, 100
-  jobs per page; the only source of each job's runner name and labels. The default.
-- GraphQL: the `WorkflowRun` nodes of up to 100 runs per query, `checkSuite.checkRuns` (a job's
-  id is its check run's databaseId) with steps. Same fields but no runner name or labels (the
-  `CheckRun` type has neither). A query of N runs asking 30 check runs each needs N + 30 N
-  connection requests, so it costs 31 N / 100 points of the separate GraphQL budget: 31 points
-  for 100 runs instead of 100 REST requests (3 points for a repository's 10 runs). Used for
-  the latest attempts when the catalog deselects both `runner_name` and `labels`; older
-  attempts (a check suite shows only the latest attempt's check runs), runs of more than 30
-  jobs and jobs of more than 50 steps fall back to REST.
+- GraphQL, the default, for the latest attempts: the `WorkflowRun` nodes of up to 100 runs per
+  query, `checkSuite.checkRuns(first: 30)` without steps (a job's id is its check run's
+  databaseId): N runs are N connection requests, 1 point per 100 runs. Then the steps of the
+  jobs that failed, timed out or were cancelled only, by their check run nodes
+  (`steps(first: 50)`): 1 point per 100 such jobs. `failed_steps` of a job still running is
+  empty (it is emitted again, complete, once its run finishes and moves the bookmark).
+  **`runner_name` and `labels` are null** (GraphQL's `CheckRun` has neither; the REST rows
+  below leave them null too, so a column means one thing).
+- REST GET .../runs/{run_id}/attempts/{n}/jobs, one request (1 core point) per attempt, 100
+  jobs a page: earlier attempts (a check suite lists only the latest attempt's check runs),
+  runs of more than 30 jobs, jobs of more than 50 steps; and every attempt when the
+  `workflow_jobs_runner_details` setting asks for the runner fields. The requests of a batch
+  are sent concurrently (at most `max_concurrent_requests`).
+
+Batches: workflow_runs hands over the attempts it emits in batches, closed at 100 latest
+attempts (or 200 in all) and at a repository's last run, so a GraphQL query carries up to 100
+runs; singer-sdk syncs workflow_jobs once per batch, when the batch's last run is emitted. With
+`max_concurrent_requests` above 1, a batch's jobs are fetched as soon as the batch is closed
+(while its runs are still being emitted), and the child sync emits them.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Generator, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
@@ -61,7 +80,11 @@ from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from tap_github_activity.errors import NotAccessibleError
-from tap_github_activity.settings import DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS
+from tap_github_activity.prefetch import POOL, ordered_map
+from tap_github_activity.settings import (
+    DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS,
+    DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS,
+)
 from tap_github_activity.streams.base import flatten
 from tap_github_activity.streams.children import (
     REPOSITORY_CONTEXT,
@@ -75,7 +98,10 @@ __all__ = ["JOB_FIELDS", "RUN_FIELDS", "WorkflowJobsStream", "WorkflowRunsStream
 LISTING_CAP = 1000  # runs GitHub serves of one filtered listing
 CHECK_RUNS_PER_RUN = 30
 STEPS_PER_JOB = 50
+NODES_PER_QUERY = 100  # GitHub's limit of nodes(ids:)
 FAILED_STEP_CONCLUSIONS = frozenset({"failure", "timed_out"})
+# Jobs whose steps are asked (GraphQL's upper-case conclusions): the others have no failed step.
+UNSUCCESSFUL_JOB_CONCLUSIONS = frozenset({"FAILURE", "TIMED_OUT", "CANCELLED", "STARTUP_FAILURE"})
 
 # Record field -> dotted path in GitHub's workflow run payload.
 RUN_FIELDS = {
@@ -114,7 +140,7 @@ JOB_FIELDS = {
 }
 
 JOBS_QUERY = """
-query($ids: [ID!]!) {
+query WorkflowJobs($ids: [ID!]!) {
   rateLimit { cost }
   nodes(ids: $ids) {
     ... on WorkflowRun {
@@ -122,16 +148,25 @@ query($ids: [ID!]!) {
       checkSuite {
         checkRuns(first: %d) {
           pageInfo { hasNextPage }
-          nodes {
-            databaseId name status conclusion startedAt completedAt
-            steps(first: %d) { pageInfo { hasNextPage } nodes { name conclusion } }
-          }
+          nodes { id databaseId name status conclusion startedAt completedAt }
         }
       }
     }
   }
 }
-""" % (CHECK_RUNS_PER_RUN, STEPS_PER_JOB)  # noqa: UP031 -- braces of GraphQL make format() unreadable
+""" % CHECK_RUNS_PER_RUN  # noqa: UP031 -- braces of GraphQL make format() unreadable
+
+STEPS_QUERY = """
+query WorkflowJobSteps($ids: [ID!]!) {
+  rateLimit { cost }
+  nodes(ids: $ids) {
+    ... on CheckRun {
+      databaseId
+      steps(first: %d) { pageInfo { hasNextPage } nodes { name conclusion number } }
+    }
+  }
+}
+""" % STEPS_PER_JOB  # noqa: UP031 -- braces of GraphQL make format() unreadable
 
 
 def _moment(text: str) -> datetime:
@@ -176,6 +211,37 @@ class RunAttempt:
     latest: bool
 
 
+@dataclass
+class JobsBatch:
+    """Attempts whose jobs one workflow_jobs sync emits, closed by the run record `last`."""
+
+    last: tuple[int, int]  # (run id, attempt) of the batch's last record
+    attempts: list[RunAttempt]
+    jobs: Future[list[dict[str, Any]]] | None = None  # fetched ahead, when concurrent
+
+
+@dataclass
+class _Batcher:
+    """Groups the attempts one repository's read hands over into batches (producer side)."""
+
+    stream: WorkflowRunsStream
+    context: Context
+    open: list[RunAttempt] = field(default_factory=list)
+    last: tuple[int, int] | None = None
+
+    def add(self, attempt: RunAttempt) -> None:
+        self.open.append(attempt)
+        self.last = (attempt.run_id, attempt.attempt)
+        size = self.stream.jobs_batch_size
+        if sum(a.latest for a in self.open) >= size or len(self.open) >= 2 * size:
+            self.close()
+
+    def close(self) -> None:
+        if self.open and self.last is not None:
+            self.stream.add_batch(self.context, JobsBatch(self.last, self.open))
+        self.open = []
+
+
 def _run_properties() -> list[th.Property[Any]]:
     return [
         th.Property("id", th.IntegerType, required=True, description="The run's id."),
@@ -213,14 +279,19 @@ class WorkflowRunsStream(RepositoryChildStream):
     name = "workflow_runs"
     primary_keys = ("id", "run_attempt")
     replication_key = "updated_at"
-    # Attempts handed to workflow_jobs per child sync (GraphQL takes 100 node ids per query).
+    # Latest attempts handed to workflow_jobs per child sync (GraphQL takes 100 node ids per
+    # query); earlier attempts (REST) ride along, up to as many again.
     jobs_batch_size: ClassVar[int] = 100
-    # Per repository: emitted attempts not yet batched, the batch, the last record's key.
-    _attempts: dict[tuple[int, int], RunAttempt]
-    _batch: list[RunAttempt]
-    _last: tuple[int, int] | None
     _signpost: datetime | None = None
     schema = th.PropertiesList(*REPOSITORY_CONTEXT, *_run_properties()).to_dict()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # repo_id -> batches closed by the read (a worker's, ahead), not yet due; and those due
+        # (their last record was emitted) for the workflow_jobs sync singer-sdk starts now.
+        self._batches: dict[int, deque[JobsBatch]] = {}
+        self._due: dict[int, list[JobsBatch]] = {}
+        self._batches_lock = threading.Lock()
 
     @override
     def get_replication_key_signpost(self, context: Context | None = None) -> datetime:
@@ -231,35 +302,73 @@ class WorkflowRunsStream(RepositoryChildStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        self._attempts, self._batch, self._last = {}, [], None
-        # One record of lookahead, so that the repository's last run closes the jobs batch.
+        # One record of lookahead: the read has closed the repository's last batch before its
+        # last run is emitted.
         previous = None
-        for record in super().get_records(context):
+        try:
+            for record in super().get_records(context):
+                if previous is not None:
+                    yield previous
+                previous = record
             if previous is not None:
                 yield previous
-            previous = record
-        if previous is not None:
-            self._last = (previous["id"], previous["run_attempt"])
-            yield previous
+        finally:
+            if context is not None:
+                self._drop_batches(context["repo_id"])
 
     @override
     def generate_child_contexts(self, record: dict[str, Any], context: Context | None,
                                 ) -> Iterable[Context | None]:
-        if not self.has_selected_descendents:
+        if not self.has_selected_descendents or context is None:
             return
         key = (record["id"], record["run_attempt"])
-        if key in self._attempts:
-            self._batch.append(self._attempts.pop(key))
-        if self._batch and (len(self._batch) >= self.jobs_batch_size or key == self._last):
-            yield context
+        with self._batches_lock:
+            batches = self._batches.get(context["repo_id"]) or deque()
+            if not any(batch.last == key for batch in batches):
+                return
+            due = self._due.setdefault(context["repo_id"], [])
+            while batches:
+                due.append(batch := batches.popleft())
+                if batch.last == key:
+                    break
+        yield context
 
-    def take_batch(self) -> list[RunAttempt]:
-        """The emitted attempts whose jobs are due (called by workflow_jobs)."""
-        batch, self._batch = self._batch, []
-        return batch
+    def add_batch(self, context: Context, batch: JobsBatch) -> None:
+        """A closed batch (producer side): its jobs are fetched now when concurrent."""
+        jobs = self.github_tap.streams.get(WorkflowJobsStream.name)
+        if isinstance(jobs, WorkflowJobsStream) and \
+                self.github_tap.settings.max_concurrent_requests > 1:
+            attempts = batch.attempts
+            batch.jobs = POOL.submit(lambda: jobs.fetch_jobs(context, attempts))
+        with self._batches_lock:
+            self._batches.setdefault(context["repo_id"], deque()).append(batch)
+
+    def take_batches(self, repo_id: int) -> list[JobsBatch]:
+        """The batches whose jobs are due (called by workflow_jobs)."""
+        with self._batches_lock:
+            return self._due.pop(repo_id, [])
+
+    def _drop_batches(self, repo_id: int) -> None:
+        """Batches never due (their last record was not emitted): their fetches are dropped."""
+        with self._batches_lock:
+            left = list(self._batches.pop(repo_id, ())) + self._due.pop(repo_id, [])
+        for batch in left:
+            if batch.jobs is not None:
+                batch.jobs.cancel()
 
     @override
     def repository_records(self, context: Context) -> Iterator[dict[str, Any]]:
+        batcher = _Batcher(self, context)
+        try:
+            yield from self._repository_records(context, batcher)
+        except GeneratorExit:
+            batcher.open = []  # nobody emits these runs: no jobs either
+            raise
+        finally:
+            batcher.close()  # the repository's last batch (also after an error)
+
+    def _repository_records(self, context: Context, batcher: _Batcher,
+                            ) -> Iterator[dict[str, Any]]:
         state = self.partition_state(context)
         since = self.get_starting_timestamp(context)
         start = self._window_start(state)
@@ -274,7 +383,8 @@ class WorkflowRunsStream(RepositoryChildStream):
         segments.append((start, None, saved if saved.get("created") == window else None))
         listing: dict[str, Any] = {}
         for low, high, previous in segments:
-            listing, updated = yield from self._emit(context, low, high, previous, since)
+            listing, updated = yield from self._emit(context, low, high, previous, since,
+                                                     batcher=batcher)
             if updated and (latest_update is None or updated > latest_update):
                 latest_update = updated
         if not self.selected and latest_update:
@@ -300,7 +410,7 @@ class WorkflowRunsStream(RepositoryChildStream):
         return max(start, start_date) if start_date else start
 
     def _emit(self, context: Context, low: datetime | None, high: datetime | None,
-              saved: Mapping[str, Any] | None, since: datetime | None,
+              saved: Mapping[str, Any] | None, since: datetime | None, *, batcher: _Batcher,
               ) -> Generator[dict[str, Any], None, tuple[dict[str, Any], str | None]]:
         """Emit the runs created in [low, high] and updated since `since`, reading on past
         GitHub's cap. Returns the listing's state for the next read (empty when it took more
@@ -320,6 +430,7 @@ class WorkflowRunsStream(RepositoryChildStream):
                     continue
                 runs = page.data.get("workflow_runs") or []
                 served += len(runs)
+                emitted = []
                 for payload in runs:
                     if payload["created_at"] != oldest:
                         oldest, at_oldest = payload["created_at"], set()
@@ -329,7 +440,8 @@ class WorkflowRunsStream(RepositoryChildStream):
                         continue
                     if latest_update is None or payload["updated_at"] > latest_update:
                         latest_update = payload["updated_at"]
-                    yield from self._attempt_records(context, payload, since)
+                    emitted.append(payload)
+                yield from self._attempt_records(context, emitted, since, batcher)
             if served < LISTING_CAP or oldest is None:
                 return (listing.saved_state() if queries == 1 else {}), latest_update
             if high is not None and _moment(oldest) >= high:
@@ -341,34 +453,50 @@ class WorkflowRunsStream(RepositoryChildStream):
                              full_name(context), LISTING_CAP, _created(low, high), oldest)
             high, saved, read_before = _moment(oldest), None, at_oldest
 
-    def _attempt_records(self, context: Context, payload: dict[str, Any],
-                         since: datetime | None) -> Iterator[dict[str, Any]]:
-        """The run's latest attempt, and its earlier attempts when no earlier sync saw them."""
-        record = run_record(payload)
-        attempt = record["run_attempt"]
-        if attempt > 1 and (since is None or _moment(payload["created_at"]) > since):
-            base = f"/repos/{context['owner']}/{context['repo']}/actions/runs/{payload['id']}"
-            for number in range(1, attempt):
-                try:
-                    page = self.client.get(f"{base}/attempts/{number}", stream=self.name,
-                                           owner=context["owner"])
-                except NotAccessibleError as exc:
-                    if exc.status != 404:
-                        raise
-                    self.logger.warning("%s: %s: attempt %d of run %s is gone (404)",
-                                        self.name, full_name(context), number, payload["id"])
-                    continue
-                earlier = run_record(page.data)
-                self._hand_over(earlier, payload["node_id"], latest=False)
-                yield earlier
-        self._hand_over(record, payload["node_id"], latest=True)
-        yield record
+    def _attempt_records(self, context: Context, payloads: list[dict[str, Any]],
+                         since: datetime | None, batcher: _Batcher,
+                         ) -> Iterator[dict[str, Any]]:
+        """Each run's earlier attempts when no earlier sync saw them (asked concurrently), then
+        its latest attempt."""
+        workers = self.github_tap.settings.max_concurrent_requests
+        earlier = ordered_map(lambda payload: self._earlier_attempts(context, payload, since),
+                              payloads, workers)
+        for payload, attempts in zip(payloads, earlier, strict=True):
+            for data in attempts:
+                record = run_record(data)
+                self._hand_over(batcher, record, payload["node_id"], latest=False)
+                yield record
+            record = run_record(payload)
+            self._hand_over(batcher, record, payload["node_id"], latest=True)
+            yield record
 
-    def _hand_over(self, record: dict[str, Any], node_id: str, *, latest: bool) -> None:
+    def _earlier_attempts(self, context: Context, payload: dict[str, Any],
+                          since: datetime | None) -> list[dict[str, Any]]:
+        """Attempts 1..k-1 of a run at attempt k created after the bookmark (a request each;
+        requests only: may run on any thread)."""
+        attempt = payload.get("run_attempt") or 1
+        if attempt == 1 or (since is not None and _moment(payload["created_at"]) <= since):
+            return []
+        base = f"/repos/{context['owner']}/{context['repo']}/actions/runs/{payload['id']}"
+        found = []
+        for number in range(1, attempt):
+            try:
+                page = self.client.get(f"{base}/attempts/{number}", stream=self.name,
+                                       owner=context["owner"])
+            except NotAccessibleError as exc:
+                if exc.status != 404:
+                    raise
+                self.logger.warning("%s: %s: attempt %d of run %s is gone (404)",
+                                    self.name, full_name(context), number, payload["id"])
+                continue
+            found.append(page.data)
+        return found
+
+    def _hand_over(self, batcher: _Batcher, record: dict[str, Any], node_id: str, *,
+                   latest: bool) -> None:
         """Note an attempt about to be emitted, for workflow_jobs (when it is selected)."""
         if self.has_selected_descendents:
-            key = (record["id"], record["run_attempt"])
-            self._attempts[key] = RunAttempt(*key, node_id, latest=latest)
+            batcher.add(RunAttempt(record["id"], record["run_attempt"], node_id, latest=latest))
 
 
 class WorkflowJobsStream(RepositoryChildStream):
@@ -397,9 +525,11 @@ class WorkflowJobsStream(RepositoryChildStream):
         th.Property("duration_seconds", th.IntegerType,
                     description="completed_at - started_at once completed (else null)."),
         th.Property("runner_name", th.StringType,
-                    description="The runner that ran the job (REST only; see the module)."),
+                    description="The runner that ran the job; null unless "
+                                "workflow_jobs_runner_details is on (REST only)."),
         th.Property("labels", th.ArrayType(th.StringType),
-                    description="The runner labels the job asked for (runs-on)."),
+                    description="The runner labels the job asked for (runs-on); null unless "
+                                "workflow_jobs_runner_details is on (REST only)."),
         th.Property("failed_steps", th.ArrayType(th.StringType),
                     description="Names of the steps that failed or timed out."),
     ).to_dict()
@@ -419,82 +549,134 @@ class WorkflowJobsStream(RepositoryChildStream):
         return stream
 
     @property
-    def needs_runner(self) -> bool:
-        """Whether runner name or labels are selected: only REST has them."""
-        return any(self.mask.get(("properties", name), True)
-                   for name in ("runner_name", "labels"))
+    def runner_details(self) -> bool:
+        """The workflow_jobs_runner_details setting: every attempt's jobs from REST."""
+        return bool(self.config.get("workflow_jobs_runner_details",
+                                    DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS))
+
+    @property
+    @override
+    def prefetches(self) -> bool:
+        # Synced once per batch of the parent's attempts, on singer-sdk's thread; its REST
+        # requests of a batch are concurrent.
+        return False
 
     @override
     def repository_records(self, context: Context) -> Iterator[dict[str, Any]]:
-        attempts = self.runs_stream.take_batch()
+        for batch in self.runs_stream.take_batches(context["repo_id"]):
+            if batch.jobs is not None:
+                yield from batch.jobs.result()  # fetched ahead (or the error it met)
+            else:
+                yield from self.fetch_jobs(context, batch.attempts)
+
+    def fetch_jobs(self, context: Context, attempts: list[RunAttempt]) -> list[dict[str, Any]]:
+        """The jobs of a batch of attempts (requests only: may run on any thread)."""
+        records: list[dict[str, Any]] = []
         by_rest = attempts
-        if not self.needs_runner:
+        if not self.runner_details:
             latest = [a for a in attempts if a.latest]
             by_rest = [a for a in attempts if not a.latest]
             if latest:
-                fallback = yield from self._graphql_jobs(context, latest)
-                by_rest += fallback
-        for attempt in by_rest:
-            yield from self._rest_jobs(context, attempt)
+                by_rest += self._graphql_jobs(context, latest, records)
+        workers = self.github_tap.settings.max_concurrent_requests
+        for jobs in ordered_map(lambda attempt: self._rest_jobs(context, attempt), by_rest,
+                                workers):
+            records += jobs
+        return records
 
-    def _rest_jobs(self, context: Context, attempt: RunAttempt) -> Iterator[dict[str, Any]]:
+    def _rest_jobs(self, context: Context, attempt: RunAttempt) -> list[dict[str, Any]]:
+        """One attempt's jobs from REST (requests only: may run on any thread)."""
         path = (f"/repos/{context['owner']}/{context['repo']}/actions/runs/{attempt.run_id}"
                 f"/attempts/{attempt.attempt}/jobs")
+        records = []
+        runner = self.runner_details
         try:
             for page in self.client.paginate(path, stream=self.name, owner=context["owner"]):
                 for job in page.data.get("jobs") or []:
                     record = flatten(job, JOB_FIELDS)
                     record["run_attempt"] = record["run_attempt"] or attempt.attempt
-                    record["labels"] = record["labels"] or []
+                    # Null without the setting, as GraphQL's rows: one meaning per column.
+                    record["labels"] = (record["labels"] or []) if runner else None
+                    if not runner:
+                        record["runner_name"] = None
                     record["failed_steps"] = [
                         step["name"] for step in job.get("steps") or []
                         if step.get("conclusion") in FAILED_STEP_CONCLUSIONS]
                     record["duration_seconds"] = _seconds(job.get("started_at"),
                                                           job.get("completed_at")) \
                         if job.get("status") == "completed" else None
-                    yield record
+                    records.append(record)
         except NotAccessibleError as exc:
             if exc.status != 404:
                 raise
             # Deleted since it was listed.
             self.logger.warning("%s: %s: run %s attempt %d has no jobs any more (404)",
                                 self.name, full_name(context), attempt.run_id, attempt.attempt)
+        return records
 
     def _graphql_jobs(self, context: Context, attempts: list[RunAttempt],
-                      ) -> Generator[dict[str, Any], None, list[RunAttempt]]:
-        """Jobs of the latest attempts, one query per 100 runs. Returns the attempts GraphQL
-        could not give whole (more than 30 jobs, or a job of more than 50 steps)."""
+                      records: list[dict[str, Any]]) -> list[RunAttempt]:
+        """Jobs of the latest attempts, into `records`: one query per 100 runs, then one per
+        100 unsuccessful jobs for their steps. Returns the attempts GraphQL could not give whole
+        (more than 30 jobs, or a job of more than 50 steps), for REST."""
         fallback: list[RunAttempt] = []
-        for offset in range(0, len(attempts), 100):
-            chunk = attempts[offset:offset + 100]
+        for offset in range(0, len(attempts), NODES_PER_QUERY):
+            chunk = attempts[offset:offset + NODES_PER_QUERY]
             data = self.client.graphql(JOBS_QUERY, {"ids": [a.node_id for a in chunk]},
                                        stream=self.name, owner=context["owner"])
             nodes = data.get("nodes") or [None] * len(chunk)
+            found: list[tuple[RunAttempt, list[dict[str, Any]]]] = []
             for attempt, node in zip(chunk, nodes, strict=True):
                 if node is None:
                     self.logger.warning("%s: %s: run %s is gone", self.name,
                                         full_name(context), attempt.run_id)
                     continue
-                check_runs = node["checkSuite"]["checkRuns"] or {}
-                jobs = check_runs.get("nodes") or []
-                if check_runs.get("pageInfo", {}).get("hasNextPage") or any(
-                        (job.get("steps") or {}).get("pageInfo", {}).get("hasNextPage")
-                        for job in jobs):
+                check_runs = (node.get("checkSuite") or {}).get("checkRuns") or {}
+                if (check_runs.get("pageInfo") or {}).get("hasNextPage"):
                     fallback.append(attempt)
                     continue
-                for check_run in jobs:
-                    yield _job_from_check_run(check_run, attempt)
+                found.append((attempt, [run for run in check_runs.get("nodes") or [] if run]))
+            steps = self._failed_steps(context, [
+                run for _, runs in found for run in runs
+                if run.get("conclusion") in UNSUCCESSFUL_JOB_CONCLUSIONS])
+            for attempt, runs in found:
+                if any(steps.get(run["id"], ()) is None for run in runs):
+                    fallback.append(attempt)  # a job of more than 50 steps
+                    continue
+                records += [_job_from_check_run(run, attempt, steps.get(run["id"]) or [])
+                            for run in runs]
         return fallback
+
+    def _failed_steps(self, context: Context, check_runs: list[dict[str, Any]],
+                      ) -> dict[str, list[str] | None]:
+        """Check run node id -> names of its failed steps (None: more than one page)."""
+        failed: dict[str, list[str] | None] = {}
+        ids = [run["id"] for run in check_runs]
+        for offset in range(0, len(ids), NODES_PER_QUERY):
+            chunk = ids[offset:offset + NODES_PER_QUERY]
+            data = self.client.graphql(STEPS_QUERY, {"ids": chunk}, stream=self.name,
+                                       owner=context["owner"])
+            for node_id, node in zip(chunk, data.get("nodes") or [None] * len(chunk),
+                                     strict=True):
+                steps = (node or {}).get("steps") or {}
+                if (steps.get("pageInfo") or {}).get("hasNextPage"):
+                    failed[node_id] = None
+                    continue
+                failed[node_id] = [step["name"] for step in steps.get("nodes") or []
+                                   if step and _lower(step.get("conclusion"))
+                                   in FAILED_STEP_CONCLUSIONS]
+        return failed
 
 
 def _lower(value: str | None) -> str | None:
     return value.lower() if value else None
 
 
-def _job_from_check_run(check_run: dict[str, Any], attempt: RunAttempt) -> dict[str, Any]:
-    """A workflow_jobs row from a GraphQL check run (GitHub's enums are REST's, upper-case)."""
+def _job_from_check_run(check_run: dict[str, Any], attempt: RunAttempt,
+                        failed_steps: list[str]) -> dict[str, Any]:
+    """A workflow_jobs row from a GraphQL check run (GitHub's enums are REST's, upper-case);
+    GraphQL has no runner name or labels."""
     status = _lower(check_run.get("status"))
-    steps = (check_run.get("steps") or {}).get("nodes") or []
     return {
         "id": check_run["databaseId"],
         "run_id": attempt.run_id,
@@ -508,6 +690,5 @@ def _job_from_check_run(check_run: dict[str, Any], attempt: RunAttempt) -> dict[
         if status == "completed" else None,
         "runner_name": None,
         "labels": None,
-        "failed_steps": [step["name"] for step in steps
-                         if _lower(step.get("conclusion")) in FAILED_STEP_CONCLUSIONS],
+        "failed_steps": failed_steps,
     }

@@ -22,9 +22,12 @@ deleted): their rows stay, read them as "was seen on".
 Which branches
 --------------
 ``commit_branches`` setting: branch names or glob patterns (``*`` for all), default each
-repository's default branch. One small GraphQL query per repository reads the selected heads:
-``defaultBranchRef`` by default, ``ref(qualifiedName:)`` aliases for plain names, and
-``refs(refPrefix: "refs/heads/", first: 100)`` pages when a pattern must be matched.
+repository's default branch. The selected heads come from the run's change probe
+(tap_github_activity/probe.py: one query for up to 50 repositories): ``defaultBranchRef`` by
+default, ``ref(qualifiedName:)`` aliases for plain names, and a ``refs(refPrefix:
+"refs/heads/", first: 100)`` page when a pattern must be matched. A repository the probe did not
+see, or with more branches than one page, has its heads read by one small query of its own
+(refs pages for patterns).
 
 Bookmarks and the walk
 ----------------------
@@ -62,14 +65,21 @@ Replication: the streams have no replication key (their records are not ordered 
 so singer-sdk calls them FULL_TABLE; they are incremental through the bookmarks above, and never
 emit ACTIVATE_VERSION, which would make a target delete the rows a run did not resend.
 
-Cost: 1 point per repository per run for the heads, plus 1 point per 100 commits walked per
-branch (the per-commit ``parents`` connection makes a 100-commit page cost 1.01 points, so
-batching branches into one query, ``BRANCHES_PER_QUERY`` aliases, saves requests, not points).
+Cost: the heads are in the change probe (1 point per 50 repositories, shared with the pull
+requests), plus 1 point per 100 commits walked per branch (the per-commit ``parents``
+connection makes a 100-commit page cost 1.01 points, so batching branches into one query,
+``BRANCHES_PER_QUERY`` aliases, saves requests, not points). A run in which no head moved costs
+no request of its own.
+
+Concurrency: ``commits`` may fetch repositories ahead on worker threads (prefetch.py); the walks
+it keeps for ``commit_branches`` are per repository, under a lock. ``commit_branches`` reads on
+singer-sdk's thread when ``commits`` is selected (it reuses the walks), ahead otherwise.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -86,7 +96,7 @@ from tap_github_activity.streams.children import (
     full_name,
 )
 
-__all__ = ["CommitBranchesStream", "CommitsStream"]
+__all__ = ["CommitBranchesStream", "CommitsStream", "Head", "head_from_ref"]
 
 HISTORY_PAGE_SIZE = 100
 REFS_PAGE_SIZE = 100
@@ -246,19 +256,27 @@ class CommitHistoryStream(RepositoryChildStream):
                                      "Could not resolve to a Repository")
         return repository  # type: ignore[no-any-return]
 
+    @override
+    def partition_inputs(self, context: Context) -> dict[str, Any]:
+        return {"changes": self.github_tap.change_probe.changes(context["repo_id"])}
+
     def read_heads(self, context: Context) -> list[Head]:
-        """The selected branches and their heads (none for an empty repository)."""
+        """The selected branches and their heads (none for an empty repository): the change
+        probe's, else asked."""
+        changes = self.inputs(context).get("changes")
+        if changes is not None and changes.heads is not None:
+            return list(changes.heads)
         patterns = self.branch_patterns
         if patterns is None:
             ref = self._graphql(context, DEFAULT_HEAD_QUERY, {}).get("defaultBranchRef")
-            return [head for head in [_head(ref)] if head]
+            return [head for head in [head_from_ref(ref)] if head]
         if not any(GLOB_CHARACTERS & set(p) for p in patterns):
             return self._named_heads(context, sorted(set(patterns)))
         heads: list[Head] = []
         after: str | None = None
         while True:
             refs = self._graphql(context, BRANCH_LIST_QUERY, {"after": after})["refs"]
-            heads += [head for node in refs["nodes"] if (head := _head(node))
+            heads += [head for node in refs["nodes"] if (head := head_from_ref(node))
                       and any(fnmatch.fnmatchcase(head.name, p) for p in patterns)]
             if not refs["pageInfo"]["hasNextPage"]:
                 return heads
@@ -273,7 +291,7 @@ class CommitHistoryStream(RepositoryChildStream):
                  f"{{ {aliases} }} }}\n{HEAD_FRAGMENT}")
         repository = self._graphql(context, query, {
             f"n{i}": HEADS_PREFIX + name for i, name in enumerate(names)})
-        return [head for i in range(len(names)) if (head := _head(repository.get(f"n{i}")))]
+        return [head for i in range(len(names)) if (head := head_from_ref(repository.get(f"n{i}")))]
 
     # -- walking ----------------------------------------------------------------------------
 
@@ -374,7 +392,8 @@ class CommitHistoryStream(RepositoryChildStream):
                          sum(w.pages for w in walks), emitted)
 
 
-def _head(ref: Mapping[str, Any] | None) -> Head | None:
+def head_from_ref(ref: Mapping[str, Any] | None) -> Head | None:
+    """The branch and commit of a `...Head` ref (None: no ref, or not a commit)."""
     target = (ref or {}).get("target") or {}
     if not ref or "committedDate" not in target:
         return None  # no branch, or a ref that does not point at a commit
@@ -435,7 +454,8 @@ class CommitsStream(CommitHistoryStream):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._shared: dict[int, SharedWalk] = {}
+        self._shared: dict[int, SharedWalk] = {}  # repo_id -> walk, until commit_branches takes it
+        self._shared_lock = threading.Lock()
 
     @property
     def include_emails(self) -> bool:
@@ -458,7 +478,8 @@ class CommitsStream(CommitHistoryStream):
 
     def take_shared(self, repo_id: int) -> SharedWalk | None:
         """The walk made for `repo_id` in this run, once."""
-        return self._shared.pop(repo_id, None)
+        with self._shared_lock:
+            return self._shared.pop(repo_id, None)
 
     @override
     def repository_records(self, context: Context) -> Iterator[dict[str, Any]]:
@@ -475,9 +496,11 @@ class CommitsStream(CommitHistoryStream):
                 yield self.to_record(node)
         self.remember(context, branches=self.new_bookmarks(heads, bookmarks, walks))
         if exact:
-            # commit_branches runs next for this same repository: keep only this one.
-            self._shared = {context["repo_id"]: SharedWalk(
-                heads, {w.head.name: w for w in walks if not w.lost})}
+            # commit_branches reuses it when it reaches this repository (workers may have
+            # walked a few repositories ahead: one entry each, taken once).
+            with self._shared_lock:
+                self._shared[context["repo_id"]] = SharedWalk(
+                    heads, {w.head.name: w for w in walks if not w.lost})
         self.log_walks(context, heads, walks, len(emitted))
 
     def to_record(self, node: Mapping[str, Any]) -> dict[str, Any]:
@@ -513,6 +536,13 @@ class CommitBranchesStream(CommitHistoryStream):
         th.Property("sha", th.StringType, required=True,
                     description="A commit the branch contains (commits.sha)."),
     ).to_dict()
+
+    @property
+    @override
+    def prefetches(self) -> bool:
+        # With commits selected, its walks are reused here: no request to fetch ahead.
+        commits = self.github_tap.streams.get(CommitsStream.name)
+        return not (commits is not None and commits.selected)
 
     @override
     def repository_records(self, context: Context) -> Iterator[dict[str, Any]]:

@@ -5,10 +5,19 @@ with its sizes, labels, review requests and reviews. Paging stops at the first p
 updated since the bookmark. Reviews beyond the nested page are fetched by follow-up queries
 (several pull requests per query), so summaries are computed over every review.
 
-Both streams are fed by the same walk: whichever of the two syncs a repository first walks all
-its pages, then emits its own records and hands the other stream's over (records are spooled, so
-a large repository need not fit in memory). Selecting both costs what selecting one costs, and
-each keeps one bookmark per repository: the newest `updatedAt` it has seen.
+Both streams are fed by the same walk: the first of the two that singer-sdk syncs (the walker)
+walks all of a repository's pages, then emits its own records and hands the other stream's over
+(records are spooled, so a large repository need not fit in memory). Selecting both costs what
+selecting one costs, and each keeps one bookmark per repository: the newest `updatedAt` it has
+seen.
+
+The run's change probe (tap_github_activity/probe.py) knows each repository's newest pull
+request update: a repository with nothing newer than the bookmarks of the selected streams, or
+without pull requests, is not asked at all. A sync without change costs the probe alone.
+
+Concurrency: the walker may fetch repositories ahead on worker threads (prefetch.py); what it
+hands over is kept per repository under a lock, and the other stream reads on singer-sdk's
+thread (no request of its own).
 """
 
 from __future__ import annotations
@@ -16,10 +25,11 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
@@ -31,6 +41,9 @@ from tap_github_activity.streams.children import (
     RepositoryChildStream,
     full_name,
 )
+
+if TYPE_CHECKING:
+    from tap_github_activity.probe import RepositoryChanges
 
 __all__ = ["PullRequestReviewsStream", "PullRequestsStream"]
 
@@ -294,15 +307,13 @@ class Fetched:
         self._spool.close()
 
 
-def _bookmark(stream: PullRequestFamilyStream, context: Context) -> datetime | None:
-    """What `stream.get_starting_timestamp(context)` will answer once its own sync of this
-    repository starts: its bookmark, or start_date when that is later or there is none."""
-    state = stream.get_context_state(context)
-    candidates = [parse_time(str(value)) for value in (
-        state.get("replication_key_value")
-        if state.get("replication_key") == stream.replication_key else None,
-        stream.config.get("start_date")) if value]
-    return max(candidates) if candidates else None
+def _unchanged(changes: RepositoryChanges | None, oldest: datetime | None) -> bool:
+    """Whether the change probe saw no pull request updated after `oldest` (None: no bookmark,
+    everything is new), or no pull request at all."""
+    if changes is None:
+        return False  # not seen by the probe: read
+    newest = changes.newest_pull_update
+    return newest is None or (oldest is not None and newest <= oldest)
 
 
 def _github_time(moment: datetime) -> str:
@@ -323,8 +334,12 @@ class PullRequestFamilyStream(RepositoryChildStream):
 
     replication_key = "updated_at"
     emits_event_uuid = True
-    # Records a sibling's walk fetched for this stream (the repository being synced).
-    _fetched: Fetched | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Records the walker fetched for this stream, by repository id, until it syncs them.
+        self._handoffs: dict[int, Fetched] = {}
+        self._handoffs_lock = threading.Lock()
 
     def rows(self, pull: Pull) -> list[dict[str, Any]]:
         """This stream's records of one pull request."""
@@ -340,37 +355,72 @@ class PullRequestFamilyStream(RepositoryChildStream):
                                         tz=timezone.utc)
         return _github_time(moment)
 
+    @property
+    @override
+    def prefetches(self) -> bool:
+        # Only the walker asks GitHub; the other stream takes what it hands over.
+        return self._walker() is self
+
+    @override
+    def partition_inputs(self, context: Context) -> dict[str, Any]:
+        return {"since": {sibling.name: sibling.bookmark_start(context)
+                          for sibling in self._siblings()},
+                "changes": self.github_tap.change_probe.changes(context["repo_id"])}
+
     @override
     def repository_records(self, context: Context) -> Iterator[dict[str, Any]]:
-        fetched, self._fetched = self._fetched, None
-        if fetched is None or fetched.repo_id != context["repo_id"]:
-            if fetched is not None:
-                fetched.discard()
+        with self._handoffs_lock:
+            fetched = self._handoffs.pop(context["repo_id"], None)
+        if fetched is None:
             fetched = self._walk(context)
         yield from fetched.replay()
         if fetched.newest is not None:
             # Pull requests without records for this stream (no reviews) still move it on.
-            self.state_manager.increment_state({self.replication_key: fetched.newest},
-                                               context=context,
-                                               replication_key=self.replication_key)
+            newest = fetched.newest
+            self.after_records(context, lambda: self.state_manager.increment_state(
+                {self.replication_key: newest}, context=context,
+                replication_key=self.replication_key))
+
+    def _family(self) -> list[PullRequestFamilyStream]:
+        """The selected streams of the family, in the order singer-sdk syncs them."""
+        parent = self.github_tap.streams[self.parent_stream_type.name]
+        return [stream for stream in parent.child_streams
+                if isinstance(stream, PullRequestFamilyStream) and stream.selected]
+
+    def _walker(self) -> PullRequestFamilyStream | None:
+        family = self._family()
+        return family[0] if family else None
 
     def _siblings(self) -> list[PullRequestFamilyStream]:
-        streams = self.github_tap.streams
-        return [stream for name in FAMILY if name != self.name
-                and isinstance(stream := streams.get(name), PullRequestFamilyStream)
-                and stream.selected]
+        """The selected streams of the family synced after this one (they take its walk)."""
+        family = self._family()
+        return family[family.index(self) + 1:] if self in family else []
+
+    def _hand_over(self, context: Context, records: Fetched) -> None:
+        with self._handoffs_lock:
+            stale = self._handoffs.pop(context["repo_id"], None)
+            self._handoffs[context["repo_id"]] = records
+        if stale is not None:
+            stale.discard()
 
     def _walk(self, context: Context) -> Fetched:
         """Fetch the pull requests updated since the oldest bookmark of the selected streams of
         the family; keep each stream's records newer than its own bookmark. This stream's are
         returned, the siblings' handed to them."""
+        inputs = self.inputs(context)
+        siblings = {stream: inputs["since"][stream.name] for stream in self._siblings()
+                    if stream.name in inputs["since"]}
         since: dict[PullRequestFamilyStream, datetime | None] = {
-            self: self.get_starting_timestamp(context)}
-        for sibling in self._siblings():
-            since[sibling] = _bookmark(sibling, context)
+            self: self.get_starting_timestamp(context), **siblings}
         bookmarks = [b for b in since.values() if b is not None]
         oldest = min(bookmarks) if len(bookmarks) == len(since) else None
         fetched = {stream: Fetched(context["repo_id"]) for stream in since}
+        if _unchanged(inputs.get("changes"), oldest):
+            # The probe saw nothing newer than every bookmark (or no pull request): no request.
+            for stream, records in fetched.items():
+                if stream is not self:
+                    stream._hand_over(context, records)
+            return fetched[self]
         newest: datetime | None = None
         try:
             for pull in self._pulls(context, oldest):
@@ -383,7 +433,7 @@ class PullRequestFamilyStream(RepositoryChildStream):
             for stream, records in fetched.items():
                 records.discard()
                 if stream is not self:
-                    stream._fetched = Fetched(context["repo_id"], exc)
+                    stream._hand_over(context, Fetched(context["repo_id"], exc))
             raise
         except BaseException:
             for records in fetched.values():
@@ -394,7 +444,7 @@ class PullRequestFamilyStream(RepositoryChildStream):
             if newest is not None and (start is None or newest > start):
                 records.newest = _github_time(newest)
             if stream is not self:
-                stream._fetched = records
+                stream._hand_over(context, records)
         return fetched[self]
 
     def _pulls(self, context: Context, since: datetime | None) -> Iterator[Pull]:

@@ -21,6 +21,10 @@ repository (204) has no rows.
 
 Cost: one request per repository, plus one per retry of a 202. The ETag of each repository's
 last answer is kept in state, so an unchanged answer (304) costs no point and emits nothing.
+
+Concurrency: the repositories of a round are asked concurrently (at most
+`max_concurrent_requests` at once, a few answers ahead of the one being emitted); rows are
+emitted, and state kept, in the repositories' order on singer-sdk's thread.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
+from tap_github_activity.client import Page
 from tap_github_activity.errors import NotAccessibleError
+from tap_github_activity.prefetch import ordered_map
 from tap_github_activity.settings import DEFAULT_STATS_MAX_WAIT_SECONDS
 from tap_github_activity.streams.base import GitHubStream
 
@@ -100,10 +106,7 @@ class ContributorStatsStream(GitHubStream):
         self._keep_etags_of(repositories)
         clock = self.client.clock
         round_started = clock.now()
-        pending = []
-        for repository in repositories:
-            if (yield from self._read(repository)):
-                pending.append(repository)
+        pending = yield from self._round(repositories)
         configured = self.config.get("stats_max_wait_seconds")
         max_wait = max(float(DEFAULT_STATS_MAX_WAIT_SECONDS if configured is None
                              else configured), 0.0)
@@ -119,11 +122,7 @@ class ContributorStatsStream(GitHubStream):
                 self.client.ledger.record_wait(self.name, wait)
                 clock.sleep(wait)
             round_started = clock.now()
-            still_pending = []
-            for repository in pending:
-                if (yield from self._read(repository)):
-                    still_pending.append(repository)
-            pending = still_pending
+            pending = yield from self._round(pending)
         if pending:
             names = [repository["full_name"] for repository in pending]
             self.logger.warning("GitHub was still computing the contributor statistics of %d "
@@ -133,21 +132,42 @@ class ContributorStatsStream(GitHubStream):
             for name in names:
                 self.github_tap.run_summary.skip(self.name, name, STILL_COMPUTING)
 
-    def _read(self, repository: dict[str, Any],
+    def _round(self, repositories: list[dict[str, Any]],
+               ) -> Generator[dict[str, Any], None, list[dict[str, Any]]]:
+        """Ask every repository (concurrently) and emit their rows in order; returns those
+        GitHub is still computing (202)."""
+        etags = self._etags()
+        asks = [(repository, etags.get(str(repository["id"]))) for repository in repositories]
+        answers = ordered_map(self._ask, asks, self.github_tap.settings.max_concurrent_requests)
+        pending = []
+        for repository, answer in zip(repositories, answers, strict=True):
+            if (yield from self._read(repository, answer)):
+                pending.append(repository)
+        return pending
+
+    def _ask(self, ask: tuple[dict[str, Any], str | None]) -> Page | NotAccessibleError:
+        """One repository's answer (a request only: may run on any thread)."""
+        repository, etag = ask
+        try:
+            return self.client.get(f"/repos/{repository['full_name']}/stats/contributors",
+                                   stream=self.name, owner=repository["owner"]["login"],
+                                   etag=etag)
+        except NotAccessibleError as exc:
+            return exc
+
+    def _read(self, repository: dict[str, Any], answer: Page | NotAccessibleError,
               ) -> Generator[dict[str, Any], None, bool]:
         """Emit one repository's rows; True when GitHub is still computing them (202)."""
         repo_id = str(repository["id"])
         etags = self._etags()
-        try:
-            page = self.client.get(f"/repos/{repository['full_name']}/stats/contributors",
-                                   stream=self.name, owner=repository["owner"]["login"],
-                                   etag=etags.get(repo_id))
-        except NotAccessibleError as exc:
+        if isinstance(answer, NotAccessibleError):
+            exc = answer
             self.logger.warning("%s: skipping %s: %s answered %s (%s)", self.name,
                                 repository["full_name"], exc.url, exc.status, exc.message)
             self.github_tap.run_summary.skip(self.name, repository["full_name"],
                                              str(exc.status))
             return False
+        page = answer
         if page.status == 202:
             return True
         if page.not_modified:

@@ -28,10 +28,17 @@ Cost. Each request is sent with the ETag of the last answer kept in state (one p
 and endpoint): an unchanged answer (304) costs no rate-limit point. The snapshot streams send
 it only when the stored answer is from the same day (or was empty), since a new day needs its
 own snapshot rows even when the list did not change.
+
+Concurrency. The first selected traffic stream (the prober) asks its endpoint; once it answered,
+the other selected traffic streams' endpoints are asked (concurrently) and their answers handed
+to them, kept per repository under a lock. The prober may fetch repositories ahead on worker
+threads (prefetch.py); the others read on singer-sdk's thread, without a request of their own.
+A repository that refuses the prober is not asked for the others, as sequentially.
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -44,6 +51,7 @@ from typing_extensions import override
 
 from tap_github_activity.client import Page
 from tap_github_activity.errors import NotAccessibleError
+from tap_github_activity.prefetch import ordered_map
 from tap_github_activity.streams.children import (
     REPOSITORY_CONTEXT,
     RepositoryChildStream,
@@ -72,6 +80,7 @@ class _TrafficRun:
 
 # One entry per tap instance, that is per run.
 _RUNS: weakref.WeakKeyDictionary[object, _TrafficRun] = weakref.WeakKeyDictionary()
+_RUNS_LOCK = threading.Lock()
 
 
 def _count_properties() -> list[th.Property[Any]]:
@@ -86,6 +95,13 @@ class TrafficStream(RepositoryChildStream):
     counted once, and not asked again by the other traffic streams during the run."""
 
     path: ClassVar[str]
+    params: ClassVar[dict[str, Any] | None] = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The prober's answers for this stream, by repository id: a Page or the error.
+        self._handoffs: dict[int, Page | NotAccessibleError] = {}
+        self._handoffs_lock = threading.Lock()
 
     # FULL_TABLE by replication method, yet each run only re-sends GitHub's window: an
     # ACTIVATE_VERSION would make targets delete the history older than the window.
@@ -97,11 +113,56 @@ class TrafficStream(RepositoryChildStream):
     @property
     def traffic_run(self) -> _TrafficRun:
         """This run's shared traffic facts (snapshot date, repositories refusing traffic)."""
-        run = _RUNS.get(self.github_tap)
-        if run is None:
-            now = datetime.fromtimestamp(self.client.clock.now(), tz=timezone.utc)
-            run = _RUNS.setdefault(self.github_tap, _TrafficRun(now.date().isoformat()))
+        with _RUNS_LOCK:
+            run = _RUNS.get(self.github_tap)
+            if run is None:
+                now = datetime.fromtimestamp(self.client.clock.now(), tz=timezone.utc)
+                run = _RUNS.setdefault(self.github_tap, _TrafficRun(now.date().isoformat()))
         return run
+
+    def _family(self) -> list[TrafficStream]:
+        """The selected traffic streams, in the order singer-sdk syncs them."""
+        parent = self.github_tap.streams[self.parent_stream_type.name]
+        return [stream for stream in parent.child_streams
+                if isinstance(stream, TrafficStream) and stream.selected]
+
+    @property
+    @override
+    def prefetches(self) -> bool:
+        family = self._family()
+        return bool(family) and family[0] is self
+
+    @override
+    def partition_inputs(self, context: Context) -> dict[str, Any]:
+        family = self._family()
+        if not family or family[0] is not self:
+            return {"others": []}
+        # The prober asks the others' endpoints with their ETags (read here, on singer-sdk's
+        # thread).
+        return {"others": [(stream, stream.etag_for(stream.get_context_state(context)))
+                           for stream in family[1:]]}
+
+    def etag_for(self, state: dict[str, Any]) -> str | None:
+        """The ETag this stream's request is sent with, from its repository state."""
+        return state.get("etag")
+
+    def page(self, context: Context) -> Page:
+        """This repository's answer: handed over by the prober, else asked (the prober also
+        asks the other traffic streams' endpoints once its own answered)."""
+        with self._handoffs_lock:
+            handed = self._handoffs.pop(context["repo_id"], None)
+        if isinstance(handed, NotAccessibleError):
+            raise handed
+        if handed is not None:
+            return handed
+        page = self.fetch(context, etag=self.etag_for(self.partition_state(context)))
+        others = self.inputs(context)["others"]
+        answers = ordered_map(lambda other: _answer(other[0], context, other[1]), others,
+                              self.github_tap.settings.max_concurrent_requests)
+        for (other, _), answer in zip(others, answers, strict=True):
+            with other._handoffs_lock:
+                other._handoffs[context["repo_id"]] = answer
+        return page
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -110,7 +171,7 @@ class TrafficStream(RepositoryChildStream):
         if context["repo_id"] in run.denied:
             return
         try:
-            yield from self.repository_records(context)
+            yield from self.partition_records(context)
         except NotAccessibleError as exc:
             run.denied.add(context["repo_id"])
             self.logger.warning(
@@ -121,11 +182,18 @@ class TrafficStream(RepositoryChildStream):
             self.github_tap.run_summary.skip(TRAFFIC_SUMMARY_NAME, full_name(context),
                                              f"{exc.status} {exc.message}".strip())
 
-    def fetch(self, context: Context, *, etag: str | None,
-              params: dict[str, Any] | None = None) -> Page:
-        """One traffic answer of this repository."""
+    def fetch(self, context: Context, *, etag: str | None) -> Page:
+        """One traffic answer of this repository (a request only: may run on any thread)."""
         return self.client.get(self.path.format(**context), stream=self.name,
-                               owner=context["owner"], params=params, etag=etag)
+                               owner=context["owner"], params=self.params, etag=etag)
+
+
+def _answer(stream: TrafficStream, context: Context, etag: str | None,
+            ) -> Page | NotAccessibleError:
+    try:
+        return stream.fetch(context, etag=etag)
+    except NotAccessibleError as exc:
+        return exc
 
 
 class DailyTrafficStream(TrafficStream):
@@ -144,10 +212,11 @@ class DailyTrafficStream(TrafficStream):
                     description="UUID5 of the stream and primary key, the same on every run."),
     ).to_dict()
 
+    params = {"per": "day"}  # noqa: RUF012 -- read only
+
     @override
     def repository_records(self, context: Context) -> Iterator[dict[str, Any]]:
-        page = self.fetch(context, etag=self.partition_state(context).get("etag"),
-                          params={"per": "day"})
+        page = self.page(context)
         if page.not_modified:
             return  # the rows loaded last time are still current
         for entry in (page.data or {}).get(self.items_key) or []:
@@ -179,11 +248,15 @@ class SnapshotTrafficStream(TrafficStream):
     replication_key = None
 
     @override
+    def etag_for(self, state: dict[str, Any]) -> str | None:
+        reusable = state.get("snapshot_date") == self.traffic_run.snapshot_date \
+            or state.get("empty")
+        return state.get("etag") if reusable else None
+
+    @override
     def repository_records(self, context: Context) -> Iterator[dict[str, Any]]:
         snapshot_date = self.traffic_run.snapshot_date
-        state = self.partition_state(context)
-        reusable = state.get("snapshot_date") == snapshot_date or state.get("empty")
-        page = self.fetch(context, etag=state.get("etag") if reusable else None)
+        page = self.page(context)
         if page.not_modified:
             return  # today's snapshot is loaded already, or the list is still empty
         entries = page.data or []

@@ -559,7 +559,28 @@ def _run_node(repo: Repo, run: Run) -> dict[str, Any]:
             "checkSuite": suite, "file": None}
 
 
+def check_run_by_node(request: Request, node_id: str) -> dict[str, Any] | None:
+    """NODE_RESOLVERS["CR_"]: a job's check run (any attempt), if the caller may see its
+    repository."""
+    try:
+        job_id = int(node_id.removeprefix("CR_"))
+    except ValueError:
+        return None
+    world = request.world
+    for repo_id, runs in store(world).runs.items():
+        for run in runs:
+            for attempt in run.attempts:
+                for job in attempt.jobs:
+                    if job.id == job_id:
+                        repo = world.repos[repo_id]
+                        if not can_see(request, repo) or repo_id in store(world).unavailable:
+                            return None
+                        return check_run_node(repo, job)
+    return None
+
+
 NODE_RESOLVERS["WFR_"] = workflow_run_node
+NODE_RESOLVERS["CR_"] = check_run_by_node
 
 
 # -- ground truth ------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """REST endpoints the tap does not use but other GitHub extractors do (the benchmark runs one):
 the pull request listing and a pull request's reviews, served from the pulls family's store.
 
-Imported by the benchmark only (bench/), never registered by tests/simulator/__init__.py, so
-the tap's tests keep a simulator without them.
+Registered by the benchmark only (bench/ calls `register()`), never by
+tests/simulator/__init__.py, so the tap's tests keep a simulator without them.
 
 - GET /repos/{owner}/{repo}/pulls: `state` (open, closed, all; default open), `head`
   (owner:branch), `base`, `sort` (created, updated, popularity = comments, long-running) and
@@ -51,7 +51,8 @@ def _team(request: Request, team: Team) -> dict[str, Any]:
 def _label(request: Request, repo: Repo, name: str) -> dict[str, Any]:
     return {"id": sum(ord(c) for c in name) * 1000 + repo.id, "node_id": f"LA_{name}",
             "url": f"{request.api}/repos/{repo.full_name}/labels/{name}", "name": name,
-            "description": f"{name.capitalize()} work", "color": LABEL_COLORS.get(name, "ededed"), "default": False}
+            "description": f"{name.capitalize()} work",
+            "color": LABEL_COLORS.get(name, "ededed"), "default": False}
 
 
 def _ref(request: Request, pull: PullRequest, ref: str) -> dict[str, Any]:
@@ -132,7 +133,6 @@ _SORT_KEYS = {
 }
 
 
-@ROUTER.get(f"/repos/{OWNER}/{NAME}/pulls")
 def list_pulls(request: Request) -> Any:
     repo = visible_repo(request, request.params["owner"], request.params["repo"])
     state = _choice(request, "state", ("open", "closed", "all"), "open")
@@ -155,7 +155,6 @@ def list_pulls(request: Request) -> Any:
     return Listing([pull_payload(request, p) for p in pulls])
 
 
-@ROUTER.get(f"/repos/{OWNER}/{NAME}/pulls/{NUMBER}/reviews")
 def list_reviews(request: Request) -> Any:
     repo = visible_repo(request, request.params["owner"], request.params["repo"])
     number = int(request.params["number"])
@@ -165,3 +164,15 @@ def list_reviews(request: Request) -> Any:
             seen = [r for r in pull.reviews if r.state != "PENDING" or r.author.login == viewer]
             return Listing([review_payload(request, pull, r) for r in seen])
     raise HTTPError(404, "Not Found")
+
+
+ROUTES = [(f"/repos/{OWNER}/{NAME}/pulls", list_pulls),
+          (f"/repos/{OWNER}/{NAME}/pulls/{NUMBER}/reviews", list_reviews)]
+
+
+def register() -> None:
+    """Add the routes to the simulator's router (once)."""
+    known = {(method, pattern.pattern) for method, pattern, _, _ in ROUTER.routes}
+    for path, handler in ROUTES:
+        if ("GET", f"^{path}$") not in known:
+            ROUTER.get(path)(handler)

@@ -203,6 +203,8 @@ class GitHubSimulator:
         self.recorded: list[Recorded] = []
         self.faults: list[Fault] = []
         self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests being answered at once
         self._server: ThreadingHTTPServer | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -241,12 +243,15 @@ class GitHubSimulator:
 
     # -- what tests look at --------------------------------------------------------------------
 
-    def requests(self, path: str | None = None, method: str | None = None) -> list[Recorded]:
-        """Recorded requests, optionally those whose path matches a regex."""
+    def requests(self, path: str | None = None, method: str | None = None, *,
+                 caller: str | None = None) -> list[Recorded]:
+        """Recorded requests, optionally those whose path matches a regex (and of one method,
+        or one caller)."""
         with self.lock:
             return [r for r in self.recorded
                     if (path is None or re.search(path, r.path))
-                    and (method is None or r.method == method)]
+                    and (method is None or r.method == method)
+                    and (caller is None or r.caller == caller)]
 
     def remaining(self, token: str, resource: str = "core") -> int:
         """What is left of a token's (or installation token's) hourly budget."""
@@ -268,6 +273,17 @@ class GitHubSimulator:
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes,
                ) -> tuple[int, dict[str, str], bytes]:
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return self._handle(method, raw_path, headers, body)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes,
+                ) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(raw_path)
         path = self._unprefixed(parts.path)
         if path is None:
@@ -320,10 +336,12 @@ class GitHubSimulator:
                                 self._error(exc.status, exc.message))
         limit_headers = self._limit_headers(caller, resource)
         if caller.kind != "jwt" and self.limiter.remaining(caller, resource) <= 0:
-            return self._record(incoming, caller, resource, 0, (
-                403, limit_headers, _json({
-                    "message": f"API rate limit exceeded for {caller.key}.",
-                    "documentation_url": DOCS})))
+            message = f"API rate limit exceeded for {caller.key}."
+            # GraphQL answers 200 with an error of type RATE_LIMITED; REST answers 403.
+            refusal = (200, limit_headers, _json({"data": None, "errors": [
+                {"type": "RATE_LIMITED", "message": message}]})) if resource == "graphql" else (
+                403, limit_headers, _json({"message": message, "documentation_url": DOCS}))
+            return self._record(incoming, caller, resource, 0, refusal)
         parsed_body = json.loads(body) if body else None
         request = Request(method, path, query, headers, parsed_body, caller, params, self.world,
                           self.api_url, limit_headers)
