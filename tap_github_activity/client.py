@@ -82,6 +82,10 @@ class GitHubClient:
         self._local = threading.local()
         # GitHub allows 100 concurrent requests per user or App; the tap keeps to its setting.
         self._in_flight = threading.BoundedSemaphore(settings.max_concurrent_requests)
+        # Waits are taken one thread at a time (a thread finding the wait over goes on), and a
+        # secondary limit met by one request pauses every request until `_resume_at`.
+        self._wait_lock = threading.Lock()
+        self._resume_at = 0.0
         self._tokens = [Credential.personal(token, setting)
                         for token, setting in _token_settings(settings.tokens)]
         self.app: AppInstallations | None = None
@@ -176,6 +180,8 @@ class GitHubClient:
         refreshed_app_token = False
         while True:
             credential = self._credential(owner, resource, stream)
+            if self._resume_at > self.clock.now():
+                self._pause(stream)
             try:
                 response = self._send(method, url, credential, params=params,
                                       json_body=json_body, etag=etag)
@@ -267,12 +273,25 @@ class GitHubClient:
             chosen, seconds = self.limits.acquire([c.key for c in candidates], resource, now)
             if chosen is not None:
                 return candidates[chosen]
-            wake = datetime.fromtimestamp(now + seconds, tz=timezone.utc)
-            logger.warning(
-                "Rate limit (%s) spent on %d credential(s), keeping a reserve of %d points: "
-                "sleeping %.0f s, until %s", resource, len(candidates), self.limits.reserve,
-                seconds, wake.strftime("%Y-%m-%d %H:%M:%S UTC"))
-            self._sleep(seconds, stream)
+            with self._wait_lock:  # the threads behind find the budget reset and go on
+                now = self.clock.now()
+                seconds = min(self.limits.wait_seconds(c.key, resource, now)
+                              for c in candidates)
+                if seconds <= 0:
+                    continue
+                wake = datetime.fromtimestamp(now + seconds, tz=timezone.utc)
+                logger.warning(
+                    "Rate limit (%s) spent on %d credential(s), keeping a reserve of %d points: "
+                    "sleeping %.0f s, until %s", resource, len(candidates), self.limits.reserve,
+                    seconds, wake.strftime("%Y-%m-%d %H:%M:%S UTC"))
+                self._sleep(seconds, stream)
+
+    def _pause(self, stream: str) -> None:
+        """Wait out the pause a secondary limit met by another request set."""
+        with self._wait_lock:
+            seconds = self._resume_at - self.clock.now()
+            if seconds > 0:
+                self._sleep(seconds, stream)
 
     def _sleep(self, seconds: float, stream: str) -> None:
         self.ledger.record_wait(stream, seconds)
@@ -297,7 +316,9 @@ class GitHubClient:
         logger.warning("Secondary rate limit (%s) on %s %s: waiting %.0f s (attempt %d of %d)",
                        response.status_code, method, _path(url), seconds, attempt,
                        MAX_SECONDARY_RETRIES)
-        self._sleep(seconds, stream)
+        with self._wait_lock:  # every request pauses until then (see request())
+            self._resume_at = max(self._resume_at, self.clock.now() + seconds)
+            self._sleep(seconds, stream)
 
     def _retry_or_raise(self, method: str, url: str, exc: _TransientError, failures: int,
                         stream: str) -> None:

@@ -8,21 +8,32 @@ times the latency. GitHub allows 100 concurrent requests; the tap uses a modest
 
 Where the limit is held. The client (client.py) takes one of `max_concurrent_requests` slots for
 the HTTP exchange only, never while waiting: a rate-limit reset, a secondary limit's
-retry-after or a backoff is waited for outside the slot, one thread at a time, and a secondary
-limit pauses every thread until its end. Credential choice and budget spending happen under one
-lock (`RateLimits.consume`), so concurrent requests never overdraw a budget past the reserve.
-HTTP sessions are pooled (one per slot), so connections are reused whichever thread sends.
+retry-after or a backoff is waited for outside the slot, one thread at a time (the threads
+behind find the wait over), and a secondary limit met by one request pauses every request until
+its end. Credential choice and budget spending are one step under a lock
+(`RateLimits.acquire`), so concurrent requests never spend a budget past the reserve. The client
+keeps an HTTP session per thread; workers run on pooled threads that are reused (`POOL`), so
+their sessions and connections are too.
 
 Prefetching (`Prefetcher`, used by `RepositoryChildStream`). When singer-sdk asks a stream for
 repository i (`get_records(context)`), the stream makes sure workers are running its
 `repository_records` for repositories i .. i+K-1 of the run's selection (K = the setting,
-at most `MAX_LOOKAHEAD`), each on its own (daemon) thread, then yields repository i's records
+at most `MAX_LOOKAHEAD`), each on a pooled daemon thread, then yields repository i's records
 from that worker. A worker hands records over in chunks of `CHUNK_RECORDS` through a queue of
 `QUEUE_CHUNKS`: one ahead of the consumer stops after a page, so memory is bounded by
 streams x K x a few pages whatever the number of repositories. As every stream of a
 repository is synced before the next repository, the workers of all streams overlap: while the
 consumer emits repository i's pull requests, the traffic, commits, releases and runs of the
-repositories after it are in flight.
+repositories after it are in flight. Requests within one repository that do not depend on each
+other (earlier attempts of re-runs, REST jobs of a batch, the other traffic endpoints,
+statistics of a round) go through `ordered_map`: concurrent, results in order.
+
+Sharing between streams. Where one stream's fetch feeds another, only the first of them in
+singer-sdk's order fetches ahead and the other reads on singer-sdk's thread from a hand-over
+kept per repository under a lock: pull_requests -> pull_request_reviews (one walk), commits ->
+commit_branches (the walks), the first selected traffic stream -> the others (their answers),
+workflow_runs -> workflow_jobs (batches of attempts, whose jobs are fetched as soon as a batch is
+closed). contributor_stats (top-level) asks its repositories concurrently.
 
 State. A worker never touches singer-sdk's state: `Job` holds a private copy of its partition
 state (`partition_state` reads it, `remember` writes it), the starting timestamp singer-sdk will
@@ -65,6 +76,8 @@ QUEUE_CHUNKS = 2
 MAX_LOOKAHEAD = 8
 # How often a worker waiting for room checks whether it was cancelled (seconds).
 _POLL = 0.05
+# How long a run that ends early waits for its cancelled workers (seconds, per stream).
+CLOSE_SECONDS = 1.0
 
 _local = threading.local()
 
@@ -213,10 +226,10 @@ class Job:
         """Stop the worker at its next hand-over (its current request completes)."""
         self._cancelled.set()
 
-    def join(self, timeout: float | None = None) -> None:
-        """Wait for the worker to end."""
-        if self._future is not None:
-            wait([self._future], timeout=timeout)
+    @property
+    def future(self) -> Future[None] | None:
+        """The worker's (None before it starts)."""
+        return self._future
 
 
 class Prefetcher:
@@ -259,12 +272,13 @@ class Prefetcher:
             job.start_worker()
 
     def close(self) -> None:
-        """Cancel the workers nobody will read (the run ended or failed)."""
+        """Cancel the workers nobody will read (the run failed or was interrupted): each stops
+        at its next hand-over. A second is given to those in a request; one asleep on a rate
+        limit is left to end with the process (a daemon thread)."""
         jobs, self._jobs = list(self._jobs.values()), {}
         for job in jobs:
             job.cancel()
-        for job in jobs:
-            job.join(timeout=5)
+        wait([job.future for job in jobs if job.future is not None], timeout=CLOSE_SECONDS)
 
 
 def ordered_map(function: Callable[[T], R], items: Iterable[T], workers: int,

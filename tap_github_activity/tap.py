@@ -111,11 +111,9 @@ class TapGitHubActivity(Tap):
 
     def _stored_listings(self) -> dict[str, Any] | None:
         """The selection listings' ETags from state; None when they must not be used: the
-        repositories stream is not selected (its records would never be emitted), or
-        ACTIVATE_VERSION messages are on (a run without records would empty the table)."""
+        repositories stream is not selected (its records would never be emitted)."""
         stream = self.streams.get(RepositoriesStream.name)
-        if (stream is None or not stream.selected
-                or self.config.get("emit_activate_version_messages")):
+        if stream is None or not stream.selected:
             return None
         stored = stream.stream_state.get(LISTINGS_STATE_KEY)
         return stored if isinstance(stored, dict) else {}

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
 
 from tap_github_activity.client import GitHubClient
+from tap_github_activity.clock import Clock
 from tap_github_activity.settings import Settings
-from tests.simulator import Fault
+from tests.simulator import FakeClock, Fault, GitHubSimulator
 
 
 def client_for(config) -> GitHubClient:
@@ -84,3 +88,37 @@ def test_concurrent_requests_never_spend_the_reserve(github, world, clock):
     assert 200 <= left <= 203
     assert len(github.requests(caller="token:alice:kenA")) == 212 - left
     assert clock.slept == []
+
+
+def test_a_secondary_limit_holds_back_the_other_threads(
+        config: dict[str, Any], github: GitHubSimulator, clock: FakeClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    client = client_for(config)
+    github.inject(Fault(r"^/repos/acme/api$", secondary=30, times=1))
+    paused = threading.Event()
+    pause = client._pause
+
+    def noting_pause(stream: str) -> None:
+        paused.set()
+        pause(stream)
+
+    monkeypatch.setattr(client, "_pause", noting_pause)
+    other: list[threading.Thread] = []
+    sent_during_the_wait: list[int] = []
+
+    def sleep(_self: object, seconds: float) -> None:
+        if not other:  # the secondary limit's wait: meanwhile another thread asks
+            thread = threading.Thread(
+                target=lambda: client.get("/repos/acme/web", stream="s"))
+            other.append(thread)
+            thread.start()
+            assert paused.wait(timeout=5)  # it stops before sending
+            sent_during_the_wait.append(len(github.requests("/repos/acme/web")))
+        clock.sleep(seconds)
+
+    monkeypatch.setattr(Clock, "sleep", sleep)
+    assert client.get("/repos/acme/api", stream="s").status == 200
+    other[0].join(timeout=5)
+    assert sent_during_the_wait == [0]
+    assert [r.status for r in github.requests("/repos/acme/web")] == [200]
+    assert clock.slept == [30.0]  # waited once, by one thread; the other found it over

@@ -66,8 +66,7 @@ def strip(table: dict[tuple[Any, ...], dict[str, Any]], *names: str,
 def expected_jobs(world: World) -> dict[tuple[Any, ...], dict[str, Any]]:
     """The simulator's jobs as the tap emits them by default: runner fields null (GraphQL has
     none; see workflow_jobs_runner_details)."""
-    return {key: {**row, "runner_name": None, "labels": None}
-            for key, row in sim.expected_workflow_jobs(world).items()}
+    return sim.expected_workflow_jobs(world)
 
 
 def unsuccessful_repos(world: World, runs: set[int] | None = None) -> int:
@@ -296,7 +295,7 @@ def test_runner_details_read_every_attempts_jobs_from_rest(
         config, github: GitHubSimulator, world: World):
     result = run_sync({**config, "workflow_jobs_runner_details": True}, streams=ACTIONS)
 
-    assert job_rows(result) == sim.expected_workflow_jobs(world)
+    assert job_rows(result) == sim.expected_workflow_jobs(world, runner_details=True)
     assert any(r["runner_name"] for r in result.records["workflow_jobs"])
     assert len(github.requests(JOBS)) == len(attempts(world))
     assert github.requests("^/graphql$") == []

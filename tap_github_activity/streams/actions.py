@@ -534,13 +534,6 @@ class WorkflowJobsStream(RepositoryChildStream):
                     description="Names of the steps that failed or timed out."),
     ).to_dict()
 
-    # Each sync emits the jobs of the runs emitted: an ACTIVATE_VERSION would make targets
-    # delete every other job.
-    @property
-    @override
-    def emit_activate_version_messages(self) -> bool:
-        return False
-
     @property
     def runs_stream(self) -> WorkflowRunsStream:
         """The parent, which holds the batch of attempts."""

@@ -1,4 +1,4 @@
-"""Bases every stream builds on: the shared client, GitHub-shaped records, per-repository reading."""
+"""Bases every stream builds on: the shared client and GitHub-shaped records."""
 
 from __future__ import annotations
 

@@ -221,13 +221,6 @@ class CommitHistoryStream(RepositoryChildStream):
 
     replication_key = None
 
-    @property
-    @override
-    def emit_activate_version_messages(self) -> bool:
-        # Incremental through our own bookmarks: ACTIVATE_VERSION would have a target drop
-        # every row a run did not resend.
-        return False
-
     # -- settings --------------------------------------------------------------------------
 
     @property

@@ -408,18 +408,13 @@ class PullRequestFamilyStream(RepositoryChildStream):
         the family; keep each stream's records newer than its own bookmark. This stream's are
         returned, the siblings' handed to them."""
         inputs = self.inputs(context)
-        siblings = {stream: inputs["since"][stream.name] for stream in self._siblings()
-                    if stream.name in inputs["since"]}
-        since: dict[PullRequestFamilyStream, datetime | None] = {
-            self: self.get_starting_timestamp(context), **siblings}
+        since = self._since(context, inputs)
         bookmarks = [b for b in since.values() if b is not None]
         oldest = min(bookmarks) if len(bookmarks) == len(since) else None
         fetched = {stream: Fetched(context["repo_id"]) for stream in since}
         if _unchanged(inputs.get("changes"), oldest):
             # The probe saw nothing newer than every bookmark (or no pull request): no request.
-            for stream, records in fetched.items():
-                if stream is not self:
-                    stream._hand_over(context, records)
+            self._hand_to_siblings(context, fetched)
             return fetched[self]
         newest: datetime | None = None
         try:
@@ -443,9 +438,24 @@ class PullRequestFamilyStream(RepositoryChildStream):
             start = since[stream]
             if newest is not None and (start is None or newest > start):
                 records.newest = _github_time(newest)
+        self._hand_to_siblings(context, fetched)
+        return fetched[self]
+
+    def _hand_to_siblings(self, context: Context,
+                          fetched: dict[PullRequestFamilyStream, Fetched]) -> None:
+        for stream, records in fetched.items():
             if stream is not self:
                 stream._hand_over(context, records)
-        return fetched[self]
+
+    def _since(self, context: Context, inputs: dict[str, Any],
+               ) -> dict[PullRequestFamilyStream, datetime | None]:
+        """Each stream the walk feeds -> its starting timestamp (this one first)."""
+        since: dict[PullRequestFamilyStream, datetime | None] = {
+            self: self.get_starting_timestamp(context)}
+        for stream in self._siblings():
+            if stream.name in inputs["since"]:
+                since[stream] = inputs["since"][stream.name]
+        return since
 
     def _pulls(self, context: Context, since: datetime | None) -> Iterator[Pull]:
         """Pull requests updated after `since`, newest first, each with all its reviews."""

@@ -141,13 +141,6 @@ class ReleasesStream(RepositoryChildStream):
                     description="UUID5 of the stream and primary key, the same on every run."),
     ).to_dict()
 
-    # A run emits only the listing pages that changed: an ACTIVATE_VERSION would make targets
-    # delete every release of the other pages.
-    @property
-    @override
-    def emit_activate_version_messages(self) -> bool:
-        return False
-
     @override
     def repository_records(self, context: Context) -> Iterator[dict[str, Any]]:
         path = f"/repos/{context['owner']}/{context['repo']}/releases"

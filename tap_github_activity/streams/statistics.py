@@ -93,13 +93,6 @@ class ContributorStatsStream(GitHubStream):
                     description="Lines deleted; null where GitHub gives no line counts."),
     ).to_dict()
 
-    # FULL_TABLE by replication method, yet a run may leave out repositories (202, skipped):
-    # an ACTIVATE_VERSION would make targets delete those repositories' rows.
-    @property
-    @override
-    def emit_activate_version_messages(self) -> bool:
-        return False
-
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         repositories = self.github_tap.selected_repositories()

@@ -103,13 +103,6 @@ class TrafficStream(RepositoryChildStream):
         self._handoffs: dict[int, Page | NotAccessibleError] = {}
         self._handoffs_lock = threading.Lock()
 
-    # FULL_TABLE by replication method, yet each run only re-sends GitHub's window: an
-    # ACTIVATE_VERSION would make targets delete the history older than the window.
-    @property
-    @override
-    def emit_activate_version_messages(self) -> bool:
-        return False
-
     @property
     def traffic_run(self) -> _TrafficRun:
         """This run's shared traffic facts (snapshot date, repositories refusing traffic)."""

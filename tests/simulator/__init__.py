@@ -1,11 +1,17 @@
 """A GitHub API simulator for the tap's tests: a real HTTP server on 127.0.0.1 over a seeded
 in-memory world. Importing it registers every family's routes and GraphQL fields."""
 
-from tests.simulator import graphql_api, rest_core  # noqa: F401 -- registers routes
-from tests.simulator import statistics, traffic  # noqa: F401 -- registers routes
-from tests.simulator import pulls  # noqa: F401 -- registers GraphQL fields
-from tests.simulator import commits  # noqa: F401 -- registers git data and routes
-from tests.simulator import actions, releases  # noqa: F401 -- registers routes and GraphQL nodes
+# Importing each family registers its routes, GraphQL fields and seeding.
+from tests.simulator import (  # noqa: F401 -- imported for their registrations
+    actions,
+    commits,
+    graphql_api,
+    pulls,
+    releases,
+    rest_core,
+    statistics,
+    traffic,
+)
 from tests.simulator.server import Fault, GitHubSimulator, HTTPError, Listing, Reply, Request
 from tests.simulator.world import FakeClock, World, seeded_world
 

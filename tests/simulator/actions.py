@@ -621,8 +621,10 @@ def expected_workflow_runs(world: World) -> dict[tuple[Any, ...], dict[str, Any]
     return expected
 
 
-def expected_workflow_jobs(world: World) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """(id,) -> the fields of every job of every attempt."""
+def expected_workflow_jobs(world: World, *, runner_details: bool = False,
+                           ) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """(id,) -> the fields of every job of every attempt. Runner name and labels come only
+    with the workflow_jobs_runner_details setting (REST); otherwise they are null."""
     expected: dict[tuple[Any, ...], dict[str, Any]] = {}
     for repo in readable_repos(world):
         for run in runs_of(world, repo):
@@ -636,7 +638,8 @@ def expected_workflow_jobs(world: World) -> dict[tuple[Any, ...], dict[str, Any]
                         else iso(job.completed_at),
                         "duration_seconds": _seconds(job.started_at, job.completed_at)
                         if job.status == "completed" else None,
-                        "runner_name": job.runner_name, "labels": list(job.labels),
+                        "runner_name": job.runner_name if runner_details else None,
+                        "labels": list(job.labels) if runner_details else None,
                         "failed_steps": job.failed_steps,
                     }
     return expected

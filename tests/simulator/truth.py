@@ -11,8 +11,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from tests.simulator import commits, pulls, statistics, traffic
-from tests.simulator import actions, releases
+from tests.simulator import actions, commits, pulls, releases, statistics, traffic
 from tests.simulator.world import World, iso
 
 EXPECTED: dict[str, Callable[[World], dict[tuple[Any, ...], dict[str, Any]]]] = {}

@@ -1,0 +1,309 @@
+"""Issue 6's cost targets on a medium world: what a first sync, a sync without change and a sync
+after a small change cost, request by request; and bounded concurrency, which must change
+neither the requests nor what is emitted.
+
+The medium world (bench/scales.py "medium"): 12 repositories, 2,196 pull requests with 5,474
+submitted reviews, 3,504 commits, 1,104 workflow runs (1,352 attempts, 2,701 jobs), releases,
+traffic and statistics. Its three syncs run once for the module (about 10 s).
+
+Where the first sync's points go: two thirds are the re-runs' earlier attempts (one request for
+the attempt, one for its jobs: no GraphQL field or listing gives either); everything else costs
+1 point per 49 pull requests (with reviews, sizes, labels), per 100 commits (with line counts),
+per listing page and traffic answer, plus 2 points per repository for its jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tap_github_activity.clock import Clock
+from tap_github_activity.probe import PROBE_STREAM
+from tests.conftest import SyncResult, run_sync
+from tests.simulator import (
+    FakeClock,
+    Fault,
+    GitHubSimulator,
+    World,
+    actions,
+    commits,
+    pulls,
+    seeded_world,
+)
+from tests.simulator.server import Recorded
+
+MEDIUM = {"repos": 12, "pulls_per_repo": 183, "pulls_with_many_reviews": 0,
+          "releases_per_repo": 5, "runs_per_repo": 92, "commits_per_repo": 292}
+PAGE_OF_PULLS = 49  # a 1-point page of pull requests with their nested connections
+TRAFFIC = ("traffic_views", "traffic_clones", "traffic_referrers", "traffic_paths")
+
+
+@dataclass
+class Sync:
+    """One sync: its records and state, the tap's ledger, the simulator's log."""
+
+    result: SyncResult
+    log: list[Recorded]
+
+    @property
+    def points(self) -> int:
+        return sum(r.points for r in self.log)
+
+    def by_stream(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """(stream, resource) -> (requests, points), from the tap's own accounting."""
+        return {(row["stream"], row["resource"]): (row["requests"], row["points"])  # type: ignore[misc]
+                for row in self.result.tap.client.ledger.rows()}
+
+    def graphql(self) -> list[Recorded]:
+        return [r for r in self.log if r.path == "/graphql"]
+
+
+@dataclass
+class Medium:
+    """The medium world's syncs, and what its seed holds (read before any change)."""
+
+    world: World
+    first: Sync
+    repeat: Sync
+    changed: dict[int, Sync] = field(default_factory=dict)  # repositories changed -> sync
+    pull_pages: int = 0
+    history_pages: int = 0
+    earlier_attempts: int = 0
+    repos_with_unsuccessful_jobs: int = 0
+
+
+def _selected_repos(world: World) -> list[Any]:
+    return sorted(world.repos.values(), key=lambda r: r.full_name)
+
+
+def _seed_facts(world: World) -> dict[str, int]:
+    repos = _selected_repos(world)
+    history = [commits.git(world, r).history(commits.git(world, r).branches[r.default_branch])
+               for r in repos]
+    runs = [run for r in repos for run in actions.runs_of(world, r)]
+    return {
+        "pull_pages": sum(math.ceil(len(pulls.pulls_of(world).by_repo[r.id]) / PAGE_OF_PULLS)
+                          for r in repos),
+        "history_pages": sum(math.ceil(len(h) / 100) for h in history),
+        "earlier_attempts": sum(len(run.attempts) - 1 for run in runs),
+        "repos_with_unsuccessful_jobs": sum(
+            any(job.conclusion in ("failure", "cancelled") for run in actions.runs_of(world, r)
+                for job in run.latest.jobs) for r in repos),
+    }
+
+
+def _change(world: World, count: int, seed: int) -> list[Any]:
+    """In `count` repositories: a pull request edited, a commit pushed to the default branch,
+    a workflow run that completed."""
+    rng = random.Random(seed)  # noqa: S311 -- reproducible test data
+    chosen = rng.sample(_selected_repos(world), count)
+    with world.lock:
+        now = world.now()
+        for repo in chosen:
+            pull = rng.choice(pulls.pulls_of(world).by_repo[repo.id])
+            pull.title += " (edited)"
+            pull.updated_at = now
+            commits.git(world, repo).advance(repo.default_branch, now - timedelta(minutes=2),
+                                             message=f"Change {seed}")
+            actions.add_run(world, repo, rng, now - timedelta(minutes=5), "success")
+    return chosen
+
+
+def _sync(github: GitHubSimulator, config: dict[str, Any],
+          state: dict[str, Any] | None = None) -> Sync:
+    github.reset_log()
+    result = run_sync(config, state=state)
+    return Sync(result, github.requests())
+
+
+@pytest.fixture(scope="module")
+def medium() -> Iterator[Medium]:
+    fake = FakeClock()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Clock, "now", lambda _self: fake.now())
+        patch.setattr(Clock, "sleep", lambda _self, seconds: fake.sleep(seconds))
+        world = seeded_world(fake, scale=MEDIUM)
+        facts = _seed_facts(world)
+        with GitHubSimulator(world) as github:
+            config = {"auth_token": "ghp_alice", "api_url": github.api_url,
+                      "repositories": ["acme/*"]}
+            first = _sync(github, config)
+            fake.advance(3600)
+            repeat = _sync(github, config, first.result.state)
+            medium = Medium(world, first, repeat, pull_pages=facts["pull_pages"],
+                            history_pages=facts["history_pages"],
+                            earlier_attempts=facts["earlier_attempts"],
+                            repos_with_unsuccessful_jobs=facts["repos_with_unsuccessful_jobs"])
+            state = repeat.result.state
+            for count in (2, 6):
+                fake.advance(3600)
+                _change(world, count, seed=count)
+                fake.advance(60)  # the sync starts after the changes' second
+                medium.changed[count] = _sync(github, config, state)
+                state = medium.changed[count].result.state
+            yield medium
+
+
+# -- first sync -------------------------------------------------------------------------------
+
+
+def test_first_sync_requests_by_stream(medium: Medium) -> None:
+    earlier = medium.earlier_attempts
+    assert earlier == 248  # a fifth of the runs were re-run once before the first sync
+    expected = {
+        ("repositories", "core"): (1, 1),  # one listing page for 12 repositories
+        (PROBE_STREAM, "graphql"): (1, 1),  # 12 repositories in one query
+        ("pull_requests", "graphql"): (medium.pull_pages,) * 2,  # reviews come with them
+        ("commits", "graphql"): (medium.history_pages,) * 2,  # commit_branches reuses them
+        ("releases", "core"): (12, 12),
+        ("contributor_stats", "core"): (12, 12),
+        **{(name, "core"): (12, 12) for name in TRAFFIC},
+        # Per repository the history before the lookback window, then the window; and each
+        # earlier attempt of a re-run.
+        ("workflow_runs", "core"): (24 + earlier, 24 + earlier),
+        # The earlier attempts' jobs from REST; the latest attempts' from GraphQL, one query
+        # per repository (92 runs), and one for the steps of its unsuccessful jobs.
+        ("workflow_jobs", "core"): (earlier, earlier),
+        ("workflow_jobs", "graphql"): (12 + medium.repos_with_unsuccessful_jobs,) * 2,
+    }
+    assert medium.first.by_stream() == expected
+    assert (medium.pull_pages, medium.history_pages) == (48, 36)
+    assert medium.first.points == sum(points for _, points in expected.values()) == 702
+    # Without the earlier attempts (two requests each), under 210 points for 19,000 records.
+    assert medium.first.points - 2 * earlier <= 210
+    assert sum(len(rows) for rows in medium.first.result.records.values()) == 19_465
+
+
+def test_first_sync_graphql_queries_cost_what_the_design_says(medium: Medium) -> None:
+    queries = medium.first.graphql()
+    assert len(queries) == 1 + 48 + 36 + 12 + medium.repos_with_unsuccessful_jobs
+    # Every query costs 1 point: pages of 49 pull requests, 100 commits, 100 runs' check runs
+    # without steps, the probe's 12 repositories.
+    assert {q.points for q in queries} == {1}
+
+
+# -- a sync without change ----------------------------------------------------------------------
+
+
+def test_repeated_sync_costs_the_probe_alone(medium: Medium) -> None:
+    repeat = medium.repeat
+    assert repeat.result.records == {}
+    assert repeat.points == 1  # the target: at most 25
+    # One probe for the 12 repositories: no pull request is newer than its bookmark and no
+    # branch head moved, so no repository is asked.
+    assert [(r.path, r.points) for r in repeat.graphql()] == [("/graphql", 1)]
+    assert repeat.by_stream()[(PROBE_STREAM, "graphql")] == (1, 1)
+    # Every REST listing is asked with its ETag and answers 304 (no point).
+    rest = [r for r in repeat.log if r.path != "/graphql"]
+    assert {r.status for r in rest} == {304}
+    assert len(rest) == 1 + 12 * (4 + 1 + 1 + 1)  # selection; traffic, stats, releases, runs
+    assert all(r.if_none_match for r in rest)
+
+
+# -- a sync after a change ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [2, 6])
+def test_after_a_change_points_follow_what_changed(medium: Medium, count: int) -> None:
+    changed = medium.changed[count]
+    # Per changed repository: its pull request page, a history page, the runs' window page
+    # (changed: a new run) and the new run's jobs in one GraphQL query; plus the probe.
+    assert changed.points == 1 + 4 * count
+    assert changed.by_stream() == {
+        ("repositories", "core"): (1, 0),
+        (PROBE_STREAM, "graphql"): (1, 1),
+        ("pull_requests", "graphql"): (count, count),
+        ("commits", "graphql"): (count, count),
+        ("releases", "core"): (12, 0),
+        ("contributor_stats", "core"): (12, 0),
+        **{(name, "core"): (12, 0) for name in TRAFFIC},
+        ("workflow_runs", "core"): (12, count),
+        ("workflow_jobs", "graphql"): (count, count),
+    }
+    records = changed.result.records
+    assert len(records["pull_requests"]) == len(records["commits"]) == count
+    assert len(records["workflow_runs"]) >= count
+    # Unchanged repositories answer 304 everywhere (or are not asked at all).
+    spent = {r.path.split("/")[3] for r in changed.log if r.points and r.path != "/graphql"}
+    assert len(spent) == count
+
+
+# -- bounded concurrency ------------------------------------------------------------------------
+
+
+def _canonical(result: SyncResult) -> dict[str, list[str]]:
+    return {stream: sorted(json.dumps(r, sort_keys=True) for r in rows)
+            for stream, rows in result.records.items()}
+
+
+def test_requests_in_flight_are_capped_and_results_equal_a_sequential_run(
+        clock: FakeClock) -> None:
+    world = seeded_world(clock, scale={"repos": 5, "pulls_per_repo": 60, "runs_per_repo": 20,
+                                       "commits_per_repo": 120})
+    with GitHubSimulator(world) as github:
+        config = {"auth_token": "ghp_alice", "api_url": github.api_url,
+                  "repositories": ["acme/*"]}
+        sequential = run_sync({**config, "max_concurrent_requests": 1})
+        requests = sorted((r.method, r.path, sorted(r.query.items())) for r in github.requests())
+        assert github.max_in_flight == 1
+        github.reset_log()
+        github.max_in_flight = 0
+        # Each answer takes a little while, so that the repositories' requests overlap.
+        github.inject(Fault(".", latency=0.01, times=10**6))
+
+        concurrent = run_sync({**config, "max_concurrent_requests": 3})
+
+        assert github.max_in_flight == 3
+        assert sorted((r.method, r.path, sorted(r.query.items()))
+                      for r in github.requests()) == requests
+    assert _canonical(concurrent) == _canonical(sequential)
+    assert concurrent.state == sequential.state
+    # Record order within each repository and stream is the sequential one.
+    for stream, rows in sequential.records.items():
+        for repo_id in {r.get("repo_id") for r in rows}:
+            assert [r for r in concurrent.records[stream] if r.get("repo_id") == repo_id] == [
+                r for r in rows if r.get("repo_id") == repo_id]
+
+
+def test_a_repository_error_surfaces_where_a_sequential_run_meets_it(
+        clock: FakeClock) -> None:
+    world = seeded_world(clock, scale={"repos": 4})
+    web = world.repo("acme", "web")
+    assert web is not None
+    actions.store(world).unavailable[web.id] = 403
+    with GitHubSimulator(world) as github:
+        config = {"auth_token": "ghp_alice", "api_url": github.api_url,
+                  "repositories": ["acme/*"]}
+        results = [run_sync({**config, "max_concurrent_requests": n},
+                            streams={"workflow_runs", "workflow_jobs", "releases"})
+                   for n in (1, 4)]
+    sequential, concurrent = results
+    assert concurrent.tap.run_summary.skipped == sequential.tap.run_summary.skipped == {
+        "workflow_runs": ["acme/web (403)"]}
+    assert _canonical(concurrent) == _canonical(sequential)
+    assert concurrent.state == sequential.state
+
+
+def test_the_probe_asks_50_repositories_a_query(clock: FakeClock) -> None:
+    world = seeded_world(clock, scale={"repos": 55, "pulls_per_repo": 2, "commits_per_repo": 3,
+                                       "runs_per_repo": 0, "releases_per_repo": 0})
+    with GitHubSimulator(world) as github:
+        config = {"auth_token": "ghp_alice", "api_url": github.api_url,
+                  "repositories": ["acme/*"]}
+        streams = {"pull_requests", "commits"}
+        first = run_sync(config, streams=streams)
+        assert first.tap.client.ledger.points[(PROBE_STREAM, "graphql")] == 2
+        github.reset_log()
+
+        again = run_sync(config, state=first.state, streams=streams)
+
+        assert again.records == {}
+        # 50 repositories, then 5: each query 1 point; no repository asked on its own.
+        assert [r.points for r in github.requests("^/graphql$")] == [1, 1]
