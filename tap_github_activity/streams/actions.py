@@ -85,7 +85,7 @@ from tap_github_activity.settings import (
     DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS,
     DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS,
 )
-from tap_github_activity.streams.base import flatten
+from tap_github_activity.streams.base import EVENT_UUID, flatten
 from tap_github_activity.streams.children import (
     REPOSITORY_CONTEXT,
     RepositoryChildStream,
@@ -279,11 +279,12 @@ class WorkflowRunsStream(RepositoryChildStream):
     name = "workflow_runs"
     primary_keys = ("id", "run_attempt")
     replication_key = "updated_at"
+    emits_event_uuid = True
     # Latest attempts handed to workflow_jobs per child sync (GraphQL takes 100 node ids per
     # query); earlier attempts (REST) ride along, up to as many again.
     jobs_batch_size: ClassVar[int] = 100
     _signpost: datetime | None = None
-    schema = th.PropertiesList(*REPOSITORY_CONTEXT, *_run_properties()).to_dict()
+    schema = th.PropertiesList(*REPOSITORY_CONTEXT, *_run_properties(), EVENT_UUID).to_dict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -505,6 +506,7 @@ class WorkflowJobsStream(RepositoryChildStream):
     name = "workflow_jobs"
     primary_keys = ("id",)
     replication_key = None
+    emits_event_uuid = True
     parent_stream_type = WorkflowRunsStream  # type: ignore[assignment]  # not repositories
     # Jobs are read for the runs emitted, that is those updated since the runs' bookmark: the
     # parent stays incremental (singer-sdk would otherwise force it to FULL_TABLE).
@@ -532,6 +534,7 @@ class WorkflowJobsStream(RepositoryChildStream):
                                 "workflow_jobs_runner_details is on (REST only)."),
         th.Property("failed_steps", th.ArrayType(th.StringType),
                     description="Names of the steps that failed or timed out."),
+        EVENT_UUID,
     ).to_dict()
 
     @property

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import SchemaDirectory, Stream, StreamSchema
+from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
@@ -16,12 +17,19 @@ from tap_github_activity.client import GitHubClient
 if TYPE_CHECKING:
     from tap_github_activity.tap import TapGitHubActivity
 
-__all__ = ["EVENT_NAMESPACE", "SCHEMAS", "GitHubStream", "event_uuid", "flatten"]
+__all__ = ["EVENT_NAMESPACE", "EVENT_UUID", "SCHEMAS", "GitHubStream", "event_uuid", "flatten"]
 
 SCHEMAS = SchemaDirectory(schemas)
 
 # Fixed forever: changing it would give every event a new uuid and duplicate it downstream.
 EVENT_NAMESPACE = uuid.UUID("6f1d3c1e-5b7a-5d2e-9a41-7c0e8b2f4d10")
+
+
+# The schema property of streams whose records are events in time (`emits_event_uuid`).
+EVENT_UUID = th.Property(
+    "event_uuid", th.UUIDType,
+    description="UUID version 5 of the stream name and primary key: the same on every run, "
+                "for event stores that deduplicate by uuid (PostHog).")
 
 
 def event_uuid(stream: str, key: tuple[Any, ...]) -> str:

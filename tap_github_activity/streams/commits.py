@@ -90,6 +90,7 @@ from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from tap_github_activity.errors import NotAccessibleError
+from tap_github_activity.streams.base import EVENT_UUID
 from tap_github_activity.streams.children import (
     REPOSITORY_CONTEXT,
     RepositoryChildStream,
@@ -441,8 +442,7 @@ class CommitsStream(CommitHistoryStream):
         th.Property("changed_files", th.IntegerType,
                     description="Files changed (null when GitHub does not compute it)."),
         th.Property("html_url", th.StringType, description="The commit's page on GitHub."),
-        th.Property("event_uuid", th.StringType,
-                    description="UUID5 of stream and key, for event stores."),
+        EVENT_UUID,
     ).to_dict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

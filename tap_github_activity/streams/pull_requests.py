@@ -36,6 +36,7 @@ from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from tap_github_activity.errors import NotAccessibleError
+from tap_github_activity.streams.base import EVENT_UUID
 from tap_github_activity.streams.children import (
     REPOSITORY_CONTEXT,
     RepositoryChildStream,
@@ -586,7 +587,7 @@ class PullRequestsStream(PullRequestFamilyStream):
                     description="CHANGES_REQUESTED reviews."),
         th.Property("first_review_at", th.DateTimeType,
                     description="When the first review was submitted."),
-        th.Property("event_uuid", th.StringType),
+        EVENT_UUID,
     ).to_dict()
 
     @override
@@ -625,7 +626,7 @@ class PullRequestReviewsStream(PullRequestFamilyStream):
         th.Property("updated_at", th.DateTimeType, required=True,
                     description="The pull request's last update when read (the bookmark), "
                                 "not the review's."),
-        th.Property("event_uuid", th.StringType),
+        EVENT_UUID,
     ).to_dict()
 
     @override

@@ -25,7 +25,7 @@ from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from tap_github_activity.client import PER_PAGE, GitHubClient, Page
-from tap_github_activity.streams.base import flatten
+from tap_github_activity.streams.base import EVENT_UUID, flatten
 from tap_github_activity.streams.children import REPOSITORY_CONTEXT, RepositoryChildStream
 
 __all__ = ["ASSET_FIELDS", "MAX_STORED_ETAGS", "RELEASE_FIELDS", "PagedListing",
@@ -137,8 +137,7 @@ class ReleasesStream(RepositoryChildStream):
             th.Property("created_at", th.DateTimeType, description="When it was uploaded."),
             th.Property("updated_at", th.DateTimeType, description="When it last changed."),
         )), description="The files attached to the release."),
-        th.Property("event_uuid", th.StringType,
-                    description="UUID5 of the stream and primary key, the same on every run."),
+        EVENT_UUID,
     ).to_dict()
 
     @override

@@ -52,6 +52,7 @@ from typing_extensions import override
 from tap_github_activity.client import Page
 from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.prefetch import ordered_map
+from tap_github_activity.streams.base import EVENT_UUID
 from tap_github_activity.streams.children import (
     REPOSITORY_CONTEXT,
     RepositoryChildStream,
@@ -201,8 +202,7 @@ class DailyTrafficStream(TrafficStream):
         th.Property("timestamp", th.DateTimeType, required=True,
                     description="Start of the day (UTC midnight)."),
         *_count_properties(),
-        th.Property("event_uuid", th.StringType,
-                    description="UUID5 of the stream and primary key, the same on every run."),
+        EVENT_UUID,
     ).to_dict()
 
     params = {"per": "day"}  # noqa: RUF012 -- read only
