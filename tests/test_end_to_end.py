@@ -71,14 +71,17 @@ class Pipeline:
     streams: dict[str, StreamInfo]
     mutations: int = 0
     skipped: set[str] = field(default_factory=set)
+    last_run_seconds: float = 0.0
 
     def run(self, *options: str, check: bool = True) -> Run:
         """`meltano run tap-github-activity <loader>` (the simulator logs this run only)."""
         self.github.reset_log()
+        started = time.monotonic()
         try:
             return self.project.run("run", EXTRACTOR, self.destination.loader, *options,
                                     check=check)
         finally:
+            self.last_run_seconds = time.monotonic() - started
             self.destination.after_run()
 
     def start(self) -> subprocess.Popen[bytes]:
@@ -120,6 +123,10 @@ class Pipeline:
                 self.skipped.add(name)
                 continue
             problems += mismatches(table, EXPECTED[name](self.world))
+        # The figures a closing note quotes (shown with pytest -s).
+        print(f"{self.destination.loader}, {moment}: run took {self.last_run_seconds:.1f} s, "
+              f"{len(self.github.requests())} requests; rows: "
+              + ", ".join(f"{name} {len(table.rows)}" for name, table in sorted(tables.items())))
         state = self.project.state(self.destination.loader)
         problems += state_problems(state, self.streams, tables, set(self.world.repos))
         if self.skipped:
