@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.prefetch import POOL
-from tap_github_activity.streams.commits import (
+from tap_github_activity.streams.commit_history import (
     GLOB_CHARACTERS,
     HEAD_FRAGMENT,
     HEADS_PREFIX,

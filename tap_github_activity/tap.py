@@ -20,7 +20,6 @@ from tap_github_activity.errors import ConfigError, GitHubActivityError
 from tap_github_activity.probe import ChangeProbe
 from tap_github_activity.selection import RepositorySelector
 from tap_github_activity.settings import CONFIG_SCHEMA, Settings
-from tap_github_activity.streams.actions import WorkflowJobsStream, WorkflowRunsStream
 from tap_github_activity.streams.children import RepositoryChildStream
 from tap_github_activity.streams.commits import CommitBranchesStream, CommitsStream
 from tap_github_activity.streams.pull_requests import PullRequestReviewsStream, PullRequestsStream
@@ -33,6 +32,8 @@ from tap_github_activity.streams.traffic import (
     TrafficReferrersStream,
     TrafficViewsStream,
 )
+from tap_github_activity.streams.workflow_jobs import WorkflowJobsStream
+from tap_github_activity.streams.workflow_runs import WorkflowRunsStream
 
 __all__ = ["LISTINGS_STATE_KEY", "TapGitHubActivity"]
 

@@ -17,7 +17,7 @@ from jsonschema import Draft7Validator
 
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.streams.base import event_uuid
-from tap_github_activity.streams.commits import FORCE_PUSH_WINDOW
+from tap_github_activity.streams.commit_history import FORCE_PUSH_WINDOW
 from tests.conftest import SyncResult, run_sync
 from tests.simulator import FakeClock, GitHubSimulator, World, seeded_world
 from tests.simulator import commits as sim

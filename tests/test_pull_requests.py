@@ -24,15 +24,14 @@ from tap_github_activity import tap as tap_module
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.errors import RequestFailedError
 from tap_github_activity.streams import pull_requests as module
-from tap_github_activity.streams.pull_requests import (
+from tap_github_activity.streams.pull_request_query import (
     PAGE_QUERY,
     PAGE_SIZE,
     PAGE_SIZES,
     REVIEWS_PAGE_SIZE,
-    PullRequestReviewsStream,
-    PullRequestsStream,
     follow_up_query,
 )
+from tap_github_activity.streams.pull_requests import PullRequestReviewsStream, PullRequestsStream
 from tap_github_activity.tap import TapGitHubActivity
 from tests.conftest import run_sync, select
 from tests.simulator import FakeClock, Fault, GitHubSimulator, World, seeded_world

@@ -15,7 +15,7 @@ from typing import Any
 import requests
 from jsonschema import Draft7Validator
 
-from tap_github_activity.streams.actions import WorkflowRunsStream
+from tap_github_activity.streams.workflow_runs import WorkflowRunsStream
 from tap_github_activity.tap import TapGitHubActivity
 from tests.conftest import SyncResult, run_sync, select
 from tests.simulator import FakeClock, GitHubSimulator, World

@@ -18,6 +18,8 @@ without pull requests, is not asked at all. A sync without change costs the prob
 Concurrency: the walker may fetch repositories ahead on worker threads (prefetch.py); what it
 hands over is kept per repository under a lock, and the other stream reads on singer-sdk's
 thread (no request of its own).
+
+The query text and the records built from its nodes are in streams/pull_request_query.py.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import math
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -42,236 +43,27 @@ from tap_github_activity.streams.children import (
     RepositoryChildStream,
     full_name,
 )
+from tap_github_activity.streams.pull_request_query import (
+    FOLLOW_UP_BATCH,
+    LIST_PAGE_SIZE,
+    PAGE_QUERY,
+    PAGE_SIZES,
+    Pull,
+    follow_up_query,
+    parse_time,
+    pull_request_record,
+    review_records,
+)
 
 if TYPE_CHECKING:
     from tap_github_activity.probe import RepositoryChanges
 
 __all__ = ["PullRequestReviewsStream", "PullRequestsStream"]
 
-# Cost (GitHub's rule: a request per connection page, nested pages multiplied by their parent's
-# page size; the sum / 100, rounded, at least 1). A page of P pull requests with three nested
-# connections (reviews, labels, reviewRequests) costs round((1 + 3P) / 100): 3 points for
-# P = 100, 2 for P = 50, 1 for P <= 49. Pages of 49 spend ~2 points per 100 pull requests rather
-# than 3, and an incremental run (page one only) 1 point per repository rather than 3, for twice
-# the requests of a first sync. Nested page sizes do not change the cost, so labels and review
-# requests take 100. `totalCount`-only connections (commits, comments, a review's comments) cost
-# nothing; a review's comments with `first:` would add 49 x 50 requests, 25 points.
-PAGE_SIZE = 49
-REVIEWS_PAGE_SIZE = 50
-LIST_PAGE_SIZE = 100
-# Follow-up queries page the reviews of pull requests whose reviews overflow the nested page;
-# each alias is one top-level connection, so up to 149 of them cost 1 point.
-FOLLOW_UP_PAGE_SIZE = 100
-FOLLOW_UP_BATCH = 100
 # A handed-over repository's records stay in memory up to this size, then go to a temporary file.
 SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
 
 FAMILY = ("pull_requests", "pull_request_reviews")
-
-_FRAGMENTS = """
-fragment ActorFields on Actor {
-  __typename
-  login
-  ... on User { databaseId }
-  ... on Bot { databaseId }
-  ... on Mannequin { databaseId }
-  ... on Organization { databaseId }
-}
-fragment ReviewFields on PullRequestReview {
-  id
-  fullDatabaseId
-  state
-  submittedAt
-  body
-  url
-  author { ...ActorFields }
-  commit { oid }
-  comments { totalCount }
-}
-"""
-
-PAGE_QUERY = """
-query PullRequestPage($owner: String!, $name: String!, $cursor: String, $pageSize: Int!,
-                      $listSize: Int!, $reviewsSize: Int!) {
-  rateLimit { cost }
-  repository(owner: $owner, name: $name) {
-    pullRequests(first: $pageSize, after: $cursor, states: [OPEN, CLOSED, MERGED],
-                 orderBy: {field: UPDATED_AT, direction: DESC}) {
-      pageInfo { hasNextPage endCursor }
-      nodes {
-        id
-        fullDatabaseId
-        number
-        title
-        state
-        isDraft
-        merged
-        url
-        createdAt
-        updatedAt
-        closedAt
-        mergedAt
-        author { ...ActorFields }
-        mergedBy { ...ActorFields }
-        baseRefName
-        headRefName
-        additions
-        deletions
-        changedFiles
-        commits { totalCount }
-        comments { totalCount }
-        labels(first: $listSize) { totalCount nodes { name } }
-        reviewRequests(first: $listSize) {
-          totalCount
-          nodes {
-            requestedReviewer {
-              __typename
-              ... on User { login }
-              ... on Bot { login }
-              ... on Mannequin { login }
-              ... on Team { slug }
-            }
-          }
-        }
-        reviews(first: $reviewsSize) {
-          pageInfo { hasNextPage endCursor }
-          nodes { ...ReviewFields }
-        }
-      }
-    }
-  }
-}
-""" + _FRAGMENTS
-PAGE_SIZES = {"pageSize": PAGE_SIZE, "listSize": LIST_PAGE_SIZE, "reviewsSize": REVIEWS_PAGE_SIZE}
-
-
-def follow_up_query(count: int) -> str:
-    """Reviews of `count` pull requests, each from its own cursor ($n<i> number, $c<i> cursor)."""
-    params = "".join(f", $n{i}: Int!, $c{i}: String" for i in range(count))
-    fields = "".join(
-        f"    p{i}: pullRequest(number: $n{i}) {{\n"
-        f"      reviews(first: {FOLLOW_UP_PAGE_SIZE}, after: $c{i}) {{\n"
-        "        pageInfo { hasNextPage endCursor }\n"
-        "        nodes { ...ReviewFields }\n"
-        "      }\n"
-        "    }\n" for i in range(count))
-    return (f"query PullRequestReviews($owner: String!, $name: String!{params}) {{\n"
-            "  rateLimit { cost }\n"
-            "  repository(owner: $owner, name: $name) {\n"
-            f"{fields}"
-            "  }\n"
-            "}\n" + _FRAGMENTS)
-
-
-# -- records -----------------------------------------------------------------------------------
-
-
-def parse_time(value: str) -> datetime:
-    """A GitHub or ISO 8601 timestamp (naive ones are UTC)."""
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def actor_login(actor: dict[str, Any] | None) -> str | None:
-    """The login as REST spells it: GraphQL names a bot `dependabot`, REST `dependabot[bot]`."""
-    if not actor or actor.get("login") is None:
-        return None
-    login = str(actor["login"])
-    if actor.get("__typename") == "Bot" and not login.endswith("[bot]"):
-        return f"{login}[bot]"
-    return login
-
-
-def _database_id(node: dict[str, Any]) -> int | None:
-    # fullDatabaseId is GitHub's BigInt (a string); `databaseId` is deprecated for 32-bit overflow.
-    value = node.get("fullDatabaseId")
-    return int(value) if value is not None else None
-
-
-@dataclass
-class Pull:
-    """One pull request as the page gave it, with every one of its submitted reviews."""
-
-    node: dict[str, Any]
-    reviews: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def updated_at(self) -> str:
-        """GitHub's updatedAt string."""
-        return str(self.node["updatedAt"])
-
-    def add_reviews(self, nodes: Iterable[dict[str, Any] | None]) -> None:
-        """Keep submitted reviews: a PENDING one is its author's unpublished draft."""
-        self.reviews.extend(n for n in nodes if n is not None and n.get("state") != "PENDING")
-
-
-def pull_request_record(pull: Pull) -> dict[str, Any]:
-    """The pull_requests record of one pull request."""
-    node, reviews = pull.node, pull.reviews
-    author = node.get("author") or {}
-    requested = [(r or {}).get("requestedReviewer") or {}
-                 for r in (node.get("reviewRequests") or {}).get("nodes") or []]
-    submitted = [r["submittedAt"] for r in reviews if r.get("submittedAt")]
-    return {
-        "id": _database_id(node),
-        "node_id": node["id"],
-        "number": node["number"],
-        "title": node["title"],
-        "state": str(node["state"]).lower(),
-        "draft": node["isDraft"],
-        "merged": node["merged"],
-        "created_at": node["createdAt"],
-        "updated_at": node["updatedAt"],
-        "closed_at": node.get("closedAt"),
-        "merged_at": node.get("mergedAt"),
-        "author_login": actor_login(author),
-        "author_id": author.get("databaseId"),
-        "author_type": author.get("__typename"),
-        "merged_by_login": actor_login(node.get("mergedBy")),
-        "base_ref": node["baseRefName"],
-        "head_ref": node["headRefName"],
-        "additions": node["additions"],
-        "deletions": node["deletions"],
-        "changed_files": node["changedFiles"],
-        "commit_count": node["commits"]["totalCount"],
-        "comment_count": node["comments"]["totalCount"],
-        "review_comment_count": sum(r["comments"]["totalCount"] for r in reviews),
-        "labels": [label["name"] for label in (node.get("labels") or {}).get("nodes") or []
-                   if label],
-        "requested_reviewers": [actor_login(r) for r in requested
-                                if r.get("__typename") != "Team" and r.get("login")],
-        "requested_teams": [r["slug"] for r in requested if r.get("__typename") == "Team"],
-        "html_url": node["url"],
-        "review_count": len(reviews),
-        "reviewers": sorted({login for r in reviews if (login := actor_login(r.get("author")))}),
-        "approval_count": sum(r["state"] == "APPROVED" for r in reviews),
-        "changes_requested_count": sum(r["state"] == "CHANGES_REQUESTED" for r in reviews),
-        "first_review_at": min(submitted, key=parse_time) if submitted else None,
-    }
-
-
-def review_records(pull: Pull) -> list[dict[str, Any]]:
-    """The pull_request_reviews records of one pull request."""
-    rows = []
-    for review in pull.reviews:
-        author = review.get("author") or {}
-        rows.append({
-            "id": _database_id(review),
-            "node_id": review["id"],
-            "pull_request_id": _database_id(pull.node),
-            "pull_request_number": pull.node["number"],
-            "author_login": actor_login(author),
-            "author_id": author.get("databaseId"),
-            "state": review["state"],
-            "submitted_at": review.get("submittedAt"),
-            "body_length": len(review.get("body") or ""),
-            "commit_id": (review.get("commit") or {}).get("oid"),
-            "comment_count": review["comments"]["totalCount"],
-            "html_url": review["url"],
-            "updated_at": pull.updated_at,
-        })
-    return rows
-
 
 # -- one walk, records for both streams ----------------------------------------------------------
 
