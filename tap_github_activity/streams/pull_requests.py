@@ -63,7 +63,6 @@ __all__ = ["PullRequestReviewsStream", "PullRequestsStream"]
 # A handed-over repository's records stay in memory up to this size, then go to a temporary file.
 SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
 
-FAMILY = ("pull_requests", "pull_request_reviews")
 
 # -- one walk, records for both streams ----------------------------------------------------------
 
