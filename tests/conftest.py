@@ -31,6 +31,18 @@ def world(clock: FakeClock) -> World:
     return seeded_world(clock)
 
 
+EIGHT_REPOSITORIES = [f"acme/{name}" for name in ("api", "web", "infra", "docs", "mobile",
+                                                   "data", "auth", "billing")]
+
+
+def two_token_world(clock: FakeClock, *, limit_a: int, limit_b: int) -> World:
+    """Eight repositories and alice's two tokens, ghp_tokenA and ghp_tokenB, with these limits."""
+    world = seeded_world(clock, scale={"repos": 8})
+    world.add_token("ghp_tokenA", "alice", orgs={"acme"}, limit=limit_a)
+    world.add_token("ghp_tokenB", "alice", orgs={"acme"}, limit=limit_b)
+    return world
+
+
 @pytest.fixture
 def github(world: World) -> Iterator[GitHubSimulator]:
     with GitHubSimulator(world) as simulator:

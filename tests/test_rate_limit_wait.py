@@ -9,19 +9,15 @@ import pytest
 
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.settings import Settings
-from tests.conftest import run_sync
-from tests.simulator import FakeClock, World, seeded_world
+from tests.conftest import EIGHT_REPOSITORIES, run_sync, two_token_world
+from tests.simulator import FakeClock, World
 
-NAMES = [f"acme/{name}" for name in ("api", "web", "infra", "docs", "mobile", "data", "auth",
-                                     "billing")]
+NAMES = EIGHT_REPOSITORIES
 
 
 @pytest.fixture
 def world(clock: FakeClock) -> World:
-    world = seeded_world(clock, scale={"repos": 8})
-    world.add_token("ghp_tokenA", "alice", orgs={"acme"}, limit=203)
-    world.add_token("ghp_tokenB", "alice", orgs={"acme"}, limit=202)
-    return world
+    return two_token_world(clock, limit_a=203, limit_b=202)
 
 
 def test_all_tokens_spent_waits_until_the_earliest_reset(github, clock, caplog):

@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import run_sync
-from tests.simulator import FakeClock, World, seeded_world
+from tests.conftest import EIGHT_REPOSITORIES, run_sync, two_token_world
+from tests.simulator import FakeClock, World
 
-NAMES = [f"acme/{name}" for name in ("api", "web", "infra", "docs", "mobile", "data", "auth",
-                                     "billing")]
+NAMES = EIGHT_REPOSITORIES
 
 
 @pytest.fixture
 def world(clock: FakeClock) -> World:
-    world = seeded_world(clock, scale={"repos": 8})
     # Token A has 3 points above the reserve of 200; token B plenty.
-    world.add_token("ghp_tokenA", "alice", orgs={"acme"}, limit=203)
-    world.add_token("ghp_tokenB", "alice", orgs={"acme"}, limit=5000)
-    return world
+    return two_token_world(clock, limit_a=203, limit_b=5000)
 
 
 def test_a_spent_token_hands_over_to_the_next(github, clock):
