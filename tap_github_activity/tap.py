@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable
 from functools import cached_property
+from time import monotonic
 from types import TracebackType
 from typing import Any
 
@@ -39,6 +41,8 @@ __all__ = ["LISTINGS_STATE_KEY", "TapGitHubActivity"]
 
 # Key of the repositories stream's state that holds the selection listings' ETags.
 LISTINGS_STATE_KEY = "listings"
+# Least seconds between two STATE messages while a run goes on (see state_checkpoint_due).
+STATE_MESSAGE_INTERVAL = 30.0
 
 STREAM_TYPES: list[type[Stream]] = [
     RepositoriesStream,
@@ -102,6 +106,30 @@ class TapGitHubActivity(Tap):
             # A config mistake is one ConfigError line before anything runs (discovery, which
             # does not validate, works without credentials).
             _ = self.settings
+        self._last_state_message = monotonic()
+
+    def state_checkpoint_due(self) -> bool:
+        """Whether a stream may write the tap's state now: at most once per
+        STATE_MESSAGE_INTERVAL seconds of wall time. The state is the whole tap's (every
+        stream's partitions: 2 KB per repository), so writing it after each partition, as
+        singer-sdk does, would send it thousands of times through the target and Meltano. A run
+        killed before a checkpoint reads again what it read since the last one (upserts make
+        that safe); one that ends writes its last state (sync_all)."""
+        now = monotonic()
+        if now - self._last_state_message < STATE_MESSAGE_INTERVAL:
+            return False
+        self._last_state_message = now
+        return True
+
+    def write_final_state(self) -> None:
+        """The run's last state, if a stream changed it since the last STATE message."""
+        pending = [stream for stream in self.streams.values()
+                   if not stream.state_manager.is_flushed]
+        if pending:
+            self.state_writer.write_state(self.state)
+            for stream in pending:
+                stream.state_manager.is_flushed = True
+            self._last_state_message = monotonic()
 
     @cached_property
     def selector(self) -> RepositorySelector:
@@ -147,12 +175,22 @@ class TapGitHubActivity(Tap):
     def sync_all(self) -> None:
         try:
             super().sync_all()
+            self.write_final_state()  # a failed run leaves its last checkpoint
         finally:
             for stream in self.streams.values():
                 if isinstance(stream, RepositoryChildStream):
                     stream.stop_prefetching()  # workers of repositories nobody will read
             if "client" in self.__dict__:
                 self.client.ledger.log_summary(self.logger, self.run_summary)
+
+    # singer-sdk's other way to sync (its standard tests; marked final too): it also ends with
+    # the run's last state.
+    @override  # type: ignore[misc]
+    def run_sync_dry_run(self, dry_run_record_limit: int | None = 1,
+                         streams: Iterable[Stream] | None = None) -> bool:
+        succeeded = super().run_sync_dry_run(dry_run_record_limit, streams)
+        self.write_final_state()
+        return succeeded
 
     @classmethod
     @override

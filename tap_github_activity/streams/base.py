@@ -72,6 +72,14 @@ class GitHubStream(Stream):
     def emit_activate_version_messages(self) -> bool:
         return False
 
+    @override
+    def _write_state_message(self) -> None:
+        # singer-sdk writes the whole tap state after every partition: at 200 repositories,
+        # 2,000 messages of 400 KB each. The tap writes it at most every few seconds, and once
+        # more when the run ends (TapGitHubActivity.sync_all).
+        if not self.state_manager.is_flushed and self.github_tap.state_checkpoint_due():
+            super()._write_state_message()
+
     # Streams whose records are events in time carry `event_uuid` (declare it in the schema).
     emits_event_uuid: ClassVar[bool] = False
 

@@ -188,6 +188,15 @@ class PullRequestFamilyStream(RepositoryChildStream):
         family = self._family()
         return family[family.index(self) + 1:] if self in family else []
 
+    @override
+    def stop_prefetching(self) -> None:
+        super().stop_prefetching()
+        # A run that ended early: what was handed to a sibling that never synced it.
+        with self._handoffs_lock:
+            left, self._handoffs = list(self._handoffs.values()), {}
+        for fetched in left:
+            fetched.discard()
+
     def _hand_over(self, context: Context, records: Fetched) -> None:
         with self._handoffs_lock:
             stale = self._handoffs.pop(context["repo_id"], None)
