@@ -326,9 +326,10 @@ STREAMS = ["repositories", "pull_requests", "pull_request_reviews", "releases",
 
 
 def minimum(before: Snapshot | None, now: Snapshot, *, jobs_by_graphql: bool = False,
-            ) -> dict[str, Cost]:
+            earlier_attempts: bool = False) -> dict[str, Cost]:
     """The least each stream must spend in a sync that starts at `now`, the previous one having
-    started at `before` (None: a first sync)."""
+    started at `before` (None: a first sync). `earlier_attempts`: the attempts before a run's
+    latest that no earlier sync saw are delivered too (workflow_runs_earlier_attempts)."""
     costs = {name: Cost() for name in STREAMS}
     listing_now = [now.repos[i].listing for i in now.listing_order]
     listing_then = None if before is None else [before.repos[i].listing
@@ -338,7 +339,8 @@ def minimum(before: Snapshot | None, now: Snapshot, *, jobs_by_graphql: bool = F
         old = before.repos.get(repo_id) if before else None
         _pulls(costs["pull_requests"], state, old)
         costs["releases"].rest(_pages(state.releases, old.releases if old else None))
-        _runs(costs["workflow_runs"], costs["workflow_jobs"], state, old, jobs_by_graphql)
+        _runs(costs["workflow_runs"], costs["workflow_jobs"], state, old,
+              by_graphql=jobs_by_graphql, earlier_attempts=earlier_attempts)
         _commits(costs["commits"], state, old)
         for index, name in enumerate(("traffic_views", "traffic_clones", "traffic_referrers",
                                       "traffic_paths")):
@@ -369,8 +371,8 @@ def _pulls(cost: Cost, state: RepoState, old: RepoState | None) -> None:
              units=pages + 3 * needed + follow_ups, rounds=pages + (1 if follow_ups else 0))
 
 
-def _runs(runs_cost: Cost, jobs_cost: Cost, state: RepoState, old: RepoState | None,
-          by_graphql: bool) -> None:
+def _runs(runs_cost: Cost, jobs_cost: Cost, state: RepoState, old: RepoState | None, *,
+          by_graphql: bool, earlier_attempts: bool) -> None:
     runs_cost.rest(_pages(state.runs, old.runs if old else None))
     then = {row[0]: row for row in old.runs} if old else {}
     # Per run whose row changed: the (jobs, failed jobs) of the attempts whose jobs are due.
@@ -381,8 +383,10 @@ def _runs(runs_cost: Cost, jobs_cost: Cost, state: RepoState, old: RepoState | N
         if previous == row:
             continue
         # Attempts before the latest that no earlier sync saw as the latest one: each read on
-        # its own (GET .../attempts/{n}); the latest comes with the listing.
+        # its own (GET .../attempts/{n}), when delivered; the latest comes with the listing.
         seen = previous[1] if previous else 0
+        if not earlier_attempts:
+            seen = max(seen, attempts - 1)
         runs_cost.rest([True] * max(attempts - 1 - seen, 0))
         # Jobs: of the attempts not seen, or of the latest attempt when only it changed.
         due.append(state.jobs[run_id][min(seen, attempts - 1):])

@@ -48,7 +48,7 @@ from tests.simulator import (
 )
 from tests.simulator.pulls import pulls_of
 from tests.simulator.server import Caller, RateLimiter
-from tests.simulator.truth import EXPECTED, MUTATIONS
+from tests.simulator.truth import EXPECTED, MUTATIONS, SEEN_ATTEMPTS_STREAMS
 from tests.simulator.world import RealClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -310,10 +310,11 @@ class Ours(Tool):
     name = OURS
 
     def __init__(self, workdir: Path, *, streams: set[str] | None, runner_details: bool,
-                 concurrency: int | None) -> None:
+                 earlier_attempts: bool, concurrency: int | None) -> None:
         super().__init__(workdir)
         self.selection = streams
         self.runner_details = runner_details
+        self.earlier_attempts = earlier_attempts
         self.concurrency = concurrency
 
     def command(self) -> list[str]:
@@ -326,6 +327,8 @@ class Ours(Tool):
             config["max_concurrent_requests"] = self.concurrency
         if self.runner_details:
             config["workflow_jobs_runner_details"] = True
+        if self.earlier_attempts:
+            config["workflow_runs_earlier_attempts"] = True
         (self.workdir / "config.json").write_text(json.dumps(config, indent=1))
         catalog = discover([*self.command(), "--config", str(self.workdir / "config.json")],
                            self.env())
@@ -470,9 +473,13 @@ class Bench:
         for name, mutation in MUTATIONS.items():
             mutation(self.world, random.Random(f"bench:{name}:{self.mutations}"))  # noqa: S311 -- data
 
-    def expected(self) -> dict[str, int]:
-        """Records a first sync must emit per stream (the ground truth's keys)."""
-        return {name: len(truth(self.world)) for name, truth in EXPECTED.items()}
+    def expected(self, *, earlier_attempts: bool) -> dict[str, int]:
+        """Records a first sync must emit per stream (the ground truth's keys): of the runs'
+        latest attempts only, unless `earlier_attempts`."""
+        latest = None if earlier_attempts else actions.latest_attempts(self.world)
+        return {name: len(truth(self.world, latest) if name in SEEN_ATTEMPTS_STREAMS
+                          else truth(self.world))
+                for name, truth in EXPECTED.items()}
 
 
 # -- printing ----------------------------------------------------------------------------------
@@ -623,6 +630,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runner-details", action="store_true",
                         help="workflow_jobs_runner_details: true for our tap (jobs from REST "
                              "with runner_name and labels; the minimum follows)")
+    parser.add_argument("--earlier-attempts", action="store_true",
+                        help="workflow_runs_earlier_attempts: true for our tap (the attempts "
+                             "before each re-run's latest, and their jobs; the minimum and "
+                             "the expected records follow)")
     parser.add_argument("--concurrency", type=int,
                         help="max_concurrent_requests for our tap (default: its own default)")
     parser.add_argument("--sequential-baseline", action="store_true",
@@ -687,6 +698,7 @@ class Session:
                         if self.selection is None or s in self.selection]
         self.tools: list[Tool] = [Ours(self.out / "ours", streams=self.selection,
                                        runner_details=args.runner_details,
+                                       earlier_attempts=args.earlier_attempts,
                                        concurrency=args.concurrency)]
         if args.incumbent:
             self.tools.append(Incumbent(self.out / "incumbent", self.selection))
@@ -704,10 +716,12 @@ class Session:
             bench.mutate()
         now = snapshot(bench.world)
         least = {k: v for k, v in minimum(previous if run != "first" else None, now,
-                                          jobs_by_graphql=not self.args.runner_details).items()
+                                          jobs_by_graphql=not self.args.runner_details,
+                                          earlier_attempts=self.args.earlier_attempts).items()
                  if k in streams}
         self.minimums[run] = least
-        expected = {k: v for k, v in bench.expected().items() if k in streams} \
+        expected = {k: v for k, v in bench.expected(
+            earlier_attempts=self.args.earlier_attempts).items() if k in streams} \
             if run == "first" else {}
         by_tool: dict[str, RunResult] = {}
         for tool in self.tools:
@@ -745,7 +759,8 @@ class Session:
     def sequential_baseline(self) -> None:
         """Our first sync once more, one request at a time."""
         baseline = Ours(self.out / "ours-sequential", streams=self.selection,
-                        runner_details=self.args.runner_details, concurrency=1)
+                        runner_details=self.args.runner_details,
+                        earlier_attempts=self.args.earlier_attempts, concurrency=1)
         baseline.name = f"{OURS} (max_concurrent_requests=1)"
         baseline.setup(self.bench.simulator.api_url)
         result = baseline.run(self.bench, "first")

@@ -25,6 +25,7 @@ DEFAULT_MAX_CONCURRENT_REQUESTS = 4
 DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS = 3
 DEFAULT_STATS_MAX_WAIT_SECONDS = 120
 DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS = False
+DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS = False
 
 _OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})"
 _REPO_NAME = r"[A-Za-z0-9._-]{1,100}"
@@ -88,6 +89,11 @@ CONFIG_SCHEMA = th.PropertiesList(
              "Workflow runs created this many days before the bookmark are read again, so runs "
              "that were queued or running at the last sync, and re-runs, arrive with their final "
              "status.", default=DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS),
+    _setting("workflow_runs_earlier_attempts", th.BooleanType, "Earlier attempts of re-runs",
+             "Also read the earlier attempts of re-run workflow runs that no earlier sync saw as "
+             "the latest, with their jobs: 2 REST requests (2 points) per earlier attempt, most "
+             "of a first sync's cost where re-runs are common. Off: each run's latest attempt "
+             "at each sync, and its jobs.", default=DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS),
     _setting("workflow_jobs_runner_details", th.BooleanType, "Workflow job runner details",
              "Read workflow jobs from REST, one request per run attempt, to fill runner_name "
              "and labels. Off: jobs come from GraphQL, about 100 runs per point, and those two "

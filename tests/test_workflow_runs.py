@@ -1,5 +1,6 @@
-"""The workflow_runs and workflow_jobs streams: every attempt a row, the lookback window,
-conditional pages, earlier attempts of re-runs, batched jobs, and repositories without Actions."""
+"""The workflow_runs and workflow_jobs streams: every attempt seen a row, the lookback window,
+conditional pages, re-runs and their earlier attempts, batched jobs, and repositories without
+Actions."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ SHAPES = json.loads((Path(__file__).parent / "simulator" / "rest_shapes.json").r
 RUN_SHAPE = "GET /repos/{owner}/{repo}/actions/runs"
 JOBS_SHAPE = "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs"
 RUNNER_FIELDS = ("runner_name", "labels")
+EARLIER_ATTEMPTS = {"workflow_runs_earlier_attempts": True}
 
 
 def seeded(seed: int) -> random.Random:
@@ -63,10 +65,16 @@ def strip(table: dict[tuple[Any, ...], dict[str, Any]], *names: str,
     return {key: {k: v for k, v in row.items() if k not in names} for key, row in table.items()}
 
 
+def expected_runs(world: World) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The simulator's runs as a first sync emits them by default: their latest attempts (see
+    workflow_runs_earlier_attempts)."""
+    return sim.expected_workflow_runs(world, sim.latest_attempts(world))
+
+
 def expected_jobs(world: World) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """The simulator's jobs as the tap emits them by default: runner fields null (GraphQL has
-    none; see workflow_jobs_runner_details)."""
-    return sim.expected_workflow_jobs(world)
+    """The simulator's jobs as a first sync emits them by default: the latest attempts', runner
+    fields null (GraphQL has none; see workflow_jobs_runner_details)."""
+    return sim.expected_workflow_jobs(world, sim.latest_attempts(world))
 
 
 def unsuccessful_repos(world: World, runs: set[int] | None = None) -> int:
@@ -120,11 +128,31 @@ def sync_catalog(config: dict[str, Any], *, state: dict[str, Any] | None = None,
 # -- first sync ----------------------------------------------------------------------------------
 
 
-def test_first_sync_emits_every_attempt_and_job(config, github: GitHubSimulator, world: World):
+def test_first_sync_emits_each_runs_latest_attempt_and_its_jobs(
+        config, github: GitHubSimulator, world: World):
     result = run_sync(config, streams=ACTIONS)
 
-    assert run_rows(result) == sim.expected_workflow_runs(world)
+    assert run_rows(result) == expected_runs(world)
     assert job_rows(result) == expected_jobs(world)
+    assert any(key[1] > 1 for key in run_rows(result))  # re-runs: their latest attempt
+    # Per repository: the history before the window once, then the window; the jobs in one
+    # GraphQL query per repository, and the steps of its unsuccessful jobs in one more. No
+    # earlier attempt is asked.
+    assert len(github.requests(LISTING)) == 6
+    assert github.requests(ATTEMPT) == []
+    assert github.requests(JOBS) == []
+    assert github.points("core") == 1 + 6
+    queries = github.requests("^/graphql$")
+    assert len(queries) == 3 + unsuccessful_repos(world)
+    assert all(q.points == 1 for q in queries)
+
+
+def test_first_sync_with_earlier_attempts_emits_every_attempt_and_job(
+        config, github: GitHubSimulator, world: World):
+    result = run_sync({**config, **EARLIER_ATTEMPTS}, streams=ACTIONS)
+
+    assert run_rows(result) == sim.expected_workflow_runs(world)
+    assert job_rows(result) == sim.expected_workflow_jobs(world)
     every = attempts(world)
     reruns = [(run, a) for run, a in every if a.number > 1]
     assert reruns  # re-runs were seeded: their first attempts were fetched
@@ -237,14 +265,22 @@ def test_a_rerun_on_page_two_is_seen(config, github: GitHubSimulator, world: Wor
     assert len(github.requests("^/graphql$")) == 1
 
 
-def test_earlier_attempts_are_read_for_runs_new_since_the_bookmark(
-        config, github: GitHubSimulator, world: World, clock: FakeClock):
+def rerun_run(world: World, rng: random.Random, reruns: int) -> sim.Run:
+    """A failing run of acme/api, 3 hours old, re-run `reruns` times since, an hour apart."""
     api = world.repo("acme", "api")
     assert api is not None
-    rng = seeded(3)
     run = sim.add_run(world, api, rng, world.now() - timedelta(hours=3), "failure")
-    sim.rerun(world, run, rng, world.now() - timedelta(hours=2), "failure")
-    sim.rerun(world, run, rng, world.now() - timedelta(hours=1))
+    for hours in range(reruns, 0, -1):
+        sim.rerun(world, run, rng, world.now() - timedelta(hours=hours),
+                  "failure" if hours > 1 else "success")
+    return run
+
+
+def test_earlier_attempts_are_read_for_runs_new_since_the_bookmark(
+        config, github: GitHubSimulator, world: World, clock: FakeClock):
+    rng = seeded(3)
+    run = rerun_run(world, rng, reruns=2)
+    config = {**config, **EARLIER_ATTEMPTS}
 
     first = run_sync(config, streams=ACTIONS)
 
@@ -269,14 +305,36 @@ def test_earlier_attempts_are_read_for_runs_new_since_the_bookmark(
     assert [key for key in run_rows(third) if key[0] == run.id] == [(run.id, 6)]
 
 
+def test_without_earlier_attempts_a_rerun_seen_later_adds_its_attempt(
+        config, github: GitHubSimulator, world: World, clock: FakeClock):
+    rng = seeded(3)
+    run = rerun_run(world, rng, reruns=1)
+
+    first = run_sync(config, streams=ACTIONS)
+
+    assert [key for key in run_rows(first) if key[0] == run.id] == [(run.id, 2)]
+    assert {r["run_attempt"] for r in first.records["workflow_jobs"] if r["run_id"] == run.id} \
+        == {2}
+    assert github.requests(ATTEMPT) == []
+
+    clock.advance(3600)
+    sim.rerun(world, run, rng, world.now())
+    github.reset_log()
+    second = run_sync(config, state=first.state, streams=ACTIONS)
+    assert run_rows(second) == sim.expected_workflow_runs(world, {(run.id, 3)})
+    assert job_rows(second) == sim.expected_workflow_jobs(world, {(run.id, 3)})
+    assert github.requests(ATTEMPT) == []
+    assert github.requests(JOBS) == []
+
+
 # -- jobs ----------------------------------------------------------------------------------------
 
 
 def test_jobs_come_from_graphql_in_batches_without_runner_fields(
         config, github: GitHubSimulator, world: World):
-    result = run_sync(config, streams=ACTIONS)
+    result = run_sync({**config, **EARLIER_ATTEMPTS}, streams=ACTIONS)
 
-    assert job_rows(result) == expected_jobs(world)
+    assert job_rows(result) == sim.expected_workflow_jobs(world)
     assert all(r["runner_name"] is None and r["labels"] is None
                for r in result.records["workflow_jobs"])
     assert any(r["failed_steps"] for r in result.records["workflow_jobs"])
@@ -295,9 +353,10 @@ def test_runner_details_read_every_attempts_jobs_from_rest(
         config, github: GitHubSimulator, world: World):
     result = run_sync({**config, "workflow_jobs_runner_details": True}, streams=ACTIONS)
 
-    assert job_rows(result) == sim.expected_workflow_jobs(world, runner_details=True)
+    latest = sim.latest_attempts(world)
+    assert job_rows(result) == sim.expected_workflow_jobs(world, latest, runner_details=True)
     assert any(r["runner_name"] for r in result.records["workflow_jobs"])
-    assert len(github.requests(JOBS)) == len(attempts(world))
+    assert len(github.requests(JOBS)) == len(latest)
     assert github.requests("^/graphql$") == []
 
 
@@ -351,7 +410,7 @@ def test_repositories_without_actions_are_skipped_and_counted(config, github: Gi
 
     result = run_sync(config, streams=ACTIONS)
 
-    assert run_rows(result) == sim.expected_workflow_runs(world)
+    assert run_rows(result) == expected_runs(world)
     assert {r["repo_id"] for r in result.records["workflow_runs"]} == {
         world.repo("acme", "api").id}  # type: ignore[union-attr]
     assert job_rows(result) == expected_jobs(world)
@@ -372,7 +431,7 @@ def test_listings_over_githubs_cap_are_read_in_ranges(config, github: GitHubSimu
 
     result = run_sync(config, streams={"workflow_runs"})
 
-    assert run_rows(result) == sim.expected_workflow_runs(world)
+    assert run_rows(result) == expected_runs(world)
     queries = [r.query["created"] for r in github.requests("/repos/acme/api/actions/runs$")]
     history = [q for q in queries if q.startswith("<=")]
     assert len(history) == 10 + 1  # 1,000 runs, then those up to the oldest read
@@ -387,7 +446,7 @@ def test_lookback_days_set_the_window(config, github: GitHubSimulator, world: Wo
     first = run_sync(config, streams={"workflow_runs"})
     assert {r.query["created"] for r in github.requests(LISTING)
             if r.query["created"].startswith(">=")} == {f">={midnight_before(world.now(), 1)}"}
-    assert run_rows(first) == sim.expected_workflow_runs(world)
+    assert run_rows(first) == expected_runs(world)
 
 
 def test_start_date_bounds_the_first_sync(config, github: GitHubSimulator, world: World):
@@ -395,7 +454,7 @@ def test_start_date_bounds_the_first_sync(config, github: GitHubSimulator, world
     first = run_sync({**config, "start_date": iso(recent)}, streams={"workflow_runs"})
 
     assert {r.query["created"] for r in github.requests(LISTING)} == {f">={iso(recent)}"}
-    assert set(run_rows(first)) == {key for key, row in sim.expected_workflow_runs(world).items()
+    assert set(run_rows(first)) == {key for key, row in expected_runs(world).items()
                                     if row["created_at"] >= iso(recent)}
     github.reset_log()
     older = world.now() - timedelta(days=10)

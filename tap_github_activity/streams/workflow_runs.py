@@ -25,15 +25,15 @@ so the query (and the ETags kept for it) stays the same between the syncs of a d
   with the range ending at the oldest run read (inclusive; runs of that second read twice are
   dropped). A window over 1,000 runs keeps no ETags (it changes at every sync anyway).
 - Re-runs: every attempt is its own row (primary key id, run_attempt). The listing shows only
-  the latest attempt; an earlier one was emitted by the sync that saw it as latest. A run
-  created after the bookmark (new since the last sync; every run on a first sync) that is
-  already at attempt k > 1 also has attempts 1..k-1 read, one request each (GET
-  .../attempts/{n}; those of a listing page are asked concurrently): no earlier sync saw them,
-  and no other endpoint or GraphQL field gives an earlier attempt's status, conclusion, times
-  or triggering actor. This is most of a first sync's cost where re-runs are common (a fifth
-  of the runs re-run: one point per five runs, and one more for the jobs of each earlier
-  attempt); later syncs read only the runs new since the bookmark. A run known at the last
-  sync and re-run twice before this one loses the middle attempt.
+  the latest attempt; an earlier one was emitted by the sync that saw it as latest, so a re-run
+  seen by a later sync adds a row. The attempts before the latest of a run first listed
+  already re-run (every re-run on a first sync) cost one request each (GET .../attempts/{n}):
+  no other endpoint or GraphQL field gives an earlier attempt's status, conclusion, times or
+  triggering actor. With a fifth of the runs re-run that is one point per five runs, and one
+  more for each attempt's jobs: most of a first sync's cost. They are read only with
+  `workflow_runs_earlier_attempts` (off by default), for the runs created after the bookmark
+  (those of a listing page concurrently). A run known at the last sync and re-run twice before
+  this one loses the middle attempt either way.
 - Concurrency: repositories may be fetched ahead on worker threads (prefetch.py); the attempts
   handed to workflow_jobs are kept per repository under a lock.
 """
@@ -54,7 +54,10 @@ from typing_extensions import override
 
 from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.prefetch import POOL, ordered_map
-from tap_github_activity.settings import DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS
+from tap_github_activity.settings import (
+    DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS,
+    DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS,
+)
 from tap_github_activity.streams.base import EVENT_UUID, flatten
 from tap_github_activity.streams.children import (
     REPOSITORY_CONTEXT,
@@ -217,6 +220,12 @@ class WorkflowRunsStream(RepositoryChildStream):
         self._batches: dict[int, deque[JobsBatch]] = {}
         self._due: dict[int, list[JobsBatch]] = {}
         self._batches_lock = threading.Lock()
+
+    @property
+    def earlier_attempts(self) -> bool:
+        """The workflow_runs_earlier_attempts setting."""
+        return bool(self.config.get("workflow_runs_earlier_attempts",
+                                    DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS))
 
     @override
     def get_replication_key_signpost(self, context: Context | None = None) -> datetime:
@@ -403,7 +412,8 @@ class WorkflowRunsStream(RepositoryChildStream):
         """Attempts 1..k-1 of a run at attempt k created after the bookmark (a request each;
         requests only: may run on any thread)."""
         attempt = payload.get("run_attempt") or 1
-        if attempt == 1 or (since is not None and _moment(payload["created_at"]) <= since):
+        if attempt == 1 or not self.earlier_attempts or (
+                since is not None and _moment(payload["created_at"]) <= since):
             return []
         base = f"/repos/{context['owner']}/{context['repo']}/actions/runs/{payload['id']}"
         found = []

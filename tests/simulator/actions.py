@@ -14,6 +14,7 @@ the credential lacks the Actions permission; 404: Actions is disabled).
 from __future__ import annotations
 
 import random
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -598,12 +599,23 @@ def _seconds(start: datetime | None, end: datetime | None) -> int | None:
     return None if start is None or end is None else int((end - start).total_seconds())
 
 
-def expected_workflow_runs(world: World) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """(id, run_attempt) -> the fields of every attempt of every run."""
+def latest_attempts(world: World) -> set[tuple[int, int]]:
+    """(run id, attempt) of every run's latest attempt: what a sync sees without the
+    workflow_runs_earlier_attempts setting."""
+    return {(run.id, run.latest.number) for repo in readable_repos(world)
+            for run in runs_of(world, repo)}
+
+
+def expected_workflow_runs(world: World, attempts: Collection[tuple[int, int]] | None = None,
+                           ) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """(id, run_attempt) -> the fields of every attempt of every run (only those of
+    `attempts`, (run id, attempt) pairs, when given)."""
     expected: dict[tuple[Any, ...], dict[str, Any]] = {}
     for repo in readable_repos(world):
         for run in runs_of(world, repo):
             for attempt in run.attempts:
+                if attempts is not None and (run.id, attempt.number) not in attempts:
+                    continue
                 expected[(run.id, attempt.number)] = {
                     "repo_id": repo.id, "run_number": run.run_number,
                     "workflow_id": run.workflow.id, "workflow_name": run.workflow.name,
@@ -621,14 +633,18 @@ def expected_workflow_runs(world: World) -> dict[tuple[Any, ...], dict[str, Any]
     return expected
 
 
-def expected_workflow_jobs(world: World, *, runner_details: bool = False,
+def expected_workflow_jobs(world: World, attempts: Collection[tuple[int, int]] | None = None,
+                           *, runner_details: bool = False,
                            ) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """(id,) -> the fields of every job of every attempt. Runner name and labels come only
-    with the workflow_jobs_runner_details setting (REST); otherwise they are null."""
+    """(id,) -> the fields of every job of every attempt (of `attempts` only, when given).
+    Runner name and labels come only with the workflow_jobs_runner_details setting (REST);
+    otherwise they are null."""
     expected: dict[tuple[Any, ...], dict[str, Any]] = {}
     for repo in readable_repos(world):
         for run in runs_of(world, repo):
             for attempt in run.attempts:
+                if attempts is not None and (run.id, attempt.number) not in attempts:
+                    continue
                 for job in attempt.jobs:
                     expected[(job.id,)] = {
                         "repo_id": repo.id, "run_id": run.id, "run_attempt": attempt.number,

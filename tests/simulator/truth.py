@@ -14,7 +14,7 @@ from typing import Any
 from tests.simulator import actions, commits, pulls, releases, statistics, traffic
 from tests.simulator.world import World, iso
 
-EXPECTED: dict[str, Callable[[World], dict[tuple[Any, ...], dict[str, Any]]]] = {}
+EXPECTED: dict[str, Callable[..., dict[tuple[Any, ...], dict[str, Any]]]] = {}
 MUTATIONS: dict[str, Callable[[World, random.Random], None]] = {}
 
 # The end-to-end tests' selection: alice's token, repositories ["acme/*"], forks left out.
@@ -67,6 +67,10 @@ EXPECTED["releases"] = releases.expected_releases
 MUTATIONS["releases"] = releases.mutate_releases
 EXPECTED["workflow_runs"] = actions.expected_workflow_runs
 EXPECTED["workflow_jobs"] = actions.expected_workflow_jobs
+# Without workflow_runs_earlier_attempts (the default) a run's attempt is a row once a sync saw
+# it as the latest: these streams' truth is that of the attempts seen (EXPECTED[name](world,
+# seen), seen: actions.latest_attempts(world) at each sync, accumulated).
+SEEN_ATTEMPTS_STREAMS = frozenset({"workflow_runs", "workflow_jobs"})
 MUTATIONS["actions"] = actions.mutate_actions
 EXPECTED["commits"] = commits.expected_commits
 EXPECTED["commit_branches"] = commits.expected_commit_branches
