@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import Iterable
 from functools import cached_property
 from time import monotonic
@@ -19,6 +17,7 @@ from tap_github_activity.accounting import RequestLedger, RunSummary
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.clock import Clock
 from tap_github_activity.errors import ConfigError, GitHubActivityError
+from tap_github_activity.prefetch import share_malloc_arenas
 from tap_github_activity.probe import ChangeProbe
 from tap_github_activity.selection import RepositorySelector
 from tap_github_activity.settings import CONFIG_SCHEMA, Settings
@@ -230,6 +229,9 @@ class TapGitHubActivity(Tap):
     @classmethod
     @override
     def get_singer_command(cls) -> click.Command:
+        # The command line's process: before any worker thread exists (a thread takes a malloc
+        # arena when it first allocates).
+        share_malloc_arenas()
         command = super().get_singer_command()
         default_hook = command.excepthook  # type: ignore[attr-defined]
 
@@ -244,9 +246,3 @@ class TapGitHubActivity(Tap):
         command.excepthook = excepthook  # type: ignore[attr-defined]
         return command
 
-
-def main() -> None:
-    """Console entry point."""
-    logging.captureWarnings(capture=True)
-    TapGitHubActivity.cli()
-    sys.exit(0)

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 __all__ = ["PullRequestReviewsStream", "PullRequestsStream"]
 
 # A handed-over repository's records stay in memory up to this size, then go to a temporary file.
-SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
+SPOOL_MEMORY_BYTES = 1024 * 1024
 
 
 # -- one walk, records for both streams ----------------------------------------------------------
