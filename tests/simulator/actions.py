@@ -122,6 +122,9 @@ class ActionsStore:
     workflows: dict[int, list[Workflow]] = field(default_factory=dict)
     runs: dict[int, list[Run]] = field(default_factory=dict)
     unavailable: dict[int, int] = field(default_factory=dict)  # repo id -> 403 or 404
+    # By id, for GraphQL's node lookups (up to 100 a query): kept by add_run and add_attempt.
+    run_by_id: dict[int, Run] = field(default_factory=dict)
+    job_by_id: dict[int, tuple[Run, Job]] = field(default_factory=dict)
 
 
 def store(world: World) -> ActionsStore:
@@ -207,6 +210,7 @@ def add_attempt(world: World, run: Run, rng: random.Random, started: datetime, o
         updated_at=end if completed else started + timedelta(seconds=30),
         triggering_actor=triggering_actor or run.actor, jobs=job_list)
     run.attempts.append(attempt)
+    store(world).job_by_id.update({job.id: (run, job) for job in job_list})
     return attempt
 
 
@@ -223,6 +227,7 @@ def add_run(world: World, repo: Repo, rng: random.Random, created: datetime, out
               head_sha=f"{rng.getrandbits(160):040x}", display_title=f"Change {len(runs) + 1}",
               actor=world.account(rng.choice(["alice", "bob", "carol"])), created_at=created,
               check_suite_id=world.new_id())
+    store(world).run_by_id[run.id] = run
     add_attempt(world, run, rng, created, outcome, jobs=jobs)
     runs.append(run)
     return run
@@ -500,21 +505,29 @@ def check_run_node(repo: Repo, job: Job) -> dict[str, Any]:
             "steps": step_connection}
 
 
-def workflow_run_node(request: Request, node_id: str) -> dict[str, Any] | None:
-    """NODE_RESOLVERS["WFR_"]: the run, if the caller may see its repository."""
+def _node_id_number(node_id: str, prefix: str) -> int | None:
     try:
-        run_id = int(node_id.removeprefix("WFR_"))
+        return int(node_id.removeprefix(prefix))
     except ValueError:
         return None
-    world = request.world
-    for repo_id, runs in store(world).runs.items():
-        for run in runs:
-            if run.id == run_id:
-                repo = world.repos[repo_id]
-                if not can_see(request, repo) or repo_id in store(world).unavailable:
-                    return None
-                return _run_node(repo, run)
-    return None
+
+
+def _visible_repo(request: Request, run: Run | None) -> Repo | None:
+    """The repository of `run`, if the caller may see it and its Actions."""
+    if run is None:
+        return None
+    repo = request.world.repos[run.repo_id]
+    if not can_see(request, repo) or repo.id in store(request.world).unavailable:
+        return None
+    return repo
+
+
+def workflow_run_node(request: Request, node_id: str) -> dict[str, Any] | None:
+    """NODE_RESOLVERS["WFR_"]: the run, if the caller may see its repository."""
+    run_id = _node_id_number(node_id, "WFR_")
+    run = None if run_id is None else store(request.world).run_by_id.get(run_id)
+    repo = _visible_repo(request, run)
+    return None if repo is None or run is None else _run_node(repo, run)
 
 
 def _run_node(repo: Repo, run: Run) -> dict[str, Any]:
@@ -563,21 +576,11 @@ def _run_node(repo: Repo, run: Run) -> dict[str, Any]:
 def check_run_by_node(request: Request, node_id: str) -> dict[str, Any] | None:
     """NODE_RESOLVERS["CR_"]: a job's check run (any attempt), if the caller may see its
     repository."""
-    try:
-        job_id = int(node_id.removeprefix("CR_"))
-    except ValueError:
-        return None
-    world = request.world
-    for repo_id, runs in store(world).runs.items():
-        for run in runs:
-            for attempt in run.attempts:
-                for job in attempt.jobs:
-                    if job.id == job_id:
-                        repo = world.repos[repo_id]
-                        if not can_see(request, repo) or repo_id in store(world).unavailable:
-                            return None
-                        return check_run_node(repo, job)
-    return None
+    job_id = _node_id_number(node_id, "CR_")
+    run, job = (None, None) if job_id is None else \
+        store(request.world).job_by_id.get(job_id, (None, None))
+    repo = _visible_repo(request, run)
+    return None if repo is None or job is None else check_run_node(repo, job)
 
 
 NODE_RESOLVERS["WFR_"] = workflow_run_node
