@@ -26,6 +26,7 @@ from tap_github_activity.errors import (
     NotAccessibleError,
     RequestFailedError,
 )
+from tap_github_activity.output import flush_before_waiting
 from tap_github_activity.ratelimit import RateLimits, resource_of
 from tap_github_activity.settings import Settings
 
@@ -174,6 +175,7 @@ class GitHubClient:
                 params: Mapping[str, Any] | None = None, json_body: Any = None,
                 etag: str | None = None) -> Page:
         """Send one request: wait for budget, retry what is transient, count everything."""
+        flush_before_waiting()
         resource = resource_of(url, self.settings.graphql_url)
         transient_failures = 0
         secondary_waits = 0

@@ -62,9 +62,11 @@ import ctypes.util
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, wait
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from tap_github_activity.output import flush_before_waiting
 
 if TYPE_CHECKING:
     from tap_github_activity.streams.children import RepositoryChildStream
@@ -203,9 +205,10 @@ class Job:
 
     def _run(self) -> None:
         _local.job = self
+        records = self.stream.repository_records(self.context)
         try:
             chunk: list[dict[str, Any]] = []
-            for record in self.stream.repository_records(self.context):
+            for record in records:
                 chunk.append(record)
                 if len(chunk) >= CHUNK_RECORDS:
                     self._put(chunk)
@@ -219,6 +222,10 @@ class Job:
             with contextlib.suppress(_CancelledError):
                 self._put(exc)
         finally:
+            # A cancelled worker leaves its records half read: their generators' own cleanup
+            # (a spool's file) runs now, not when the collector finds them.
+            if isinstance(records, Generator):
+                records.close()
             _local.job = None
 
     def _put(self, item: Any) -> None:
@@ -236,7 +243,11 @@ class Job:
         finished = False
         try:
             while True:
-                item = self._queue.get()
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    flush_before_waiting()
+                    item = self._queue.get()
                 if item is _DONE:
                     finished = True
                     self.apply()
@@ -343,10 +354,16 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], workers: int,
         for item in items:
             pending.append(POOL.submit(lambda item=item: function(item)))  # type: ignore[misc]
             if len(pending) >= workers:
-                yield pending.pop(0).result()
+                yield _result(pending.pop(0))
         while pending:
-            yield pending.pop(0).result()
+            yield _result(pending.pop(0))
     finally:
         for future in pending:
             future.cancel()
         wait(pending)
+
+
+def _result(future: Future[R]) -> R:
+    if not future.done():
+        flush_before_waiting()
+    return future.result()

@@ -17,6 +17,7 @@ from tap_github_activity.accounting import RequestLedger, RunSummary
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.clock import Clock
 from tap_github_activity.errors import ConfigError, GitHubActivityError
+from tap_github_activity.output import BufferedSingerWriter, write_kept
 from tap_github_activity.prefetch import share_malloc_arenas
 from tap_github_activity.probe import ChangeProbe
 from tap_github_activity.selection import RepositorySelector
@@ -66,6 +67,7 @@ class TapGitHubActivity(Tap):
 
     name = "tap-github-activity"
     config_jsonschema = CONFIG_SCHEMA
+    message_writer_class = BufferedSingerWriter
     clock = Clock()
 
     @override
@@ -176,6 +178,7 @@ class TapGitHubActivity(Tap):
             super().sync_all()
             self.write_final_state()  # a failed run leaves its last checkpoint
         finally:
+            write_kept()  # records after the last STATE of a failed run: not lost
             for stream in self.streams.values():
                 if isinstance(stream, RepositoryChildStream):
                     stream.stop_prefetching()  # workers of repositories nobody will read

@@ -131,6 +131,9 @@ class PullRequestFamilyStream(RepositoryChildStream):
         super().__init__(*args, **kwargs)
         # Records the walker fetched for this stream, by repository id, until it syncs them.
         self._handoffs: dict[int, Fetched] = {}
+        # Records being emitted (a run that fails meanwhile frees them in stop_prefetching).
+        self._replaying: set[Fetched] = set()
+        self._stopped = False  # the run has ended: a walk still going on hands over nothing
         self._handoffs_lock = threading.Lock()
 
     def rows(self, pull: Pull) -> list[dict[str, Any]]:
@@ -165,7 +168,13 @@ class PullRequestFamilyStream(RepositoryChildStream):
             fetched = self._handoffs.pop(context["repo_id"], None)
         if fetched is None:
             fetched = self._walk(context)
-        yield from fetched.replay()
+        with self._handoffs_lock:
+            self._replaying.add(fetched)
+        try:
+            yield from fetched.replay()
+        finally:
+            with self._handoffs_lock:
+                self._replaying.discard(fetched)
         if fetched.newest is not None:
             # Pull requests without records for this stream (no reviews) still move it on.
             newest = fetched.newest
@@ -191,18 +200,25 @@ class PullRequestFamilyStream(RepositoryChildStream):
     @override
     def stop_prefetching(self) -> None:
         super().stop_prefetching()
-        # A run that ended early: what was handed to a sibling that never synced it.
+        # A run that ended early: what was handed to a sibling that never synced it, and what
+        # was being emitted when it ended (its generator is closed only when collected).
         with self._handoffs_lock:
-            left, self._handoffs = list(self._handoffs.values()), {}
+            left = [*self._handoffs.values(), *self._replaying]
+            self._handoffs, self._replaying = {}, set()
+            self._stopped = True
         for fetched in left:
             fetched.discard()
 
     def _hand_over(self, context: Context, records: Fetched) -> None:
         with self._handoffs_lock:
-            stale = self._handoffs.pop(context["repo_id"], None)
-            self._handoffs[context["repo_id"]] = records
-        if stale is not None:
-            stale.discard()
+            unused = [self._handoffs.pop(context["repo_id"], None)]
+            if self._stopped:
+                unused.append(records)
+            else:
+                self._handoffs[context["repo_id"]] = records
+        for fetched in unused:
+            if fetched is not None:
+                fetched.discard()
 
     def _walk(self, context: Context) -> Fetched:
         """Fetch the pull requests updated since the oldest bookmark of the selected streams of
