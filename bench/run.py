@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import incumbent
+from bench.forked_graphql import ForkedGraphQL
 from bench.minimum import Cost, Snapshot, batched_floor, minimum, snapshot
 from bench.scales import SCALES, Scale
 from tests.simulator import (
@@ -58,8 +59,8 @@ OWNER = "acme"
 OURS = "tap-github-activity"
 THEIRS = f"{incumbent.PACKAGE} {incumbent.VERSION}"
 RUNS = ("first", "repeat", "mutate")
-RECORD_PREFIX = b'{"type":"RECORD","stream":"'
-STATE_PREFIX = b'{"type":"STATE"'
+# Copies of the simulator executing GraphQL side by side: the tap's default concurrency.
+GRAPHQL_PROCESSES = 4
 METRIC = re.compile(r"METRIC: (\{.*\})\s*$")
 # The tap's log of a wait for a rate limit (primary or secondary): when, and how long.
 WAIT = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*(?:sleeping|waiting) "
@@ -192,37 +193,33 @@ class PeakMemory(threading.Thread):
 
 
 def execute(command: list[str], env: dict[str, str], stderr_path: Path) -> Measured:
-    """Run a tap, reading its stdout as it comes (records counted per stream, the last STATE
-    kept), its stderr to a file. CPU time is the child's own (wait4), peak memory its VmHWM."""
-    records: Counter[str] = Counter()
-    last_state: bytes | None = None
+    """Run a tap, its stdout read as it comes by bench/sink.py (records counted per stream,
+    the last STATE kept), its stderr to a file. CPU time is the child's own (wait4), peak
+    memory its VmHWM."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     start = time.monotonic()
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(  # noqa: S603 -- the benchmark's own commands
             command, stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=ROOT)
         assert process.stdout is not None
+        sink = subprocess.Popen([sys.executable, "-m", "bench.sink"],
+                                stdin=process.stdout, stdout=subprocess.PIPE, cwd=ROOT)
+        process.stdout.close()  # the sink's now: it sees the end when the tap exits
         peak = PeakMemory(process.pid)
-        prefix = len(RECORD_PREFIX)
-        output = states = 0
-        for line in process.stdout:
-            output += len(line)
-            if line.startswith(RECORD_PREFIX):
-                records[line[prefix:line.index(b'"', prefix)].decode()] += 1
-            elif line.startswith(STATE_PREFIX):
-                states += 1
-                last_state = line
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - start
         peak.stop.set()
         peak.join()
-    wall = time.monotonic() - start
+        read, _ = sink.communicate()
     after = resource.getrusage(resource.RUSAGE_SELF)
+    output = json.loads(read)
+    last_state = output["last_state"]
     state = json.loads(last_state)["value"] if last_state else None
     return Measured(process.returncode, wall, usage.ru_utime + usage.ru_stime,
                     peak.megabytes, (after.ru_utime + after.ru_stime)
-                    - (own.ru_utime + own.ru_stime), records, state, output, states,
-                    len(last_state or b""))
+                    - (own.ru_utime + own.ru_stime), Counter(output["records"]), state,
+                    output["bytes"], output["states"], len(last_state.encode()))
 
 
 def discover(command: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -278,7 +275,9 @@ class Tool:
             self.state = None
         bench.before_run()
         stderr = files / f"{run}.stderr.log"
-        measured = execute(args, self.env(), stderr)
+        executors = ForkedGraphQL(bench.simulator, bench.graphql_processes)
+        with executors:  # copies of the world as it is now, for this run
+            measured = execute(args, self.env(), stderr)
         log = bench.simulator.requests()
         if measured.state is not None:
             self.state = measured.state
@@ -300,7 +299,8 @@ class Tool:
             print(f"!! {self.name} exited {measured.exit_code}; the end of {stderr}:\n  "
                   + "\n  ".join(tail), flush=True)
         return RunResult(self.name, run, measured.exit_code, measured.wall, measured.cpu,
-                         measured.peak_rss_mb, measured.simulator_cpu, streams, log_requests,
+                         measured.peak_rss_mb, measured.simulator_cpu + executors.cpu_seconds,
+                         streams, log_requests,
                          log_points, failures=failures,
                          output_mb=measured.output_bytes / 2**20, states=measured.states,
                          state_kb=measured.state_bytes / 1024,
@@ -441,9 +441,11 @@ class Incumbent(Tool):
 class Bench:
     """The world, the simulator serving it, and the runs."""
 
-    def __init__(self, scale: Scale, latency: float, seed: int) -> None:
+    def __init__(self, scale: Scale, latency: float, seed: int, *,
+                 graphql_processes: int = GRAPHQL_PROCESSES) -> None:
         rest_extra.register()  # REST pull requests and reviews, which the incumbent reads
         self.scale = scale
+        self.graphql_processes = graphql_processes
         started = time.monotonic()
         self.world = seeded_world(RealClock(), seed=seed, scale=scale.world)
         info = self.world.tokens[TOKEN]
@@ -648,6 +650,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--window", type=int,
                         help="seconds of the simulator's rate-limit window (default: the "
                              "scale's; GitHub's is 3600)")
+    parser.add_argument("--graphql-processes", type=int, default=GRAPHQL_PROCESSES,
+                        help="forked copies of the simulator that execute GraphQL queries side "
+                             "by side, as GitHub's servers do (bench/forked_graphql.py); 0: "
+                             "executed on the simulator's threads, one at a time (default: "
+                             "%(default)s)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=ROOT / ".bench-out",
                         help="where configs, catalogs, states, logs and results.json go")
@@ -667,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
                       window_seconds=args.window or scale.window_seconds, note=scale.note)
     command = " ".join(["python -m bench.run", *(argv if argv is not None else sys.argv[1:])])
     print(f"# {command}")
-    with Bench(scale, args.latency, args.seed) as bench:
+    with Bench(scale, args.latency, args.seed, graphql_processes=args.graphql_processes) as bench:
         session = Session(args, bench)
         print(f"scale {args.scale}: {scale.note}\nworld: {session.counts} (seeded in "
               f"{bench.seed_seconds:.1f} s); latency {args.latency:g} s per request; token "

@@ -401,7 +401,7 @@ def commit_node(world: World, repo: Repo, data: GitRepo, commit: GitCommit) -> d
                  if (since is None or c.committed >= since)
                  and (until is None or c.committed <= until)
                  and _authored_by(world, c, author)]
-        return connection([commit_node(world, repo, data, c) for c in items],
+        return connection(items, node=lambda c: commit_node(world, repo, data, c),
                           **_page_args(args))
 
     return {

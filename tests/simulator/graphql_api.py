@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import functools
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -57,9 +57,11 @@ def schema() -> GraphQLSchema:
     return built
 
 
-def connection(items: list[Any], *, first: int | None = None, after: str | None = None,
-               last: int | None = None, before: str | None = None) -> dict[str, Any]:
-    """A GitHub connection over `items` (already in the requested order)."""
+def connection(items: Sequence[Any], *, first: int | None = None, after: str | None = None,
+               last: int | None = None, before: str | None = None,
+               node: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """A GitHub connection over `items` (already in the requested order). `node` turns an item
+    into its GraphQL object, for the items of the page only."""
     if (first is None) == (last is None) and not (first is None and last is None):
         raise GraphQLError("Pass either `first` or `last`, not both.")
     if first is None and last is None:
@@ -72,7 +74,7 @@ def connection(items: list[Any], *, first: int | None = None, after: str | None 
         start = _decode(after) + 1
     if before:
         end = _decode(before)
-    window = list(enumerate(items))[start:end]
+    window = [(index, items[index]) for index in range(start, max(start, min(end, len(items))))]
     if first is not None:
         has_next = len(window) > first
         window = window[:first]
@@ -82,6 +84,8 @@ def connection(items: list[Any], *, first: int | None = None, after: str | None 
         has_previous = len(window) > last
         window = window[-last:] if last else []
         has_next = end < len(items)
+    if node is not None:
+        window = [(index, node(item)) for index, item in window]
     return {
         "totalCount": len(items),
         "nodes": [item for _, item in window],

@@ -16,6 +16,7 @@ the simulator copies:
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -226,15 +227,16 @@ def _asked_fields(info: Any) -> set[str]:
     return asked
 
 
-def _paged(info: Any, items: list[Any], *, first: int | None = None, after: str | None = None,
-           last: int | None = None, before: str | None = None) -> dict[str, Any]:
+def _paged(info: Any, items: Sequence[Any], *, first: int | None = None,
+           after: str | None = None, last: int | None = None, before: str | None = None,
+           node: Callable[[Any], Any] | None = None) -> dict[str, Any]:
     """A connection; without first/last GitHub answers `totalCount` and nothing else."""
     if first is None and last is None:
         if _asked_fields(info) - {"totalCount", "__typename"}:
             raise GraphQLError(f"You must provide a `first` or `last` value to properly "
                                f"paginate the `{info.field_name}` connection.")
         return {"totalCount": len(items)}
-    return connection(items, first=first, after=after, last=last, before=before)
+    return connection(items, first=first, after=after, last=last, before=before, node=node)
 
 
 def _review_node(review: Review, pull: PullRequest) -> dict[str, Any]:
@@ -259,7 +261,7 @@ def _pull_node(request: Request, pull: PullRequest) -> dict[str, Any]:
                 **args: Any) -> dict[str, Any]:
         chosen = [r for r in seen if (author is None or r.author.login == author)
                   and (states is None or r.state in states)]
-        return _paged(info, [_review_node(r, pull) for r in chosen], **args)
+        return _paged(info, chosen, node=lambda review: _review_node(review, pull), **args)
 
     def labels(info: Any, orderBy: dict[str, str] | None = None,  # noqa: N803 -- GitHub's name
                **args: Any) -> dict[str, Any]:
@@ -315,7 +317,7 @@ def _pull_requests(request: Request, repo: Repo) -> Any:
             pulls.sort(key=lambda p: p.number)
         else:
             pulls.sort(key=_ORDER_KEYS[orderBy["field"]], reverse=orderBy["direction"] == "DESC")
-        return _paged(info, [_pull_node(request, p) for p in pulls], **args)
+        return _paged(info, pulls, node=lambda pull: _pull_node(request, pull), **args)
 
     return resolve
 

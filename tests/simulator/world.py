@@ -6,6 +6,7 @@ with `world.family(name, factory)`, and seeds it from `seed(world, rng)` registe
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import time
@@ -22,6 +23,7 @@ T = TypeVar("T")
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a world's timestamps are formatted again and again
 def iso(moment: datetime) -> str:
     """GitHub's timestamp format."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
