@@ -17,8 +17,10 @@ their sessions and connections are too.
 
 Prefetching (`Prefetcher`, used by `RepositoryChildStream`). When singer-sdk asks a stream for
 repository i (`get_records(context)`), the stream makes sure workers are running its
-`repository_records` for repositories i .. i+K-1 of the run's selection (K = the setting,
-at most `MAX_LOOKAHEAD`), each on a pooled daemon thread, then yields repository i's records
+`repository_records` for repositories i .. i+K-1 of the run's selection (K = `LOOKAHEAD_PER_SLOT`
+times the setting, at most `MAX_LOOKAHEAD`: more work waiting than slots, so that a slot freed
+near the end of a repository's chain of pages finds another repository's request to send),
+each on a pooled daemon thread, then yields repository i's records
 from that worker. A worker hands records over in chunks of `CHUNK_RECORDS` through a queue of
 `QUEUE_CHUNKS`: one ahead of the consumer stops after a page, so memory is bounded by
 streams x K x a few pages whatever the number of repositories. A repository singer-sdk skips
@@ -71,8 +73,9 @@ from tap_github_activity.output import flush_before_waiting
 if TYPE_CHECKING:
     from tap_github_activity.streams.children import RepositoryChildStream
 
-__all__ = ["CHUNK_RECORDS", "MAX_LOOKAHEAD", "POOL", "QUEUE_CHUNKS", "ElasticPool", "Job",
-           "Prefetcher", "current_job", "ordered_map", "share_malloc_arenas"]
+__all__ = ["CHUNK_RECORDS", "LOOKAHEAD_PER_SLOT", "MAX_LOOKAHEAD", "POOL", "QUEUE_CHUNKS",
+           "ElasticPool", "Job", "Prefetcher", "current_job", "ordered_map",
+           "share_malloc_arenas"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -80,7 +83,9 @@ R = TypeVar("R")
 # Records per hand-over and hand-overs a worker may have waiting: a page ahead, at most.
 CHUNK_RECORDS = 100
 QUEUE_CHUNKS = 2
-# Repositories fetched ahead per stream, whatever max_concurrent_requests says (memory).
+# Repositories fetched ahead per stream: per request slot, and whatever max_concurrent_requests
+# says (memory: each holds up to QUEUE_CHUNKS chunks).
+LOOKAHEAD_PER_SLOT = 2
 MAX_LOOKAHEAD = 8
 # How often a worker waiting for room checks whether it was cancelled (seconds).
 _POLL = 0.05

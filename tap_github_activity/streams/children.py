@@ -12,7 +12,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
 from typing_extensions import override
 
 from tap_github_activity.errors import NotAccessibleError
-from tap_github_activity.prefetch import Job, Prefetcher, current_job
+from tap_github_activity.prefetch import LOOKAHEAD_PER_SLOT, Job, Prefetcher, current_job
 from tap_github_activity.streams.base import GitHubStream, flatten
 from tap_github_activity.streams.repositories import REPOSITORY_FIELDS, RepositoriesStream
 
@@ -76,7 +76,7 @@ class RepositoryChildStream(GitHubStream):
             limit = self.github_tap.settings.max_concurrent_requests
             if limit <= 1 or not self.prefetches:
                 return self.repository_records(context)
-            self._prefetcher = Prefetcher(self, limit)
+            self._prefetcher = Prefetcher(self, LOOKAHEAD_PER_SLOT * limit)
         return self._prefetcher.records(dict(context))
 
     def partition_order(self) -> list[dict[str, Any]]:
