@@ -27,7 +27,7 @@ from tap_github_activity.errors import (
     RequestFailedError,
 )
 from tap_github_activity.output import flush_before_waiting
-from tap_github_activity.ratelimit import RateLimits, resource_of
+from tap_github_activity.ratelimit import PointsPerMinute, RateLimits, resource_of
 from tap_github_activity.settings import Settings
 
 __all__ = ["GitHubClient", "Page"]
@@ -80,6 +80,7 @@ class GitHubClient:
         self.clock = clock or Clock()
         self.ledger = ledger or RequestLedger()
         self.limits = RateLimits(settings.rate_limit_reserve)
+        self.minute_points = PointsPerMinute()
         self._local = threading.local()
         # GitHub allows 100 concurrent requests per user or App; the tap keeps to its setting.
         self._in_flight = threading.BoundedSemaphore(settings.max_concurrent_requests)
@@ -182,6 +183,7 @@ class GitHubClient:
         refreshed_app_token = False
         while True:
             credential = self._credential(owner, resource, stream)
+            self._pace(credential, resource, method, stream)
             if self._resume_at > self.clock.now():
                 self._pause(stream)
             try:
@@ -287,6 +289,19 @@ class GitHubClient:
                     "sleeping %.0f s, until %s", resource, len(candidates), self.limits.reserve,
                     seconds, wake.strftime("%Y-%m-%d %H:%M:%S UTC"))
                 self._sleep(seconds, stream)
+
+    def _pace(self, credential: Credential, resource: str, method: str, stream: str) -> None:
+        """Wait while this request would pass GitHub's points-per-minute limit (a GET or a
+        GraphQL query is 1 point, a write 5)."""
+        points = 1 if method in ("GET", "HEAD", "OPTIONS") or resource == "graphql" else 5
+        while True:
+            seconds = self.minute_points.take(credential.key, resource, self.clock.now(), points)
+            if seconds <= 0:
+                return
+            logger.info("Secondary rate limit: %d %s points a minute on %s reached: waiting "
+                        "%.1f s", self.minute_points.limits[resource], resource,
+                        credential.label, seconds)
+            self._sleep(seconds, stream)
 
     def _pause(self, stream: str) -> None:
         """Wait out the pause a secondary limit met by another request set."""

@@ -1,18 +1,30 @@
-"""Primary rate-limit budgets, one per credential and resource (core, graphql, ...).
+"""Primary rate-limit budgets, one per credential and resource (core, graphql, ...), and the
+secondary limit of points per minute.
 
 A budget is what GitHub last said (x-ratelimit-* headers), less the requests in flight: choosing
 a credential and counting the request happen under one lock (`acquire`), and a late answer of
 an earlier request (concurrent requests) never raises a budget GitHub has since lowered.
+
+Points per minute (`PointsPerMinute`): besides the hourly budget GitHub allows at most 900
+points a minute to REST endpoints and 2,000 to GraphQL (a GET or a GraphQL query is 1 point, a
+write 5), and says so only by refusing requests. Concurrent requests answered quickly (a
+repeated sync's 304s) can pass that; each credential's requests of the last 60 s are counted
+and a request that would pass the limit waits until it would not.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["Budget", "RateLimits", "resource_of"]
+__all__ = ["MINUTE_POINTS", "Budget", "PointsPerMinute", "RateLimits", "resource_of"]
+
+
+# GitHub's secondary limits: points a minute per resource ("core": every REST endpoint).
+MINUTE_POINTS = {"core": 900, "graphql": 2000}
+MINUTE = 60.0
 
 
 def resource_of(url: str, graphql_url: str) -> str:
@@ -111,3 +123,36 @@ class RateLimits:
         if budget.remaining - self._in_flight[(credential_key, resource)] > self.reserve:
             return 0.0
         return budget.reset_at - now + 1.0
+
+
+class PointsPerMinute:
+    """The secondary limit's points spent by (credential key, resource) in the last minute."""
+
+    def __init__(self, limits: Mapping[str, int] | None = None) -> None:
+        self.limits = dict(MINUTE_POINTS if limits is None else limits)
+        self._spent: dict[tuple[str, str], deque[tuple[float, int]]] = {}
+        self._totals: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def take(self, credential_key: str, resource: str, now: float, points: int = 1) -> float:
+        """Count `points` spent now and return 0, or, when they would pass the limit, count
+        nothing and return the seconds until they would not."""
+        limit = self.limits.get(resource)
+        if limit is None:
+            return 0.0
+        key = (credential_key, resource)
+        with self._lock:
+            spent = self._spent.setdefault(key, deque())
+            while spent and spent[0][0] <= now - MINUTE:
+                self._totals[key] -= spent.popleft()[1]
+            if self._totals[key] + points <= limit:
+                spent.append((now, points))
+                self._totals[key] += points
+                return 0.0
+            # Until enough of the oldest points have left the window.
+            total = self._totals[key]
+            for moment, spent_points in spent:
+                total -= spent_points
+                if total + points <= limit:
+                    return moment + MINUTE - now
+            return MINUTE

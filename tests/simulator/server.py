@@ -98,6 +98,7 @@ class Recorded:
     points: int
     if_none_match: str | None
     authorization: str | None
+    at: float = 0.0  # the world's clock when it was answered
 
 
 @dataclass
@@ -478,7 +479,8 @@ class GitHubSimulator:
             self.recorded.append(Recorded(
                 incoming.method, incoming.path, incoming.query, status,
                 caller.key if caller else "anonymous", resource, points,
-                incoming.headers.get("if-none-match"), incoming.headers.get("authorization")))
+                incoming.headers.get("if-none-match"), incoming.headers.get("authorization"),
+                self.world.clock.now()))
         return status, response_headers, payload
 
 
