@@ -14,7 +14,6 @@ The sequential baseline (`max_concurrent_requests: 1`) is served the same way.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import queue
@@ -25,7 +24,7 @@ from typing import Any
 
 from tests.simulator import GitHubSimulator
 from tests.simulator.graphql_api import execute
-from tests.simulator.server import HTTPError, Reply, Request
+from tests.simulator.server import HTTPError, Reply, Request, encode_json
 
 __all__ = ["ForkedGraphQL"]
 
@@ -98,8 +97,7 @@ def _serve(simulator: GitHubSimulator, connection: socket.socket) -> None:
             request = Request("POST", "/graphql", {}, {"authorization": authorization}, body,
                               caller, {}, simulator.world, simulator.api_url, rate)
             reply = execute(request)
-            payload = None if reply.body is None else json.dumps(
-                reply.body, separators=(",", ":")).encode()  # as the simulator encodes
+            payload = None if reply.body is None else encode_json(reply.body)
             answer: tuple[str, Any] = ("answered", (reply.status, reply.headers, payload))
         except HTTPError as exc:
             answer = ("refused", (exc.status, exc.message, exc.headers))

@@ -45,13 +45,14 @@ class _Block:
         self.since = monotonic()
         self.writer: threading.Thread | None = None  # the thread that writes messages
 
-    def add(self, line: str) -> None:
-        self.writer = threading.current_thread()
+    def add(self, line: str, *, write_now: bool = False) -> None:
+        now = monotonic()
         if not self.lines:
-            self.since = monotonic()
+            self.since = now
+        self.writer = threading.current_thread()
         self.lines.append(line)
         self.size += len(line)
-        if self.size >= BLOCK_BYTES or monotonic() - self.since >= FLUSH_SECONDS:
+        if write_now or self.size >= BLOCK_BYTES or now - self.since >= FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
@@ -70,19 +71,15 @@ class BufferedSingerWriter(SingerWriter):
 
     @override
     def write_message(self, message: Message) -> None:
-        line = self.format_message(message) + "\n"
-        if isinstance(message, RecordMessage):
-            _block.add(line)
-        else:
-            _block.lines.append(line)
-            _block.flush()
+        _block.add(self.format_message(message) + "\n",
+                   write_now=not isinstance(message, RecordMessage))
 
 
 def flush_before_waiting() -> None:
     """Write what is kept if this is the thread that writes the messages (a worker's wait
     changes nothing)."""
-    if _block.lines and threading.current_thread() is _block.writer:
-        _block.flush()
+    if threading.current_thread() is _block.writer:
+        write_kept()
 
 
 def write_kept() -> None:

@@ -131,8 +131,6 @@ class PullRequestFamilyStream(RepositoryChildStream):
         super().__init__(*args, **kwargs)
         # Records the walker fetched for this stream, by repository id, until it syncs them.
         self._handoffs: dict[int, Fetched] = {}
-        # Records being emitted (a run that fails meanwhile frees them in stop_prefetching).
-        self._replaying: set[Fetched] = set()
         self._stopped = False  # the run has ended: a walk still going on hands over nothing
         self._handoffs_lock = threading.Lock()
 
@@ -168,13 +166,7 @@ class PullRequestFamilyStream(RepositoryChildStream):
             fetched = self._handoffs.pop(context["repo_id"], None)
         if fetched is None:
             fetched = self._walk(context)
-        with self._handoffs_lock:
-            self._replaying.add(fetched)
-        try:
-            yield from fetched.replay()
-        finally:
-            with self._handoffs_lock:
-                self._replaying.discard(fetched)
+        yield from fetched.replay()
         if fetched.newest is not None:
             # Pull requests without records for this stream (no reviews) still move it on.
             newest = fetched.newest
@@ -200,11 +192,10 @@ class PullRequestFamilyStream(RepositoryChildStream):
     @override
     def stop_prefetching(self) -> None:
         super().stop_prefetching()
-        # A run that ended early: what was handed to a sibling that never synced it, and what
-        # was being emitted when it ended (its generator is closed only when collected).
+        # A run that ended early: what was handed to a sibling that never synced it.
         with self._handoffs_lock:
-            left = [*self._handoffs.values(), *self._replaying]
-            self._handoffs, self._replaying = {}, set()
+            left = list(self._handoffs.values())
+            self._handoffs = {}
             self._stopped = True
         for fetched in left:
             fetched.discard()

@@ -74,7 +74,7 @@ def connection(items: Sequence[Any], *, first: int | None = None, after: str | N
         start = _decode(after) + 1
     if before:
         end = _decode(before)
-    window = [(index, items[index]) for index in range(start, max(start, min(end, len(items))))]
+    window = [(index, items[index]) for index in range(start, min(end, len(items)))]
     if first is not None:
         has_next = len(window) > first
         window = window[:first]

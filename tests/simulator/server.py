@@ -316,11 +316,12 @@ class GitHubSimulator:
         if fault.advance:
             self.world.clock.advance(fault.advance)
         if fault.secondary is not None:
-            return 403, {"retry-after": str(int(fault.secondary)), **fault.headers}, _json({
+            return 403, {"retry-after": str(int(fault.secondary)), **fault.headers}, encode_json({
                 "message": SECONDARY_MESSAGE, "documentation_url": DOCS})
         if fault.status is not None:
             return (fault.status, {"x-github-request-id": "SIM:FAULT", **fault.headers},
-                    fault.body if fault.body is not None else _json({"message": "Server Error"}))
+                    fault.body if fault.body is not None
+                    else encode_json({"message": "Server Error"}))
         return None  # latency or clock only: then answered normally
 
     def _route(self, incoming: Incoming, body: bytes, resource: str,
@@ -342,9 +343,9 @@ class GitHubSimulator:
         if caller.kind != "jwt" and self.limiter.remaining(caller, resource) <= 0:
             message = f"API rate limit exceeded for {caller.key}."
             # GraphQL answers 200 with an error of type RATE_LIMITED; REST answers 403.
-            refusal = (200, limit_headers, _json({"data": None, "errors": [
+            refusal = (200, limit_headers, encode_json({"data": None, "errors": [
                 {"type": "RATE_LIMITED", "message": message}]})) if resource == "graphql" else (
-                403, limit_headers, _json({"message": message, "documentation_url": DOCS}))
+                403, limit_headers, encode_json({"message": message, "documentation_url": DOCS}))
             return self._record(incoming, caller, resource, 0, refusal)
         parsed_body = json.loads(body) if body else None
         request = Request(method, path, query, headers, parsed_body, caller, params, self.world,
@@ -359,7 +360,7 @@ class GitHubSimulator:
             points = self._spend(caller, resource, 1)
             return self._record(incoming, caller, resource, points, (
                 exc.status, {**self._limit_headers(caller, resource), **exc.headers},
-                _json({"message": exc.message, "documentation_url": DOCS,
+                encode_json({"message": exc.message, "documentation_url": DOCS,
                        "status": str(exc.status)})))
         status, extra_headers, payload, points = self._render(request, result, resource)
         etag = 'W/"' + hashlib.sha256(payload).hexdigest()[:40] + '"'
@@ -383,13 +384,13 @@ class GitHubSimulator:
             last = max((len(result.items) + per_page - 1) // per_page, 1)
             body: Any = items if result.wrap is None else {
                 "total_count": len(result.items), result.wrap: items}
-            return 200, self._links(request, page, last), _json(body), 1
+            return 200, self._links(request, page, last), encode_json(body), 1
         if isinstance(result, Reply):
             points = int(result.headers.pop("x-sim-points", 1))
             payload = (b"" if result.body is None else result.body
-                       if isinstance(result.body, bytes) else _json(result.body))
+                       if isinstance(result.body, bytes) else encode_json(result.body))
             return result.status, result.headers, payload, points
-        return 200, {}, _json(result), 1
+        return 200, {}, encode_json(result), 1
 
     def _links(self, request: Request, page: int, last: int) -> dict[str, str]:
         def link(number: int, rel: str) -> str:
@@ -467,7 +468,7 @@ class GitHubSimulator:
         return None
 
     def _error(self, status: int, message: str) -> tuple[int, dict[str, str], bytes]:
-        return status, {}, _json({"message": message, "documentation_url": DOCS,
+        return status, {}, encode_json({"message": message, "documentation_url": DOCS,
                                   "status": str(status)})
 
     def _record(self, incoming: Incoming, caller: Caller | None, resource: str, points: int,
@@ -514,5 +515,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return
 
 
-def _json(body: Any) -> bytes:
+def encode_json(body: Any) -> bytes:
+    """A response body as the simulator writes it (its ETag is of these bytes)."""
     return json.dumps(body, separators=(",", ":")).encode()
