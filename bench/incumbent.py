@@ -18,8 +18,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PACKAGE", "STREAMS", "VERSION", "classify", "config", "ensure_installed",
-           "executable", "site_dir"]
+__all__ = [
+    "PACKAGE",
+    "STREAMS",
+    "VERSION",
+    "classify",
+    "config",
+    "ensure_installed",
+    "executable",
+    "site_dir",
+]
 
 PACKAGE = "meltanolabs-tap-github"
 VERSION = "1.30.1"  # the latest on PyPI when the benchmark was written
@@ -85,21 +93,39 @@ def ensure_installed() -> None:
     """Make .bench-venv/incumbent with the pinned incumbent, unless it is there already."""
     python = VENV / "bin" / "python"
     if executable().exists():
-        probe = subprocess.run([str(python), "-m", "pip", "show", PACKAGE],  # noqa: S603 -- fixed command
-                               capture_output=True, text=True, check=False)
+        probe = subprocess.run(
+            [str(python), "-m", "pip", "show", PACKAGE],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if f"Version: {VERSION}" in probe.stdout:
             return
     print(f"Installing {PACKAGE}=={VERSION} into {VENV} ...", file=sys.stderr, flush=True)
     VENV.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)  # noqa: S603 -- fixed command
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet",  # noqa: S603 -- fixed command
-                    "--disable-pip-version-check", f"{PACKAGE}=={VERSION}"], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            f"{PACKAGE}=={VERSION}",
+        ],
+        check=True,
+    )
 
 
 def config(api_url: str, owner: str, token: str) -> dict[str, Any]:
     """Its config for the simulator: the organization's repositories, every day of history."""
-    return {"auth_token": token, "organizations": [owner], "api_url_base": api_url,
-            "user_agent": "tap-github-activity benchmark"}
+    return {
+        "auth_token": token,
+        "organizations": [owner],
+        "api_url_base": api_url,
+        "user_agent": "tap-github-activity benchmark",
+    }
 
 
 def select(catalog: dict[str, Any], streams: set[str]) -> dict[str, Any]:

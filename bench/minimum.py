@@ -6,7 +6,7 @@ None for a first sync) and the world now. Per stream:
 
 - REST listings: pages of 100, 1 point a page; a page that did not change since the previous
   sync answers 304 to its ETag (a request, 0 points).
-- GraphQL: the cost GitHub computes (tests.simulator.graphql_api.query_cost) of the smallest
+- GraphQL: the cost GitHub computes (github_simulator.graphql_api.query_cost) of the smallest
   query shapes that return the same fields, one repository per query, page sizes chosen to
   spend the fewest points. A sync after no change asks one probe per repository and family
   (1 point: GitHub's minimum for a query).
@@ -26,10 +26,10 @@ from typing import Any
 
 import graphql
 
-from tests.simulator import actions, commits, releases, statistics, traffic
-from tests.simulator.graphql_api import query_cost
-from tests.simulator.pulls import pulls_of
-from tests.simulator.world import Repo, World, iso
+from github_simulator import actions, commits, releases, statistics, traffic
+from github_simulator.graphql_api import query_cost
+from github_simulator.pulls import pulls_of
+from github_simulator.world import Repo, World, iso
 
 __all__ = ["Cost", "Snapshot", "batched_floor", "minimum", "snapshot"]
 
@@ -134,8 +134,12 @@ def pull_plan(count: int) -> tuple[int, int]:
     1-100, each page with its nested connections); at least one query."""
     best: list[tuple[int, int]] = [(0, 0)]
     for n in range(1, count + 1):
-        best.append(min((pull_page_cost(p) + best[max(n - p, 0)][0],
-                         1 + best[max(n - p, 0)][1]) for p in range(1, min(n, PAGE) + 1)))
+        best.append(
+            min(
+                (pull_page_cost(p) + best[max(n - p, 0)][0], 1 + best[max(n - p, 0)][1])
+                for p in range(1, min(n, PAGE) + 1)
+            )
+        )
     return best[count] if count else (pull_page_cost(1), 1)
 
 
@@ -202,40 +206,85 @@ class Snapshot:
 
 def _selected(world: World) -> list[Repo]:
     token = world.tokens[TOKEN]
-    return [repo for repo in world.repos.values()
-            if repo.owner.login == OWNER and not repo.fork
-            and world.visible_to_token(token, repo)]
+    return [
+        repo
+        for repo in world.repos.values()
+        if repo.owner.login == OWNER and not repo.fork and world.visible_to_token(token, repo)
+    ]
 
 
 def _repo_state(world: World, repo: Repo) -> RepoState:
-    listing = (repo.id, repo.name, repo.description, repo.private, repo.archived,
-               repo.default_branch, repo.language, tuple(repo.topics), repo.stargazers,
-               repo.forks, repo.open_issues, repo.size, iso(repo.updated_at),
-               iso(repo.pushed_at))
-    pulls = {p.id: (iso(p.updated_at), sum(r.state != "PENDING" for r in p.reviews))
-             for p in pulls_of(world).by_repo.get(repo.id, [])}
-    rel = sorted(releases.releases_of(world, repo), key=lambda r: (r.created_at, r.id),
-                 reverse=True)
-    release_rows = [(r.id, r.tag_name, r.name, r.body, r.draft, r.prerelease,
-                     None if r.published_at is None else iso(r.published_at),
-                     tuple((a.id, a.name, a.download_count, iso(a.updated_at))
-                           for a in r.assets)) for r in rel]
-    runs = sorted(actions.runs_of(world, repo), key=lambda r: (r.created_at, r.id),
-                  reverse=True)
-    run_rows = [(r.id, len(r.attempts), r.latest.status, r.latest.conclusion,
-                 iso(r.latest.updated_at)) for r in runs]
-    jobs = {r.id: [(len(a.jobs), sum(j.conclusion in FAILED for j in a.jobs))
-                   for a in r.attempts] for r in runs}
+    listing = (
+        repo.id,
+        repo.name,
+        repo.description,
+        repo.private,
+        repo.archived,
+        repo.default_branch,
+        repo.language,
+        tuple(repo.topics),
+        repo.stargazers,
+        repo.forks,
+        repo.open_issues,
+        repo.size,
+        iso(repo.updated_at),
+        iso(repo.pushed_at),
+    )
+    pulls = {
+        p.id: (iso(p.updated_at), sum(r.state != "PENDING" for r in p.reviews))
+        for p in pulls_of(world).by_repo.get(repo.id, [])
+    }
+    rel = sorted(
+        releases.releases_of(world, repo), key=lambda r: (r.created_at, r.id), reverse=True
+    )
+    release_rows = [
+        (
+            r.id,
+            r.tag_name,
+            r.name,
+            r.body,
+            r.draft,
+            r.prerelease,
+            None if r.published_at is None else iso(r.published_at),
+            tuple((a.id, a.name, a.download_count, iso(a.updated_at)) for a in r.assets),
+        )
+        for r in rel
+    ]
+    runs = sorted(actions.runs_of(world, repo), key=lambda r: (r.created_at, r.id), reverse=True)
+    run_rows = [
+        (r.id, len(r.attempts), r.latest.status, r.latest.conclusion, iso(r.latest.updated_at))
+        for r in runs
+    ]
+    jobs = {
+        r.id: [(len(a.jobs), sum(j.conclusion in FAILED for j in a.jobs)) for a in r.attempts]
+        for r in runs
+    }
     data = commits.git(world, repo)
     head = data.branches.get(repo.default_branch)
     history = [c.oid for c in data.history(head)] if head else []
-    answers = (traffic.views_answer(world, repo), traffic.clones_answer(world, repo),
-               traffic.referrers_answer(world, repo), traffic.paths_answer(world, repo))
+    answers = (
+        traffic.views_answer(world, repo),
+        traffic.clones_answer(world, repo),
+        traffic.referrers_answer(world, repo),
+        traffic.paths_answer(world, repo),
+    )
     stats_store = statistics.store(world)
-    stats = statistics.contributors_answer(world, repo.id, "") \
-        if stats_store.contributors.get(repo.id) else None
-    return RepoState(listing, pulls, release_rows, run_rows, jobs, history,
-                     _frozen(answers), _frozen(stats), stats_store.pending_202.get(repo.id, 0))
+    stats = (
+        statistics.contributors_answer(world, repo.id, "")
+        if stats_store.contributors.get(repo.id)
+        else None
+    )
+    return RepoState(
+        listing,
+        pulls,
+        release_rows,
+        run_rows,
+        jobs,
+        history,
+        _frozen(answers),
+        _frozen(stats),
+        stats_store.pending_202.get(repo.id, 0),
+    )
 
 
 def _frozen(value: Any) -> Any:
@@ -251,8 +300,9 @@ def snapshot(world: World) -> Snapshot:
     with world.lock:
         repos = _selected(world)
         shot = Snapshot({repo.id: _repo_state(world, repo) for repo in repos})
-        shot.listing_order = [r.id for r in sorted(repos, key=lambda r: (r.created_at, r.id),
-                                                   reverse=True)]
+        shot.listing_order = [
+            r.id for r in sorted(repos, key=lambda r: (r.created_at, r.id), reverse=True)
+        ]
     return shot
 
 
@@ -314,36 +364,61 @@ def _pages(items: Sequence[Any], before: Sequence[Any] | None) -> list[bool]:
     count = max(math.ceil(len(items) / PAGE), 1)
     changed = []
     for index in range(count):
-        now = list(items[index * PAGE:(index + 1) * PAGE])
-        then = None if before is None else list(before[index * PAGE:(index + 1) * PAGE])
+        now = list(items[index * PAGE : (index + 1) * PAGE])
+        then = None if before is None else list(before[index * PAGE : (index + 1) * PAGE])
         changed.append(then is None or now != then)
     return changed
 
 
-STREAMS = ["repositories", "pull_requests", "pull_request_reviews", "releases",
-           "workflow_runs", "workflow_jobs", "commits", "commit_branches", "traffic_views",
-           "traffic_clones", "traffic_referrers", "traffic_paths", "contributor_stats"]
+STREAMS = [
+    "repositories",
+    "pull_requests",
+    "pull_request_reviews",
+    "releases",
+    "workflow_runs",
+    "workflow_jobs",
+    "commits",
+    "commit_branches",
+    "traffic_views",
+    "traffic_clones",
+    "traffic_referrers",
+    "traffic_paths",
+    "contributor_stats",
+]
 
 
-def minimum(before: Snapshot | None, now: Snapshot, *, jobs_by_graphql: bool = False,
-            earlier_attempts: bool = False) -> dict[str, Cost]:
+def minimum(
+    before: Snapshot | None,
+    now: Snapshot,
+    *,
+    jobs_by_graphql: bool = False,
+    earlier_attempts: bool = False,
+) -> dict[str, Cost]:
     """The least each stream must spend in a sync that starts at `now`, the previous one having
     started at `before` (None: a first sync). `earlier_attempts`: the attempts before a run's
     latest that no earlier sync saw are delivered too (workflow_runs_earlier_attempts)."""
     costs = {name: Cost() for name in STREAMS}
     listing_now = [now.repos[i].listing for i in now.listing_order]
-    listing_then = None if before is None else [before.repos[i].listing
-                                                for i in before.listing_order]
+    listing_then = (
+        None if before is None else [before.repos[i].listing for i in before.listing_order]
+    )
     costs["repositories"].rest(_pages(listing_now, listing_then))
     for repo_id, state in now.repos.items():
         old = before.repos.get(repo_id) if before else None
         _pulls(costs["pull_requests"], state, old)
         costs["releases"].rest(_pages(state.releases, old.releases if old else None))
-        _runs(costs["workflow_runs"], costs["workflow_jobs"], state, old,
-              by_graphql=jobs_by_graphql, earlier_attempts=earlier_attempts)
+        _runs(
+            costs["workflow_runs"],
+            costs["workflow_jobs"],
+            state,
+            old,
+            by_graphql=jobs_by_graphql,
+            earlier_attempts=earlier_attempts,
+        )
         _commits(costs["commits"], state, old)
-        for index, name in enumerate(("traffic_views", "traffic_clones", "traffic_referrers",
-                                      "traffic_paths")):
+        for index, name in enumerate(
+            ("traffic_views", "traffic_clones", "traffic_referrers", "traffic_paths")
+        ):
             changed = old is None or state.traffic[index] != old.traffic[index]
             costs[name].rest([changed])
         stats_changed = old is None or state.stats != old.stats
@@ -367,12 +442,23 @@ def _pulls(cost: Cost, state: RepoState, old: RepoState | None) -> None:
     extra_points, extra_requests = follow_up_plan(follow_ups)
     # Per-connection units: a page of P costs 1 + 3P (pages of 49 for the floor).
     pages = max(math.ceil(needed / 49), 1)
-    cost.gql(points + extra_points, requests + extra_requests,
-             units=pages + 3 * needed + follow_ups, rounds=pages + (1 if follow_ups else 0))
+    cost.gql(
+        points + extra_points,
+        requests + extra_requests,
+        units=pages + 3 * needed + follow_ups,
+        rounds=pages + (1 if follow_ups else 0),
+    )
 
 
-def _runs(runs_cost: Cost, jobs_cost: Cost, state: RepoState, old: RepoState | None, *,
-          by_graphql: bool, earlier_attempts: bool) -> None:
+def _runs(
+    runs_cost: Cost,
+    jobs_cost: Cost,
+    state: RepoState,
+    old: RepoState | None,
+    *,
+    by_graphql: bool,
+    earlier_attempts: bool,
+) -> None:
     runs_cost.rest(_pages(state.runs, old.runs if old else None))
     then = {row[0]: row for row in old.runs} if old else {}
     # Per run whose row changed: the (jobs, failed jobs) of the attempts whose jobs are due.
@@ -389,7 +475,7 @@ def _runs(runs_cost: Cost, jobs_cost: Cost, state: RepoState, old: RepoState | N
             seen = max(seen, attempts - 1)
         runs_cost.rest([True] * max(attempts - 1 - seen, 0))
         # Jobs: of the attempts not seen, or of the latest attempt when only it changed.
-        due.append(state.jobs[run_id][min(seen, attempts - 1):])
+        due.append(state.jobs[run_id][min(seen, attempts - 1) :])
     # REST .../runs/{id}/jobs?filter=all gives every attempt's jobs of a run (100 a page); with
     # runner details off, GraphQL gives the latest attempt's (a check suite's check runs: the
     # latest attempt's), 100 runs a query, then the steps of the failed jobs by node id.
@@ -398,7 +484,7 @@ def _runs(runs_cost: Cost, jobs_cost: Cost, state: RepoState, old: RepoState | N
         if not by_graphql or len(jobs) > 1:
             jobs_cost.rest([True] * max(math.ceil(sum(n for n, _ in jobs) / PAGE), 1))
     for offset in range(0, len(latest_only), 100):
-        batch = latest_only[offset:offset + 100]
+        batch = latest_only[offset : offset + 100]
         widest = max(1, *(n for n, _ in batch))
         jobs_cost.gql(jobs_query_cost(len(batch), widest), 1, units=len(batch))
     failed = sum(f for _, f in latest_only)

@@ -6,7 +6,7 @@
 It seeds the simulator's world at a scale (bench/scales.py), serves it on 127.0.0.1 with a
 per-request latency, and runs the tap as a separate process (its own wall time, CPU time and
 peak memory) for each run: `first` (empty state), `repeat` (the state of the run before, nothing
-changed), `mutate` (every registered mutation of tests/simulator/truth.py, then a sync with the
+changed), `mutate` (every registered mutation of github_simulator/truth.py, then a sync with the
 state of the run before). For each run and stream it prints requests by resource and status,
 304s, REST and GraphQL points, seconds waited and records, beside the physical minimum
 (bench/minimum.py) and the ratio; with --incumbent, meltanolabs-tap-github runs the same runs on
@@ -35,10 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import incumbent
-from bench.forked_graphql import ForkedGraphQL
 from bench.minimum import Cost, Snapshot, batched_floor, minimum, snapshot
 from bench.scales import SCALES, Scale
-from tests.simulator import (
+from github_simulator import (
     Fault,
     GitHubSimulator,
     World,
@@ -48,10 +47,11 @@ from tests.simulator import (
     rest_extra,
     seeded_world,
 )
-from tests.simulator.pulls import pulls_of
-from tests.simulator.server import Caller, RateLimiter
-from tests.simulator.truth import EXPECTED, MUTATIONS, SEEN_ATTEMPTS_STREAMS
-from tests.simulator.world import RealClock
+from github_simulator.forked_graphql import ForkedGraphQL
+from github_simulator.pulls import pulls_of
+from github_simulator.server import Caller, RateLimiter
+from github_simulator.truth import EXPECTED, MUTATIONS, SEEN_ATTEMPTS_STREAMS
+from github_simulator.world import RealClock
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "ghp_alice"  # noqa: S105 -- the simulated world's token, not a secret
@@ -63,8 +63,10 @@ RUNS = ("first", "repeat", "mutate")
 GRAPHQL_PROCESSES = 4
 METRIC = re.compile(r"METRIC: (\{.*\})\s*$")
 # The tap's log of a wait for a rate limit (primary or secondary): when, and how long.
-WAIT = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*(?:sleeping|waiting) "
-                  r"([\d.]+) s\b")
+WAIT = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*(?:sleeping|waiting) "
+    r"([\d.]+) s\b"
+)
 TABLE_START = "GitHub requests this run:"
 
 
@@ -199,11 +201,16 @@ def execute(command: list[str], env: dict[str, str], stderr_path: Path) -> Measu
     own = resource.getrusage(resource.RUSAGE_SELF)
     start = time.monotonic()
     with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(  # noqa: S603 -- the benchmark's own commands
-            command, stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=ROOT)
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=ROOT
+        )
         assert process.stdout is not None
-        sink = subprocess.Popen([sys.executable, "-m", "bench.sink"],
-                                stdin=process.stdout, stdout=subprocess.PIPE, cwd=ROOT)
+        sink = subprocess.Popen(
+            [sys.executable, "-m", "bench.sink"],
+            stdin=process.stdout,
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+        )
         process.stdout.close()  # the sink's now: it sees the end when the tap exits
         peak = PeakMemory(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
@@ -216,15 +223,28 @@ def execute(command: list[str], env: dict[str, str], stderr_path: Path) -> Measu
     output = json.loads(read)
     last_state = output["last_state"]
     state = json.loads(last_state)["value"] if last_state else None
-    return Measured(process.returncode, wall, usage.ru_utime + usage.ru_stime,
-                    peak.megabytes, (after.ru_utime + after.ru_stime)
-                    - (own.ru_utime + own.ru_stime), Counter(output["records"]), state,
-                    output["bytes"], output["states"], len(last_state.encode()))
+    return Measured(
+        process.returncode,
+        wall,
+        usage.ru_utime + usage.ru_stime,
+        peak.megabytes,
+        (after.ru_utime + after.ru_stime) - (own.ru_utime + own.ru_stime),
+        Counter(output["records"]),
+        state,
+        output["bytes"],
+        output["states"],
+        len(last_state.encode()),
+    )
 
 
 def discover(command: list[str], env: dict[str, str]) -> dict[str, Any]:
-    found = subprocess.run([*command, "--discover"], capture_output=True, env=env,  # noqa: S603 -- the benchmark's own commands
-                           cwd=ROOT, check=False)
+    found = subprocess.run(
+        [*command, "--discover"],
+        capture_output=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
     if found.returncode != 0:
         message = found.stderr.decode(errors="replace").strip().splitlines()[-5:]
         raise SystemExit(f"{command[0]} --discover failed:\n  " + "\n  ".join(message))
@@ -266,8 +286,13 @@ class Tool:
 
     def run(self, bench: Bench, run: str) -> RunResult:
         files = self.workdir
-        args = [*self.command(), "--config", str(files / "config.json"),
-                "--catalog", str(files / "catalog.json")]
+        args = [
+            *self.command(),
+            "--config",
+            str(files / "config.json"),
+            "--catalog",
+            str(files / "catalog.json"),
+        ]
         if run != "first" and self.state:
             (files / f"state-before-{run}.json").write_text(json.dumps(self.state))
             args += ["--state", str(files / f"state-before-{run}.json")]
@@ -296,22 +321,42 @@ class Tool:
                 failures[f"{entry.status} {entry.method} {_shape(entry.path)}"] += 1
         if measured.exit_code != 0:
             tail = stderr.read_text(errors="replace").splitlines()[-15:]
-            print(f"!! {self.name} exited {measured.exit_code}; the end of {stderr}:\n  "
-                  + "\n  ".join(tail), flush=True)
-        return RunResult(self.name, run, measured.exit_code, measured.wall, measured.cpu,
-                         measured.peak_rss_mb, measured.simulator_cpu + executors.cpu_seconds,
-                         streams, log_requests,
-                         log_points, failures=failures,
-                         output_mb=measured.output_bytes / 2**20, states=measured.states,
-                         state_kb=measured.state_bytes / 1024,
-                         waited_wall=self.wall_waits(stderr))
+            print(
+                f"!! {self.name} exited {measured.exit_code}; the end of {stderr}:\n  "
+                + "\n  ".join(tail),
+                flush=True,
+            )
+        return RunResult(
+            self.name,
+            run,
+            measured.exit_code,
+            measured.wall,
+            measured.cpu,
+            measured.peak_rss_mb,
+            measured.simulator_cpu + executors.cpu_seconds,
+            streams,
+            log_requests,
+            log_points,
+            failures=failures,
+            output_mb=measured.output_bytes / 2**20,
+            states=measured.states,
+            state_kb=measured.state_bytes / 1024,
+            waited_wall=self.wall_waits(stderr),
+        )
 
 
 class Ours(Tool):
     name = OURS
 
-    def __init__(self, workdir: Path, *, streams: set[str] | None, runner_details: bool,
-                 earlier_attempts: bool, concurrency: int | None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        streams: set[str] | None,
+        runner_details: bool,
+        earlier_attempts: bool,
+        concurrency: int | None,
+    ) -> None:
         super().__init__(workdir)
         self.selection = streams
         self.runner_details = runner_details
@@ -322,8 +367,11 @@ class Ours(Tool):
         return [str(Path(sys.executable).with_name("tap-github-activity"))]
 
     def setup(self, api_url: str) -> None:
-        config: dict[str, Any] = {"auth_token": TOKEN, "api_url": api_url,
-                                  "repositories": [f"{OWNER}/*"]}
+        config: dict[str, Any] = {
+            "auth_token": TOKEN,
+            "api_url": api_url,
+            "repositories": [f"{OWNER}/*"],
+        }
         if self.concurrency is not None:
             config["max_concurrent_requests"] = self.concurrency
         if self.runner_details:
@@ -331,8 +379,9 @@ class Ours(Tool):
         if self.earlier_attempts:
             config["workflow_runs_earlier_attempts"] = True
         (self.workdir / "config.json").write_text(json.dumps(config, indent=1))
-        catalog = discover([*self.command(), "--config", str(self.workdir / "config.json")],
-                           self.env())
+        catalog = discover(
+            [*self.command(), "--config", str(self.workdir / "config.json")], self.env()
+        )
         for entry in catalog["streams"]:
             chosen = self.selection is None or entry["tap_stream_id"] in self.selection
             for metadata in entry["metadata"]:
@@ -355,8 +404,9 @@ class Ours(Tool):
                         continue
                     stream = figures.setdefault(tags["stream"], StreamFigures())
                     if metric["metric"] == "http_request_count":
-                        stream.requests[f"{tags['resource']} {tags['http_status_code']}"] += \
-                            metric["value"]
+                        stream.requests[f"{tags['resource']} {tags['http_status_code']}"] += metric[
+                            "value"
+                        ]
                     elif metric["metric"] == "rate_limit_points":
                         if tags["resource"] == "graphql":
                             stream.graphql_points += metric["value"]
@@ -373,7 +423,6 @@ class Ours(Tool):
                 elif in_table and " | " in line:
                     in_table = False
         return figures
-
 
     def wall_waits(self, stderr: Path) -> float:
         """The union of the waits the tap logged (concurrent requests wait together: the
@@ -399,8 +448,11 @@ class Incumbent(Tool):
 
     def __init__(self, workdir: Path, streams: set[str] | None) -> None:
         super().__init__(workdir)
-        self.selection = {theirs for ours, theirs in incumbent.STREAMS.items()
-                          if theirs and (streams is None or ours in streams)}
+        self.selection = {
+            theirs
+            for ours, theirs in incumbent.STREAMS.items()
+            if theirs and (streams is None or ours in streams)
+        }
         self.api_url = ""
 
     def command(self) -> list[str]:
@@ -416,11 +468,14 @@ class Incumbent(Tool):
         incumbent.ensure_installed()
         self.api_url = api_url
         (self.workdir / "config.json").write_text(
-            incumbent.dumps(incumbent.config(api_url, OWNER, TOKEN)))
-        catalog = discover([*self.command(), "--config", str(self.workdir / "config.json")],
-                           self.env())
+            incumbent.dumps(incumbent.config(api_url, OWNER, TOKEN))
+        )
+        catalog = discover(
+            [*self.command(), "--config", str(self.workdir / "config.json")], self.env()
+        )
         (self.workdir / "catalog.json").write_text(
-            incumbent.dumps(incumbent.select(catalog, self.selection)))
+            incumbent.dumps(incumbent.select(catalog, self.selection))
+        )
 
     def streams(self, stderr: Path, log: list[Any]) -> dict[str, StreamFigures]:
         """From the simulator's log, by request path."""
@@ -441,8 +496,9 @@ class Incumbent(Tool):
 class Bench:
     """The world, the simulator serving it, and the runs."""
 
-    def __init__(self, scale: Scale, latency: float, seed: int, *,
-                 graphql_processes: int = GRAPHQL_PROCESSES) -> None:
+    def __init__(
+        self, scale: Scale, latency: float, seed: int, *, graphql_processes: int = GRAPHQL_PROCESSES
+    ) -> None:
         rest_extra.register()  # REST pull requests and reviews, which the incumbent reads
         self.scale = scale
         self.graphql_processes = graphql_processes
@@ -482,9 +538,12 @@ class Bench:
         """Records a first sync must emit per stream (the ground truth's keys): of the runs'
         latest attempts only, unless `earlier_attempts`."""
         latest = None if earlier_attempts else actions.latest_attempts(self.world)
-        return {name: len(truth(self.world, latest) if name in SEEN_ATTEMPTS_STREAMS
-                          else truth(self.world))
-                for name, truth in EXPECTED.items()}
+        return {
+            name: len(
+                truth(self.world, latest) if name in SEEN_ATTEMPTS_STREAMS else truth(self.world)
+            )
+            for name, truth in EXPECTED.items()
+        }
 
 
 # -- printing ----------------------------------------------------------------------------------
@@ -495,8 +554,12 @@ def table(headers: list[str], rows: Iterable[list[Any]]) -> str:
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     lines = []
     for number, row in enumerate(cells):
-        lines.append("  ".join(v.ljust(w) if i == 0 else v.rjust(w)
-                               for i, (v, w) in enumerate(zip(row, widths, strict=True))))
+        lines.append(
+            "  ".join(
+                v.ljust(w) if i == 0 else v.rjust(w)
+                for i, (v, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
         if number == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -525,12 +588,15 @@ def statuses(requests: Counter[str]) -> str:
 def totals(least: dict[str, Cost]) -> tuple[int, int]:
     """(minimum, floor) points of a run: per-repository queries; GraphQL queries shared by
     repositories and streams."""
-    return (sum(c.points for c in least.values()),
-            sum(c.core_points for c in least.values()) + batched_floor(least))
+    return (
+        sum(c.points for c in least.values()),
+        sum(c.core_points for c in least.values()) + batched_floor(least),
+    )
 
 
-def print_run(result: RunResult, least: dict[str, Cost], pairs: list[tuple[str, str]],
-              title: str) -> None:
+def print_run(
+    result: RunResult, least: dict[str, Cost], pairs: list[tuple[str, str]], title: str
+) -> None:
     """`pairs`: (the tool's stream, the stream of ours whose minimum applies)."""
     rows = []
     total = StreamFigures()
@@ -538,16 +604,44 @@ def print_run(result: RunResult, least: dict[str, Cost], pairs: list[tuple[str, 
     for name, ours in pairs:
         figures = result.stream(name)
         cost = least.get(ours, Cost())
-        rows.append([name, figures.total, figures.not_modified, figures.core_points,
-                     figures.graphql_points, figures.waited, figures.records,
-                     result.expected.get(ours), cost.total_requests, cost.points, cost.floor,
-                     ratio(figures.points, cost.points), ratio(figures.points, cost.floor),
-                     statuses(figures.requests)])
+        rows.append(
+            [
+                name,
+                figures.total,
+                figures.not_modified,
+                figures.core_points,
+                figures.graphql_points,
+                figures.waited,
+                figures.records,
+                result.expected.get(ours),
+                cost.total_requests,
+                cost.points,
+                cost.floor,
+                ratio(figures.points, cost.points),
+                ratio(figures.points, cost.floor),
+                statuses(figures.requests),
+            ]
+        )
     for name in sorted(n for n in result.streams if n not in streams):
         figures = result.streams[name]
-        rows.append([name, figures.total, figures.not_modified, figures.core_points,
-                     figures.graphql_points, figures.waited, figures.records, None, None, None,
-                     None, None, None, statuses(figures.requests)])
+        rows.append(
+            [
+                name,
+                figures.total,
+                figures.not_modified,
+                figures.core_points,
+                figures.graphql_points,
+                figures.waited,
+                figures.records,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                statuses(figures.requests),
+            ]
+        )
     for figures in result.streams.values():
         total.requests.update(figures.requests)
         total.core_points += figures.core_points
@@ -555,109 +649,253 @@ def print_run(result: RunResult, least: dict[str, Cost], pairs: list[tuple[str, 
         total.waited += figures.waited
         total.records += figures.records
     least_points, floor = totals({ours: least[ours] for _, ours in pairs if ours in least})
-    rows.append(["total", total.total, total.not_modified, total.core_points,
-                 total.graphql_points, total.waited, total.records,
-                 sum(result.expected.values()) if result.expected else None,
-                 sum(least[o].total_requests for _, o in pairs if o in least), least_points,
-                 floor, ratio(total.points, least_points), ratio(total.points, floor),
-                 statuses(total.requests)])
+    rows.append(
+        [
+            "total",
+            total.total,
+            total.not_modified,
+            total.core_points,
+            total.graphql_points,
+            total.waited,
+            total.records,
+            sum(result.expected.values()) if result.expected else None,
+            sum(least[o].total_requests for _, o in pairs if o in least),
+            least_points,
+            floor,
+            ratio(total.points, least_points),
+            ratio(total.points, floor),
+            statuses(total.requests),
+        ]
+    )
     print(f"\n{title}")
-    print(f"exit {result.exit_code}; wall {result.wall:.1f} s; CPU {result.cpu:.1f} s; peak RSS "
-          f"{result.peak_rss_mb:.0f} MB; {result.records:,} records, "
-          f"{result.records / result.wall if result.wall else 0:,.0f} records/s; output "
-          f"{result.output_mb:,.1f} MB with {result.states:,} STATE messages (the last "
-          f"{result.state_kb:,.0f} KB); waited for rate limits {result.waited_wall:,.0f} s of "
-          f"the wall time; simulator CPU {result.simulator_cpu:.1f} s")
+    print(
+        f"exit {result.exit_code}; wall {result.wall:.1f} s; CPU {result.cpu:.1f} s; peak RSS "
+        f"{result.peak_rss_mb:.0f} MB; {result.records:,} records, "
+        f"{result.records / result.wall if result.wall else 0:,.0f} records/s; output "
+        f"{result.output_mb:,.1f} MB with {result.states:,} STATE messages (the last "
+        f"{result.state_kb:,.0f} KB); waited for rate limits {result.waited_wall:,.0f} s of "
+        f"the wall time; simulator CPU {result.simulator_cpu:.1f} s"
+    )
     answered = Counter({k: n for k, n in result.log_requests.items() if k != "conditional"})
-    print(f"simulator log: {statuses(answered)}; points: core "
-          f"{result.log_points.get('core', 0):,}, graphql {result.log_points.get('graphql', 0):,};"
-          f" {result.log_requests.get('conditional', 0):,} requests with If-None-Match")
-    print(table(["stream", "requests", "304", "core pts", "gql pts", "waited s", "records",
-                 "expected", "min req", "min pts", "floor", "x min", "x floor",
-                 "requests by resource:status"], rows))
+    print(
+        f"simulator log: {statuses(answered)}; points: core "
+        f"{result.log_points.get('core', 0):,}, graphql {result.log_points.get('graphql', 0):,};"
+        f" {result.log_requests.get('conditional', 0):,} requests with If-None-Match"
+    )
+    print(
+        table(
+            [
+                "stream",
+                "requests",
+                "304",
+                "core pts",
+                "gql pts",
+                "waited s",
+                "records",
+                "expected",
+                "min req",
+                "min pts",
+                "floor",
+                "x min",
+                "x floor",
+                "requests by resource:status",
+            ],
+            rows,
+        )
+    )
     if result.failures:
-        print("refused requests: " + "; ".join(f"{key} x{n}" for key, n in
-                                                result.failures.most_common(6)))
+        print(
+            "refused requests: "
+            + "; ".join(f"{key} x{n}" for key, n in result.failures.most_common(6))
+        )
 
 
-def print_side_by_side(ours: RunResult, theirs: RunResult, least: dict[str, Cost],
-                       streams: list[str]) -> None:
+def print_side_by_side(
+    ours: RunResult, theirs: RunResult, least: dict[str, Cost], streams: list[str]
+) -> None:
     rows = []
     for name in streams:
         other = incumbent.STREAMS.get(name)
         mine, their = ours.stream(name), theirs.stream(other) if other else None
         cost = least.get(name, Cost())
-        rows.append([name, other, mine.total, their.total if their else None, mine.points,
-                     their.points if their else None, cost.points, cost.floor,
-                     ratio(mine.points, cost.points),
-                     ratio(their.points, cost.points) if their else None,
-                     mine.records, their.records if their else None])
+        rows.append(
+            [
+                name,
+                other,
+                mine.total,
+                their.total if their else None,
+                mine.points,
+                their.points if their else None,
+                cost.points,
+                cost.floor,
+                ratio(mine.points, cost.points),
+                ratio(their.points, cost.points) if their else None,
+                mine.records,
+                their.records if their else None,
+            ]
+        )
     for name in sorted(n for n in theirs.streams if n not in incumbent.STREAMS.values()):
         their = theirs.streams[name]
-        rows.append([None, name, None, their.total, None, their.points, None, None, None, None,
-                     None, their.records])
+        rows.append(
+            [
+                None,
+                name,
+                None,
+                their.total,
+                None,
+                their.points,
+                None,
+                None,
+                None,
+                None,
+                None,
+                their.records,
+            ]
+        )
     for name in sorted(n for n in ours.streams if n not in incumbent.STREAMS):
         mine = ours.streams[name]
-        rows.append([name, None, mine.total, None, mine.points, None, None, None, None, None,
-                     mine.records, None])
+        rows.append(
+            [
+                name,
+                None,
+                mine.total,
+                None,
+                mine.points,
+                None,
+                None,
+                None,
+                None,
+                None,
+                mine.records,
+                None,
+            ]
+        )
     mine_points = sum(f.points for f in ours.streams.values())
     their_points = sum(f.points for f in theirs.streams.values())
     least_points, floor = totals(least)
-    rows.append(["total", None, sum(f.total for f in ours.streams.values()),
-                 sum(f.total for f in theirs.streams.values()), mine_points, their_points,
-                 least_points, floor, ratio(mine_points, least_points),
-                 ratio(their_points, least_points), ours.records, theirs.records])
+    rows.append(
+        [
+            "total",
+            None,
+            sum(f.total for f in ours.streams.values()),
+            sum(f.total for f in theirs.streams.values()),
+            mine_points,
+            their_points,
+            least_points,
+            floor,
+            ratio(mine_points, least_points),
+            ratio(their_points, least_points),
+            ours.records,
+            theirs.records,
+        ]
+    )
     print(f"\nside by side, {ours.run} run: {OURS} vs {THEIRS}")
-    print(table(["stream (ours)", "stream (theirs)", "req ours", "req theirs", "pts ours",
-                 "pts theirs", "min pts", "floor", "ours x min", "theirs x min", "rec ours",
-                 "rec theirs"], rows))
-    print(f"wall {ours.wall:.1f} s vs {theirs.wall:.1f} s; CPU {ours.cpu:.1f} s vs "
-          f"{theirs.cpu:.1f} s; peak RSS {ours.peak_rss_mb:.0f} MB vs "
-          f"{theirs.peak_rss_mb:.0f} MB; exit {ours.exit_code} vs {theirs.exit_code}")
+    print(
+        table(
+            [
+                "stream (ours)",
+                "stream (theirs)",
+                "req ours",
+                "req theirs",
+                "pts ours",
+                "pts theirs",
+                "min pts",
+                "floor",
+                "ours x min",
+                "theirs x min",
+                "rec ours",
+                "rec theirs",
+            ],
+            rows,
+        )
+    )
+    print(
+        f"wall {ours.wall:.1f} s vs {theirs.wall:.1f} s; CPU {ours.cpu:.1f} s vs "
+        f"{theirs.cpu:.1f} s; peak RSS {ours.peak_rss_mb:.0f} MB vs "
+        f"{theirs.peak_rss_mb:.0f} MB; exit {ours.exit_code} vs {theirs.exit_code}"
+    )
 
 
 # -- main --------------------------------------------------------------------------------------
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
-    parser.add_argument("--latency", type=float, default=0.0,
-                        help="seconds the simulator waits before answering each request")
-    parser.add_argument("--runs", default=",".join(RUNS),
-                        help="comma-separated, in order: first, repeat, mutate")
-    parser.add_argument("--incumbent", action="store_true",
-                        help=f"also run {incumbent.PACKAGE} {incumbent.VERSION} "
-                             "(installed in .bench-venv/incumbent on first use)")
-    parser.add_argument("--streams", help="comma-separated streams of ours to select "
-                                          "(default: all)")
-    parser.add_argument("--runner-details", action="store_true",
-                        help="workflow_jobs_runner_details: true for our tap (jobs from REST "
-                             "with runner_name and labels; the minimum follows)")
-    parser.add_argument("--earlier-attempts", action="store_true",
-                        help="workflow_runs_earlier_attempts: true for our tap (the attempts "
-                             "before each re-run's latest, and their jobs; the minimum and "
-                             "the expected records follow)")
-    parser.add_argument("--concurrency", type=int,
-                        help="max_concurrent_requests for our tap (default: its own default)")
-    parser.add_argument("--sequential-baseline", action="store_true",
-                        help="after the first sync, run it again with max_concurrent_requests=1 "
-                             "(empty state, same world) and print the wall-time ratio")
-    parser.add_argument("--token-limit", type=int,
-                        help="the token's budget per window, core and graphql each "
-                             "(default: the scale's)")
-    parser.add_argument("--window", type=int,
-                        help="seconds of the simulator's rate-limit window (default: the "
-                             "scale's; GitHub's is 3600)")
-    parser.add_argument("--graphql-processes", type=int, default=GRAPHQL_PROCESSES,
-                        help="forked copies of the simulator that execute GraphQL queries side "
-                             "by side, as GitHub's servers do (bench/forked_graphql.py); 0: "
-                             "executed on the simulator's threads, one at a time (default: "
-                             "%(default)s)")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="seconds the simulator waits before answering each request",
+    )
+    parser.add_argument(
+        "--runs", default=",".join(RUNS), help="comma-separated, in order: first, repeat, mutate"
+    )
+    parser.add_argument(
+        "--incumbent",
+        action="store_true",
+        help=f"also run {incumbent.PACKAGE} {incumbent.VERSION} "
+        "(installed in .bench-venv/incumbent on first use)",
+    )
+    parser.add_argument(
+        "--streams", help="comma-separated streams of ours to select (default: all)"
+    )
+    parser.add_argument(
+        "--runner-details",
+        action="store_true",
+        help="workflow_jobs_runner_details: true for our tap (jobs from REST "
+        "with runner_name and labels; the minimum follows)",
+    )
+    parser.add_argument(
+        "--earlier-attempts",
+        action="store_true",
+        help="workflow_runs_earlier_attempts: true for our tap (the attempts "
+        "before each re-run's latest, and their jobs; the minimum and "
+        "the expected records follow)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        help="max_concurrent_requests for our tap (default: its own default)",
+    )
+    parser.add_argument(
+        "--sequential-baseline",
+        action="store_true",
+        help="after the first sync, run it again with max_concurrent_requests=1 "
+        "(empty state, same world) and print the wall-time ratio",
+    )
+    parser.add_argument(
+        "--token-limit",
+        type=int,
+        help="the token's budget per window, core and graphql each (default: the scale's)",
+    )
+    parser.add_argument(
+        "--window",
+        type=int,
+        help="seconds of the simulator's rate-limit window (default: the "
+        "scale's; GitHub's is 3600)",
+    )
+    parser.add_argument(
+        "--graphql-processes",
+        type=int,
+        default=GRAPHQL_PROCESSES,
+        help="forked copies of the simulator that execute GraphQL queries side "
+        "by side, as GitHub's servers do (github_simulator/forked_graphql.py);"
+        " 0: "
+        "executed on the simulator's threads, one at a time (default: "
+        "%(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--out", type=Path, default=ROOT / ".bench-out",
-                        help="where configs, catalogs, states, logs and results.json go")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / ".bench-out",
+        help="where configs, catalogs, states, logs and results.json go",
+    )
     args = parser.parse_args(argv)
     args.run_list = [r.strip() for r in args.runs.split(",") if r.strip()]
     unknown = set(args.run_list) - set(RUNS)
@@ -670,16 +908,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     scale = SCALES[args.scale]
     if args.token_limit or args.window:
-        scale = Scale(scale.world, token_limit=args.token_limit or scale.token_limit,
-                      window_seconds=args.window or scale.window_seconds, note=scale.note)
+        scale = Scale(
+            scale.world,
+            token_limit=args.token_limit or scale.token_limit,
+            window_seconds=args.window or scale.window_seconds,
+            note=scale.note,
+        )
     command = " ".join(["python -m bench.run", *(argv if argv is not None else sys.argv[1:])])
     print(f"# {command}")
     with Bench(scale, args.latency, args.seed, graphql_processes=args.graphql_processes) as bench:
         session = Session(args, bench)
-        print(f"scale {args.scale}: {scale.note}\nworld: {session.counts} (seeded in "
-              f"{bench.seed_seconds:.1f} s); latency {args.latency:g} s per request; token "
-              f"budget {scale.token_limit:,} points per {scale.window_seconds} s window",
-              flush=True)
+        print(
+            f"scale {args.scale}: {scale.note}\nworld: {session.counts} (seeded in "
+            f"{bench.seed_seconds:.1f} s); latency {args.latency:g} s per request; token "
+            f"budget {scale.token_limit:,} points per {scale.window_seconds} s window",
+            flush=True,
+        )
         previous: Snapshot | None = None
         for run in args.run_list:
             previous = session.phase(run, previous)
@@ -687,9 +931,26 @@ def main(argv: list[str] | None = None) -> int:
                 # On the same world as the first sync (before any mutation).
                 session.sequential_baseline()
         print("\nsummary")
-        print(table(["run", "tool", "points", "min pts", "floor", "x min", "x floor",
-                     "waited s", "wall s", "CPU s", "peak MB", "records", "exit"],
-                    session.summary))
+        print(
+            table(
+                [
+                    "run",
+                    "tool",
+                    "points",
+                    "min pts",
+                    "floor",
+                    "x min",
+                    "x floor",
+                    "waited s",
+                    "wall s",
+                    "CPU s",
+                    "peak MB",
+                    "records",
+                    "exit",
+                ],
+                session.summary,
+            )
+        )
         session.targets()
         session.write(command)
     return 0
@@ -704,12 +965,18 @@ class Session:
         self.counts = world_counts(bench.world)
         self.selection = set(args.streams.split(",")) if args.streams else None
         self.out = args.out / f"{args.scale}-latency{args.latency:g}"
-        self.streams = [s for s in incumbent.STREAMS
-                        if self.selection is None or s in self.selection]
-        self.tools: list[Tool] = [Ours(self.out / "ours", streams=self.selection,
-                                       runner_details=args.runner_details,
-                                       earlier_attempts=args.earlier_attempts,
-                                       concurrency=args.concurrency)]
+        self.streams = [
+            s for s in incumbent.STREAMS if self.selection is None or s in self.selection
+        ]
+        self.tools: list[Tool] = [
+            Ours(
+                self.out / "ours",
+                streams=self.selection,
+                runner_details=args.runner_details,
+                earlier_attempts=args.earlier_attempts,
+                concurrency=args.concurrency,
+            )
+        ]
         if args.incumbent:
             self.tools.append(Incumbent(self.out / "incumbent", self.selection))
         for tool in self.tools:
@@ -725,14 +992,26 @@ class Session:
         if run == "mutate":
             bench.mutate()
         now = snapshot(bench.world)
-        least = {k: v for k, v in minimum(previous if run != "first" else None, now,
-                                          jobs_by_graphql=not self.args.runner_details,
-                                          earlier_attempts=self.args.earlier_attempts).items()
-                 if k in streams}
+        least = {
+            k: v
+            for k, v in minimum(
+                previous if run != "first" else None,
+                now,
+                jobs_by_graphql=not self.args.runner_details,
+                earlier_attempts=self.args.earlier_attempts,
+            ).items()
+            if k in streams
+        }
         self.minimums[run] = least
-        expected = {k: v for k, v in bench.expected(
-            earlier_attempts=self.args.earlier_attempts).items() if k in streams} \
-            if run == "first" else {}
+        expected = (
+            {
+                k: v
+                for k, v in bench.expected(earlier_attempts=self.args.earlier_attempts).items()
+                if k in streams
+            }
+            if run == "first"
+            else {}
+        )
         by_tool: dict[str, RunResult] = {}
         for tool in self.tools:
             result = tool.run(bench, run)
@@ -742,45 +1021,70 @@ class Session:
                 pairs = [(s, s) for s in streams]
             else:
                 pairs = [(t, s) for s in streams if (t := incumbent.STREAMS.get(s))]
-            print_run(result, least, pairs, f"== {run} sync: {tool.name} "
-                      f"({self.args.scale}, latency {self.args.latency:g} s) ==")
+            print_run(
+                result,
+                least,
+                pairs,
+                f"== {run} sync: {tool.name} "
+                f"({self.args.scale}, latency {self.args.latency:g} s) ==",
+            )
             self.record(result, least)
         if OURS in by_tool and THEIRS in by_tool:
             print_side_by_side(by_tool[OURS], by_tool[THEIRS], least, streams)
         least_points, floor = totals(least)
-        print(f"\nphysical minimum, {run} run: {least_points:,} points with one repository "
-              f"per query ({sum(c.core_points for c in least.values()):,} core, "
-              f"{sum(c.graphql_points for c in least.values()):,} graphql); floor {floor:,} "
-              f"with GraphQL queries shared by repositories ({batched_floor(least):,} graphql)",
-              flush=True)
+        print(
+            f"\nphysical minimum, {run} run: {least_points:,} points with one repository "
+            f"per query ({sum(c.core_points for c in least.values()):,} core, "
+            f"{sum(c.graphql_points for c in least.values()):,} graphql); floor {floor:,} "
+            f"with GraphQL queries shared by repositories ({batched_floor(least):,} graphql)",
+            flush=True,
+        )
         return now
 
     def record(self, result: RunResult, least: dict[str, Cost] | None) -> None:
         self.results.append(result)
         points = sum(f.points for f in result.streams.values())
         least_points, floor = totals(least) if least is not None else (None, None)
-        self.summary.append([result.run, result.tool, points, least_points, floor,
-                             ratio(points, least_points) if least_points is not None else None,
-                             ratio(points, floor) if floor is not None else None,
-                             result.waited_wall, result.wall,
-                             result.cpu, result.peak_rss_mb, result.records, result.exit_code])
+        self.summary.append(
+            [
+                result.run,
+                result.tool,
+                points,
+                least_points,
+                floor,
+                ratio(points, least_points) if least_points is not None else None,
+                ratio(points, floor) if floor is not None else None,
+                result.waited_wall,
+                result.wall,
+                result.cpu,
+                result.peak_rss_mb,
+                result.records,
+                result.exit_code,
+            ]
+        )
         self.json.append(_as_json(result, least or {}))
 
     def sequential_baseline(self) -> None:
         """Our first sync once more, one request at a time."""
-        baseline = Ours(self.out / "ours-sequential", streams=self.selection,
-                        runner_details=self.args.runner_details,
-                        earlier_attempts=self.args.earlier_attempts, concurrency=1)
+        baseline = Ours(
+            self.out / "ours-sequential",
+            streams=self.selection,
+            runner_details=self.args.runner_details,
+            earlier_attempts=self.args.earlier_attempts,
+            concurrency=1,
+        )
         baseline.name = f"{OURS} (max_concurrent_requests=1)"
         baseline.setup(self.bench.simulator.api_url)
         result = baseline.run(self.bench, "first")
         self.record(result, None)
         concurrent = self.ours("first")
         if concurrent:
-            print(f"\nwall time of the first sync: {concurrent.wall:.1f} s with "
-                  f"max_concurrent_requests={self.args.concurrency or 'default'}, "
-                  f"{result.wall:.1f} s with 1: ratio {concurrent.wall / result.wall:.2f}",
-                  flush=True)
+            print(
+                f"\nwall time of the first sync: {concurrent.wall:.1f} s with "
+                f"max_concurrent_requests={self.args.concurrency or 'default'}, "
+                f"{result.wall:.1f} s with 1: ratio {concurrent.wall / result.wall:.2f}",
+                flush=True,
+            )
 
     def ours(self, run: str, tool: str = OURS) -> RunResult | None:
         return next((r for r in self.results if r.run == run and r.tool == tool), None)
@@ -796,41 +1100,60 @@ class Session:
         if first:
             least, floor = totals(self.minimums["first"])
             lines.append(f"first sync <= 400 points: {points(first):,}")
-            lines.append(f"first sync <= 1.3 x the physical minimum: {points(first):,} = "
-                         f"{ratio(points(first), least)} x the minimum with one repository per "
-                         f"query ({least:,}), {ratio(points(first), floor)} x the floor "
-                         f"({floor:,})")
+            lines.append(
+                f"first sync <= 1.3 x the physical minimum: {points(first):,} = "
+                f"{ratio(points(first), least)} x the minimum with one repository per "
+                f"query ({least:,}), {ratio(points(first), floor)} x the floor "
+                f"({floor:,})"
+            )
         if repeat:
             least, floor = totals(self.minimums["repeat"])
-            lines.append(f"repeated sync, no change, <= 25 points: {points(repeat):,} "
-                         f"(minimum {least:,}, floor {floor:,})")
+            lines.append(
+                f"repeated sync, no change, <= 25 points: {points(repeat):,} "
+                f"(minimum {least:,}, floor {floor:,})"
+            )
         if mutate:
             least, floor = totals(self.minimums["mutate"])
-            lines.append(f"after a change, points proportional to it: {points(mutate):,} "
-                         f"for a minimum of {least:,} ({ratio(points(mutate), least)} x), "
-                         f"floor {floor:,} ({ratio(points(mutate), floor)} x)")
+            lines.append(
+                f"after a change, points proportional to it: {points(mutate):,} "
+                f"for a minimum of {least:,} ({ratio(points(mutate), least)} x), "
+                f"floor {floor:,} ({ratio(points(mutate), floor)} x)"
+            )
         sequential = self.ours("first", f"{OURS} (max_concurrent_requests=1)")
         if first and sequential:
-            lines.append(f"wall time <= 1/3 of a sequential run: {first.wall:.1f} s / "
-                         f"{sequential.wall:.1f} s = {first.wall / sequential.wall:.2f}")
+            lines.append(
+                f"wall time <= 1/3 of a sequential run: {first.wall:.1f} s / "
+                f"{sequential.wall:.1f} s = {first.wall / sequential.wall:.2f}"
+            )
         ours = [r for r in self.results if r.tool.startswith(OURS)]
         if ours:
             lines.append(f"peak memory < 150 MB: {max(r.peak_rss_mb for r in ours):.0f} MB")
             waited = sum(r.waited_wall for r in ours)
             failed = [f"{r.run} ({r.exit_code})" for r in ours if r.exit_code]
-            lines.append(f"completes, waiting out the budget: exit codes "
-                         f"{'all 0' if not failed else ', '.join(failed)}, {waited:,.0f} s "
-                         "waited")
+            lines.append(
+                f"completes, waiting out the budget: exit codes "
+                f"{'all 0' if not failed else ', '.join(failed)}, {waited:,.0f} s "
+                "waited"
+            )
         print(f"\nissue 6 targets (medium scale), {OURS}:")
         for line in lines:
             print(f"- {line}")
 
     def write(self, command: str) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "results.json").write_text(json.dumps({
-            "command": command, "scale": self.args.scale, "world": self.counts,
-            "latency": self.args.latency, "runs": self.json, "summary": self.summary},
-            indent=1))
+        (self.out / "results.json").write_text(
+            json.dumps(
+                {
+                    "command": command,
+                    "scale": self.args.scale,
+                    "world": self.counts,
+                    "latency": self.args.latency,
+                    "runs": self.json,
+                    "summary": self.summary,
+                },
+                indent=1,
+            )
+        )
         print(f"\n(results: {self.out / 'results.json'})")
 
 
@@ -843,28 +1166,43 @@ def world_counts(world: World) -> dict[str, int]:
         data = commits.git(world, repo)
         head = data.branches.get(repo.default_branch)
         history += len(data.reachable(head)) if head else 0
-    return {"repositories": len(repos), "pull_requests": len(pulls),
-            "reviews": sum(r.state != "PENDING" for p in pulls for r in p.reviews),
-            "commits": history, "workflow_runs": len(runs),
-            "run_attempts": sum(len(r.attempts) for r in runs),
-            "jobs": sum(len(a.jobs) for r in runs for a in r.attempts)}
+    return {
+        "repositories": len(repos),
+        "pull_requests": len(pulls),
+        "reviews": sum(r.state != "PENDING" for p in pulls for r in p.reviews),
+        "commits": history,
+        "workflow_runs": len(runs),
+        "run_attempts": sum(len(r.attempts) for r in runs),
+        "jobs": sum(len(a.jobs) for r in runs for a in r.attempts),
+    }
 
 
 def _as_json(result: RunResult, least: dict[str, Cost]) -> dict[str, Any]:
     return {
-        "tool": result.tool, "run": result.run, "exit_code": result.exit_code,
-        "wall_seconds": round(result.wall, 2), "cpu_seconds": round(result.cpu, 2),
+        "tool": result.tool,
+        "run": result.run,
+        "exit_code": result.exit_code,
+        "wall_seconds": round(result.wall, 2),
+        "cpu_seconds": round(result.cpu, 2),
         "peak_rss_mb": round(result.peak_rss_mb, 1),
         "simulator_cpu_seconds": round(result.simulator_cpu, 2),
         "waited_wall_seconds": round(result.waited_wall, 1),
-        "records": result.records, "output_mb": round(result.output_mb, 2),
-        "state_messages": result.states, "last_state_kb": round(result.state_kb, 1),
-        "streams": {name: {"requests": dict(f.requests), "core_points": f.core_points,
-                           "graphql_points": f.graphql_points, "waited": f.waited,
-                           "records": f.records} for name, f in result.streams.items()},
+        "records": result.records,
+        "output_mb": round(result.output_mb, 2),
+        "state_messages": result.states,
+        "last_state_kb": round(result.state_kb, 1),
+        "streams": {
+            name: {
+                "requests": dict(f.requests),
+                "core_points": f.core_points,
+                "graphql_points": f.graphql_points,
+                "waited": f.waited,
+                "records": f.records,
+            }
+            for name, f in result.streams.items()
+        },
         "minimum": {name: {**asdict(c), "floor": c.floor} for name, c in least.items()},
-        "simulator_log": {"requests": dict(result.log_requests),
-                          "points": dict(result.log_points)},
+        "simulator_log": {"requests": dict(result.log_requests), "points": dict(result.log_points)},
     }
 
 

@@ -1,4 +1,4 @@
-"""The benchmark's worlds: each scale is a `world.scale` dict for tests.simulator.seeded_world.
+"""The benchmark's worlds: each scale is a `world.scale` dict for github_simulator.seeded_world.
 
 Keys, read by the simulator's families (defaults in brackets):
 - repos (world.py) [3]: repositories of the organization acme (alice sees all of them).
@@ -25,8 +25,14 @@ __all__ = ["SCALES", "Scale"]
 class Scale(dict[str, Any]):
     """A world.scale dict with the benchmark's own options (not seen by the simulator)."""
 
-    def __init__(self, world: dict[str, int], *, token_limit: int = 5000,
-                 window_seconds: int = 3600, note: str = "") -> None:
+    def __init__(
+        self,
+        world: dict[str, int],
+        *,
+        token_limit: int = 5000,
+        window_seconds: int = 3600,
+        note: str = "",
+    ) -> None:
         super().__init__(world)
         # The token's hourly budgets (core and graphql) and the length of the simulator's
         # rate-limit window: large exhausts a small budget on purpose, in a short window, so
@@ -43,22 +49,46 @@ class Scale(dict[str, Any]):
 
 
 SCALES: dict[str, Scale] = {
-    "small": Scale({"repos": 3, "pulls_per_repo": 40, "pulls_with_many_reviews": 1,
-                    "releases_per_repo": 5, "runs_per_repo": 20, "commits_per_repo": 60},
-                   note="a few repositories, one pull request with a second page of reviews"),
-    "medium": Scale({"repos": 12, "pulls_per_repo": 183, "pulls_with_many_reviews": 0,
-                     "releases_per_repo": 5, "runs_per_repo": 92, "commits_per_repo": 292},
-                    note="issue 6's medium: ~2,200 PRs, ~5,500 reviews, ~3,500 commits, "
-                         "~1,100 runs"),
+    "small": Scale(
+        {
+            "repos": 3,
+            "pulls_per_repo": 40,
+            "pulls_with_many_reviews": 1,
+            "releases_per_repo": 5,
+            "runs_per_repo": 20,
+            "commits_per_repo": 60,
+        },
+        note="a few repositories, one pull request with a second page of reviews",
+    ),
+    "medium": Scale(
+        {
+            "repos": 12,
+            "pulls_per_repo": 183,
+            "pulls_with_many_reviews": 0,
+            "releases_per_repo": 5,
+            "runs_per_repo": 92,
+            "commits_per_repo": 292,
+        },
+        note="issue 6's medium: ~2,200 PRs, ~5,500 reviews, ~3,500 commits, ~1,100 runs",
+    ),
     # Medium's figures per repository, 200 repositories: ~17x the data (36,600 PRs, 91,000
     # reviews, 58,400 commits, 18,400 runs). The token's budget is 500 points (core and
     # graphql each; 300 above the tap's default reserve) per 30 s window instead of 5,000 an
     # hour, below what a first sync spends in that time (about 1,700 points of each resource
     # in 100 s): the run must wait for resets (in real time: the tap is a separate process on
     # the wall clock) and still complete.
-    "large": Scale({"repos": 200, "pulls_per_repo": 183, "pulls_with_many_reviews": 0,
-                    "releases_per_repo": 5, "runs_per_repo": 92, "commits_per_repo": 292},
-                   token_limit=500, window_seconds=30,
-                   note="200 repositories at medium's density; 500 points per 30 s window, "
-                        "exhausted on purpose"),
+    "large": Scale(
+        {
+            "repos": 200,
+            "pulls_per_repo": 183,
+            "pulls_with_many_reviews": 0,
+            "releases_per_repo": 5,
+            "runs_per_repo": 92,
+            "commits_per_repo": 292,
+        },
+        token_limit=500,
+        window_seconds=30,
+        note="200 repositories at medium's density; 500 points per 30 s window, "
+        "exhausted on purpose",
+    ),
 }

@@ -26,12 +26,14 @@ def main() -> None:
     for line in sys.stdin.buffer:
         output += len(line)
         if line.startswith(RECORD_PREFIX):
-            records[line[start:line.index(b'"', start)].decode()] += 1
+            records[line[start : line.index(b'"', start)].decode()] += 1
         elif line.startswith(STATE_PREFIX):
             states += 1
             last_state = line
-    json.dump({"records": records, "states": states, "bytes": output,
-               "last_state": last_state.decode()}, sys.stdout)
+    json.dump(
+        {"records": records, "states": states, "bytes": output, "last_state": last_state.decode()},
+        sys.stdout,
+    )
 
 
 if __name__ == "__main__":

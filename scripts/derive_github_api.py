@@ -3,8 +3,8 @@
 Reads ``../shared/github-api/`` (GitHub's REST OpenAPI subset and GraphQL SDL) and writes, keeping
 GitHub's structure but none of its prose:
 
-- ``tests/simulator/github.graphql``: the GraphQL schema reachable from ``Query``;
-- ``tests/simulator/rest_shapes.json``: the success-response JSON schema of every REST operation;
+- ``github_simulator/github.graphql``: the GraphQL schema reachable from ``Query``;
+- ``github_simulator/rest_shapes.json``: the success-response JSON schema of every REST operation;
 - ``tap_github_activity/schemas/<stream>.json``: the schema of every stream listed in ``SOURCES``.
 
 Run ``.venv/bin/python scripts/derive_github_api.py`` to write them, ``--check`` to only list the
@@ -39,8 +39,8 @@ from graphql import (
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = ROOT.parent / "shared" / "github-api"
-GRAPHQL_OUT = Path("tests/simulator/github.graphql")
-SHAPES_OUT = Path("tests/simulator/rest_shapes.json")
+GRAPHQL_OUT = Path("github_simulator/github.graphql")
+SHAPES_OUT = Path("github_simulator/rest_shapes.json")
 SCHEMAS_OUT = Path("tap_github_activity/schemas")
 
 ROOT_TYPE = "Query"
@@ -59,14 +59,37 @@ query {
 
 SUCCESS_STATUS = {"get": "200", "post": "201"}
 COMBINATORS = ("allOf", "anyOf", "oneOf")
-SHAPE_KEYWORDS = frozenset({
-    "type", "format", "enum", "properties", "items", "required", "additionalProperties",
-    *COMBINATORS, "minimum", "maximum", "minLength", "maxLength", "pattern",
-    "minItems", "maxItems", "uniqueItems",
-})
-STREAM_KEYWORDS = frozenset({
-    "type", "format", "enum", "properties", "items", "additionalProperties", *COMBINATORS,
-})
+SHAPE_KEYWORDS = frozenset(
+    {
+        "type",
+        "format",
+        "enum",
+        "properties",
+        "items",
+        "required",
+        "additionalProperties",
+        *COMBINATORS,
+        "minimum",
+        "maximum",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+    }
+)
+STREAM_KEYWORDS = frozenset(
+    {
+        "type",
+        "format",
+        "enum",
+        "properties",
+        "items",
+        "additionalProperties",
+        *COMBINATORS,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -413,10 +436,17 @@ def write(outputs: Mapping[Path, str], paths: Iterable[Path]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 listing the files that would change")
-    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED,
-                        help=f"GitHub API reference directory (default {DEFAULT_SHARED})")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 listing the files that would change",
+    )
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        default=DEFAULT_SHARED,
+        help=f"GitHub API reference directory (default {DEFAULT_SHARED})",
+    )
     args = parser.parse_args(argv)
     if not args.shared.is_dir():
         print(f"error: no GitHub API reference directory at {args.shared}", file=sys.stderr)

@@ -26,9 +26,9 @@ TAP = Path(sys.executable).with_name("tap-github-activity")
 
 def settings_table() -> str:
     """The Settings table of the tap's own `--about` markdown."""
-    about = subprocess.run(  # noqa: S603 -- the installed tap, fixed arguments
-        [str(TAP), "--about", "--format", "markdown"], check=True, capture_output=True,
-        text=True).stdout
+    about = subprocess.run(
+        [str(TAP), "--about", "--format", "markdown"], check=True, capture_output=True, text=True
+    ).stdout
     section = about.split("## Settings", 1)[1]
     rows = [line for line in section.splitlines() if line.startswith("|")]
     return "\n".join(rows)
@@ -38,8 +38,10 @@ def streams_table() -> str:
     """One row per discovered stream, in the tap's order (discovery reads no API, so any
     token will do)."""
     tap = TapGitHubActivity(config={"auth_token": "unused"}, validate_config=False)
-    rows = ["| Stream | Primary key | Bookmark | Parent | Holds |",
-            "|:-------|:------------|:---------|:-------|:------|"]
+    rows = [
+        "| Stream | Primary key | Bookmark | Parent | Holds |",
+        "|:-------|:------------|:---------|:-------|:------|",
+    ]
     for name, stream in tap.streams.items():
         key = ", ".join(f"`{k}`" for k in stream.primary_keys or ())
         bookmark = f"`{stream.replication_key}`" if stream.replication_key else "full table"
@@ -68,8 +70,11 @@ def render(text: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true",
-                        help="only report whether README.md is current (exit 1 if not)")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="only report whether README.md is current (exit 1 if not)",
+    )
     arguments = parser.parse_args()
     current = README.read_text()
     updated = render(current)

@@ -58,43 +58,75 @@ class RequestLedger:
         keys = sorted({(s, r) for s, r, _ in self.requests} | set(self.points))
         rows = []
         for stream, resource in keys:
-            statuses = {status: n for (s, r, status), n in self.requests.items()
-                        if (s, r) == (stream, resource)}
-            rows.append({
-                "stream": stream,
-                "resource": resource,
-                "requests": sum(statuses.values()),
-                "not_modified": statuses.get(304, 0),
-                "statuses": dict(sorted(statuses.items())),
-                "points": self.points[(stream, resource)],
-                "waited_seconds": round(float(self.waited.get(stream, 0.0)), 1),
-            })
+            statuses = {
+                status: n
+                for (s, r, status), n in self.requests.items()
+                if (s, r) == (stream, resource)
+            }
+            rows.append(
+                {
+                    "stream": stream,
+                    "resource": resource,
+                    "requests": sum(statuses.values()),
+                    "not_modified": statuses.get(304, 0),
+                    "statuses": dict(sorted(statuses.items())),
+                    "points": self.points[(stream, resource)],
+                    "waited_seconds": round(float(self.waited.get(stream, 0.0)), 1),
+                }
+            )
         return rows
 
     def log_summary(self, logger: logging.Logger, summary: RunSummary) -> None:
         """Log the run's cost as one table, and as singer-sdk style metric lines."""
-        lines = [f"{'stream':<24}{'resource':<10}{'requests':>9}{'304':>6}{'points':>8}"
-                 f"{'waited s':>10}  statuses"]
+        lines = [
+            f"{'stream':<24}{'resource':<10}{'requests':>9}{'304':>6}{'points':>8}"
+            f"{'waited s':>10}  statuses"
+        ]
         for row in self.rows():
             statuses = " ".join(f"{k}:{v}" for k, v in row["statuses"].items())  # type: ignore[attr-defined]
-            lines.append(f"{row['stream']:<24}{row['resource']:<10}{row['requests']:>9}"
-                         f"{row['not_modified']:>6}{row['points']:>8}{row['waited_seconds']:>10}"
-                         f"  {statuses}")
-        lines.append(f"{'total':<34}{self.total_requests():>9}{'':>6}{self.total_points():>8}"
-                     f"{sum(self.waited.values()):>10.1f}")
+            lines.append(
+                f"{row['stream']:<24}{row['resource']:<10}{row['requests']:>9}"
+                f"{row['not_modified']:>6}{row['points']:>8}{row['waited_seconds']:>10}"
+                f"  {statuses}"
+            )
+        lines.append(
+            f"{'total':<34}{self.total_requests():>9}{'':>6}{self.total_points():>8}"
+            f"{sum(self.waited.values()):>10.1f}"
+        )
         logger.info("GitHub requests this run:\n%s", "\n".join(lines))
         # Each skip was a warning when it happened; here they are summed up.
         for stream, repositories in sorted(summary.skipped.items()):
-            logger.info("%s skipped %d repositories: %s", stream, len(repositories),
-                        ", ".join(repositories))
+            logger.info(
+                "%s skipped %d repositories: %s", stream, len(repositories), ", ".join(repositories)
+            )
         metrics = logging.getLogger(METRICS_LOGGER)
         for row in self.rows():
             for status, count in row["statuses"].items():  # type: ignore[attr-defined]
-                metrics.info("METRIC: %s", json.dumps({
-                    "type": "counter", "metric": "http_request_count", "value": count,
-                    "tags": {"stream": row["stream"], "resource": row["resource"],
-                             "http_status_code": status}}, separators=(",", ":")))
-            metrics.info("METRIC: %s", json.dumps({
-                "type": "counter", "metric": "rate_limit_points", "value": row["points"],
-                "tags": {"stream": row["stream"], "resource": row["resource"]}},
-                separators=(",", ":")))
+                metrics.info(
+                    "METRIC: %s",
+                    json.dumps(
+                        {
+                            "type": "counter",
+                            "metric": "http_request_count",
+                            "value": count,
+                            "tags": {
+                                "stream": row["stream"],
+                                "resource": row["resource"],
+                                "http_status_code": status,
+                            },
+                        },
+                        separators=(",", ":"),
+                    ),
+                )
+            metrics.info(
+                "METRIC: %s",
+                json.dumps(
+                    {
+                        "type": "counter",
+                        "metric": "rate_limit_points",
+                        "value": row["points"],
+                        "tags": {"stream": row["stream"], "resource": row["resource"]},
+                    },
+                    separators=(",", ":"),
+                ),
+            )

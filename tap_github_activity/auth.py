@@ -70,8 +70,11 @@ class AppInstallations:
     def jwt(self) -> str:
         """An RS256 JWT: issued 60 s in the past (clock drift), valid 10 minutes."""
         now = int(self.clock.now())
-        claims = {"iat": now - JWT_BACKDATE_SECONDS, "exp": now + JWT_LIFETIME_SECONDS,
-                  "iss": self.app_id}
+        claims = {
+            "iat": now - JWT_BACKDATE_SECONDS,
+            "exp": now + JWT_LIFETIME_SECONDS,
+            "iss": self.app_id,
+        }
         try:
             return jwt.encode(claims, self.private_key, algorithm="RS256")
         except (ValueError, TypeError) as exc:
@@ -100,23 +103,32 @@ class AppInstallations:
             path = f"/app/installations/{installation}/access_tokens"
             status, body = self.request("POST", path, self.jwt())
             self._raise_for_app(status, path)
-            expires = datetime.fromisoformat(
-                body["expires_at"].replace("Z", "+00:00")).timestamp()
-            credential = Credential(key=f"installation:{installation}",
-                                    label=f"GitHub App {self.app_id} installation {installation}",
-                                    token=body["token"], expires_at=expires)
+            expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00")).timestamp()
+            credential = Credential(
+                key=f"installation:{installation}",
+                label=f"GitHub App {self.app_id} installation {installation}",
+                token=body["token"],
+                expires_at=expires,
+            )
             with self._lock:
                 self._tokens[installation] = credential
-            logger.info("GitHub App %s: installation %d token valid until %s", self.app_id,
-                        installation, body["expires_at"])
+            logger.info(
+                "GitHub App %s: installation %d token valid until %s",
+                self.app_id,
+                installation,
+                body["expires_at"],
+            )
             return credential
 
     def _fresh(self, installation: int) -> Credential | None:
         """The cached token, unless it expires within the refresh margin."""
         with self._lock:
             cached = self._tokens.get(installation)
-        if cached and cached.expires_at and (
-                cached.expires_at - self.clock.now() > TOKEN_REFRESH_MARGIN_SECONDS):
+        if (
+            cached
+            and cached.expires_at
+            and (cached.expires_at - self.clock.now() > TOKEN_REFRESH_MARGIN_SECONDS)
+        ):
             return cached
         return None
 
@@ -146,8 +158,11 @@ class AppInstallations:
             if known is not None:
                 return known
             if owner.lower() in self._not_installed:
-                raise NotAccessibleError(f"/orgs/{owner}/installation", 404,
-                                         f"GitHub App {self.app_id} is not installed on {owner}")
+                raise NotAccessibleError(
+                    f"/orgs/{owner}/installation",
+                    404,
+                    f"GitHub App {self.app_id} is not installed on {owner}",
+                )
             # An organization's installation, else a user's (GET /orgs/... is 404 for users).
             for kind in ("orgs", "users"):
                 path = f"/{kind}/{owner}/installation"
@@ -158,13 +173,18 @@ class AppInstallations:
                 if status != 404:
                     self._raise_for_app(status, path)
             self._not_installed.add(owner.lower())
-        raise NotAccessibleError(f"/orgs/{owner}/installation", 404,
-                                 f"GitHub App {self.app_id} is not installed on {owner}")
+        raise NotAccessibleError(
+            f"/orgs/{owner}/installation",
+            404,
+            f"GitHub App {self.app_id} is not installed on {owner}",
+        )
 
     def _raise_for_app(self, status: int, path: str) -> None:
         if status in (401, 403):
-            msg = (f"GitHub refused the App JWT for {path} (status {status}): check app_id "
-                   f"{self.app_id!r} and that private_key is this App's current key.")
+            msg = (
+                f"GitHub refused the App JWT for {path} (status {status}): check app_id "
+                f"{self.app_id!r} and that private_key is this App's current key."
+            )
             raise AuthenticationError(msg)
         if status >= 400:
             msg = f"GitHub App request {path} answered {status}."

@@ -74,8 +74,9 @@ class _TransientError(Exception):
 class GitHubClient:
     """REST and GraphQL access to GitHub (or GitHub Enterprise Server), shared by every stream."""
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None,
-                 ledger: RequestLedger | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Clock | None = None, ledger: RequestLedger | None = None
+    ) -> None:
         self.settings = settings
         self.clock = clock or Clock()
         self.ledger = ledger or RequestLedger()
@@ -88,13 +89,19 @@ class GitHubClient:
         # secondary limit met by one request pauses every request until `_resume_at`.
         self._wait_lock = threading.Lock()
         self._resume_at = 0.0
-        self._tokens = [Credential.personal(token, setting)
-                        for token, setting in _token_settings(settings.tokens)]
+        self._tokens = [
+            Credential.personal(token, setting)
+            for token, setting in _token_settings(settings.tokens)
+        ]
         self.app: AppInstallations | None = None
         if settings.app:
-            self.app = AppInstallations(settings.app.app_id, settings.app.private_key,
-                                        settings.app.installation_id, self.clock,
-                                        self._jwt_request)
+            self.app = AppInstallations(
+                settings.app.app_id,
+                settings.app.private_key,
+                settings.app.installation_id,
+                self.clock,
+                self._jwt_request,
+            )
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -102,23 +109,41 @@ class GitHubClient:
         """Absolute URL of an API path (every URL derives from api_url)."""
         return path if path.startswith(("http://", "https://")) else self.settings.api_url + path
 
-    def get(self, path: str, *, stream: str, owner: str | None = None,
-            params: Mapping[str, Any] | None = None, etag: str | None = None) -> Page:
+    def get(
+        self,
+        path: str,
+        *,
+        stream: str,
+        owner: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        etag: str | None = None,
+    ) -> Page:
         """GET one page. 403/404/409/410/451 raise `NotAccessibleError` for the stream to handle."""
-        page = self.request("GET", self.url(path), stream=stream, owner=owner, params=params,
-                            etag=etag)
+        page = self.request(
+            "GET", self.url(path), stream=stream, owner=owner, params=params, etag=etag
+        )
         if page.status in NOT_ACCESSIBLE:
             message = page.data.get("message", "") if isinstance(page.data, dict) else ""
             raise NotAccessibleError(page.url, page.status, message)
         if page.status >= 400:
-            raise RequestFailedError("GET", page.url, page.status,
-                                     page.headers.get("x-github-request-id"),
-                                     _message(page.data))
+            raise RequestFailedError(
+                "GET",
+                page.url,
+                page.status,
+                page.headers.get("x-github-request-id"),
+                _message(page.data),
+            )
         return page
 
-    def paginate(self, path: str, *, stream: str, owner: str | None = None,
-                 params: Mapping[str, Any] | None = None, etag: str | None = None,
-                 ) -> Iterator[Page]:
+    def paginate(
+        self,
+        path: str,
+        *,
+        stream: str,
+        owner: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        etag: str | None = None,
+    ) -> Iterator[Page]:
         """Every page of a listing, following the Link header; `etag` applies to page one."""
         url: str | None = self.url(path)
         query: dict[str, Any] | None = {"per_page": PER_PAGE, **(params or {})}
@@ -128,26 +153,41 @@ class GitHubClient:
             # The next link carries every query parameter already.
             url, query, etag = page.next_url, None, None
 
-    def graphql(self, query: str, variables: Mapping[str, Any] | None = None, *, stream: str,
-                owner: str | None = None) -> dict[str, Any]:
+    def graphql(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        stream: str,
+        owner: str | None = None,
+    ) -> dict[str, Any]:
         """Run a GraphQL query. NOT_FOUND leaves nulls in the data (the caller decides); FORBIDDEN
         raises `NotAccessibleError`; any other error raises `RequestFailedError`."""
         body = {"query": query, "variables": dict(variables or {})}
-        page = self.request("POST", self.settings.graphql_url, stream=stream, owner=owner,
-                            json_body=body)
+        page = self.request(
+            "POST", self.settings.graphql_url, stream=stream, owner=owner, json_body=body
+        )
         if page.status >= 400 or not isinstance(page.data, dict):
-            raise RequestFailedError("POST", page.url, page.status,
-                                     page.headers.get("x-github-request-id"),
-                                     _message(page.data))
+            raise RequestFailedError(
+                "POST",
+                page.url,
+                page.status,
+                page.headers.get("x-github-request-id"),
+                _message(page.data),
+            )
         errors = [e for e in page.data.get("errors") or [] if e.get("type") != "NOT_FOUND"]
         forbidden = [e for e in errors if e.get("type") == "FORBIDDEN"]
         if forbidden:
             # Like REST's 403: the stream skips this repository and the run goes on.
             raise NotAccessibleError(page.url, 403, str(forbidden[0].get("message")))
         if errors:
-            raise RequestFailedError("POST", page.url, page.status,
-                                     page.headers.get("x-github-request-id"),
-                                     "; ".join(str(e.get("message")) for e in errors))
+            raise RequestFailedError(
+                "POST",
+                page.url,
+                page.status,
+                page.headers.get("x-github-request-id"),
+                "; ".join(str(e.get("message")) for e in errors),
+            )
         return page.data.get("data") or {}
 
     def viewer(self, stream: str = "connection_test") -> tuple[str, Credential]:
@@ -160,9 +200,13 @@ class GitHubClient:
         credential = self._tokens[0]
         page = self.request("GET", self.url("/user"), stream=stream)
         if page.status >= 400:
-            raise RequestFailedError("GET", page.url, page.status,
-                                     page.headers.get("x-github-request-id"),
-                                     _message(page.data))
+            raise RequestFailedError(
+                "GET",
+                page.url,
+                page.status,
+                page.headers.get("x-github-request-id"),
+                _message(page.data),
+            )
         return str(page.data.get("login")), credential
 
     @property
@@ -172,9 +216,17 @@ class GitHubClient:
 
     # -- one request, with every rule of GitHub's ---------------------------------------------
 
-    def request(self, method: str, url: str, *, stream: str, owner: str | None = None,
-                params: Mapping[str, Any] | None = None, json_body: Any = None,
-                etag: str | None = None) -> Page:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        stream: str,
+        owner: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        etag: str | None = None,
+    ) -> Page:
         """Send one request: wait for budget, retry what is transient, count everything."""
         flush_before_waiting()
         resource = resource_of(url, self.settings.graphql_url)
@@ -187,8 +239,9 @@ class GitHubClient:
             if self._resume_at > self.clock.now():
                 self._pause(stream)
             try:
-                response = self._send(method, url, credential, params=params,
-                                      json_body=json_body, etag=etag)
+                response = self._send(
+                    method, url, credential, params=params, json_body=json_body, etag=etag
+                )
             except _TransientError as exc:
                 self._count(stream, resource, exc.response, credential)
                 transient_failures += 1
@@ -220,9 +273,16 @@ class GitHubClient:
                 transient_failures += 1
                 self._retry_or_raise(method, url, exc, transient_failures, stream)
 
-    def _send(self, method: str, url: str, credential: Credential, *,
-              params: Mapping[str, Any] | None = None, json_body: Any = None,
-              etag: str | None = None) -> requests.Response:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        credential: Credential,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        etag: str | None = None,
+    ) -> requests.Response:
         headers = {
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": API_VERSION,
@@ -233,9 +293,14 @@ class GitHubClient:
             headers["If-None-Match"] = etag
         try:
             with self._in_flight:
-                response = self._session.request(method, url, params=params, json=json_body,
-                                                 headers=headers,
-                                                 timeout=self.settings.request_timeout)
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    headers=headers,
+                    timeout=self.settings.request_timeout,
+                )
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _TransientError(f"{type(exc).__name__}: {exc}") from None
         except requests.RequestException as exc:
@@ -253,16 +318,16 @@ class GitHubClient:
             self._local.session = session
         return session
 
-    def _count(self, stream: str, resource: str, response: requests.Response | None,
-               credential: Credential) -> None:
+    def _count(
+        self, stream: str, resource: str, response: requests.Response | None, credential: Credential
+    ) -> None:
         """Count an answer (its budget, its points); the request is no longer in flight."""
         try:
             if response is None:
                 return
             answered = response.headers.get("x-ratelimit-resource", resource)
             self.limits.update(credential.key, response.headers, answered)
-            self.ledger.record(stream, answered, response.status_code,
-                               _points(response, answered))
+            self.ledger.record(stream, answered, response.status_code, _points(response, answered))
         finally:
             self.limits.release(credential.key, resource)
 
@@ -279,15 +344,19 @@ class GitHubClient:
                 return candidates[chosen]
             with self._wait_lock:  # the threads behind find the budget reset and go on
                 now = self.clock.now()
-                seconds = min(self.limits.wait_seconds(c.key, resource, now)
-                              for c in candidates)
+                seconds = min(self.limits.wait_seconds(c.key, resource, now) for c in candidates)
                 if seconds <= 0:
                     continue
                 wake = datetime.fromtimestamp(now + seconds, tz=timezone.utc)
                 logger.warning(
                     "Rate limit (%s) spent on %d credential(s), keeping a reserve of %d points: "
-                    "sleeping %.0f s, until %s", resource, len(candidates), self.limits.reserve,
-                    seconds, wake.strftime("%Y-%m-%d %H:%M:%S UTC"))
+                    "sleeping %.0f s, until %s",
+                    resource,
+                    len(candidates),
+                    self.limits.reserve,
+                    seconds,
+                    wake.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                )
                 self._sleep(seconds, stream)
 
     def _pace(self, credential: Credential, resource: str, method: str, stream: str) -> None:
@@ -298,9 +367,13 @@ class GitHubClient:
             seconds = self.minute_points.take(credential.key, resource, self.clock.now(), points)
             if seconds <= 0:
                 return
-            logger.info("Secondary rate limit: %d %s points a minute on %s reached: waiting "
-                        "%.1f s", self.minute_points.limits[resource], resource,
-                        credential.label, seconds)
+            logger.info(
+                "Secondary rate limit: %d %s points a minute on %s reached: waiting %.1f s",
+                self.minute_points.limits[resource],
+                resource,
+                credential.label,
+                seconds,
+            )
             self._sleep(seconds, stream)
 
     def _pause(self, stream: str) -> None:
@@ -314,12 +387,17 @@ class GitHubClient:
         self.ledger.record_wait(stream, seconds)
         self.clock.sleep(seconds)
 
-    def _wait_secondary(self, response: requests.Response, attempt: int, method: str, url: str,
-                        stream: str) -> None:
+    def _wait_secondary(
+        self, response: requests.Response, attempt: int, method: str, url: str, stream: str
+    ) -> None:
         if attempt > MAX_SECONDARY_RETRIES:
-            raise RequestFailedError(method, _path(url), response.status_code,
-                                     response.headers.get("x-github-request-id"),
-                                     f"secondary rate limit persisted after {attempt - 1} waits")
+            raise RequestFailedError(
+                method,
+                _path(url),
+                response.status_code,
+                response.headers.get("x-github-request-id"),
+                f"secondary rate limit persisted after {attempt - 1} waits",
+            )
         # GitHub's rule: wait retry-after seconds; else until x-ratelimit-reset when nothing
         # remains; else at least a minute, doubling while the limit persists.
         retry_after = _seconds(response.headers.get("retry-after"))
@@ -330,24 +408,41 @@ class GitHubClient:
             seconds = max(reset - self.clock.now(), 1.0)
         else:
             seconds = min(SECONDARY_DEFAULT_WAIT * 2 ** (attempt - 1), SECONDARY_WAIT_CAP)
-        logger.warning("Secondary rate limit (%s) on %s %s: waiting %.0f s (attempt %d of %d)",
-                       response.status_code, method, _path(url), seconds, attempt,
-                       MAX_SECONDARY_RETRIES)
+        logger.warning(
+            "Secondary rate limit (%s) on %s %s: waiting %.0f s (attempt %d of %d)",
+            response.status_code,
+            method,
+            _path(url),
+            seconds,
+            attempt,
+            MAX_SECONDARY_RETRIES,
+        )
         with self._wait_lock:  # every request pauses until then (see request())
             self._resume_at = max(self._resume_at, self.clock.now() + seconds)
             self._sleep(seconds, stream)
 
-    def _retry_or_raise(self, method: str, url: str, exc: _TransientError, failures: int,
-                        stream: str) -> None:
+    def _retry_or_raise(
+        self, method: str, url: str, exc: _TransientError, failures: int, stream: str
+    ) -> None:
         response = exc.response
         if failures > MAX_TRANSIENT_RETRIES:
             raise RequestFailedError(
-                method, _path(url), response.status_code if response is not None else "none",
+                method,
+                _path(url),
+                response.status_code if response is not None else "none",
                 response.headers.get("x-github-request-id") if response is not None else None,
-                f"{exc.reason}, still after {MAX_TRANSIENT_RETRIES} retries")
+                f"{exc.reason}, still after {MAX_TRANSIENT_RETRIES} retries",
+            )
         seconds = min(2 ** (failures - 1), BACKOFF_CAP_SECONDS) * (0.5 + random.random())  # noqa: S311 -- jitter, not cryptography
-        logger.warning("%s %s: %s; retry %d of %d in %.1f s", method, _path(url), exc.reason,
-                       failures, MAX_TRANSIENT_RETRIES, seconds)
+        logger.warning(
+            "%s %s: %s; retry %d of %d in %.1f s",
+            method,
+            _path(url),
+            exc.reason,
+            failures,
+            MAX_TRANSIENT_RETRIES,
+            seconds,
+        )
         self._sleep(seconds, stream)
 
     def _jwt_request(self, method: str, path: str, token: str) -> tuple[int, Any]:
@@ -369,8 +464,13 @@ class GitHubClient:
                 return response.status_code, response.json()
             except ValueError:
                 failures += 1
-                self._retry_or_raise(method, url, _TransientError("response body is not JSON",
-                                                             response), failures, APP_STREAM)
+                self._retry_or_raise(
+                    method,
+                    url,
+                    _TransientError("response body is not JSON", response),
+                    failures,
+                    APP_STREAM,
+                )
 
 
 def _token_settings(tokens: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -389,18 +489,26 @@ def _page(response: requests.Response, url: str) -> Page:
         except ValueError:
             raise _TransientError("response body is not JSON (truncated?)", response) from None
     next_link = response.links.get("next", {}).get("url")
-    return Page(url=response.url or url, status=response.status_code, data=data,
-                etag=response.headers.get("etag"), next_url=next_link,
-                headers=response.headers)
+    return Page(
+        url=response.url or url,
+        status=response.status_code,
+        data=data,
+        etag=response.headers.get("etag"),
+        next_url=next_link,
+        headers=response.headers,
+    )
 
 
 def _points(response: requests.Response, resource: str) -> int:
     """The points GitHub charged: none for a 304, for a request refused by a rate limit, for
     /rate_limit, or when the server keeps no rate limit (no x-ratelimit-* headers)."""
     headers = response.headers
-    if (response.status_code == 304 or "x-ratelimit-remaining" not in headers
-            or urlsplit(response.url or "").path.endswith("/rate_limit")
-            or _rate_limit_kind(response, resource) == "primary"):
+    if (
+        response.status_code == 304
+        or "x-ratelimit-remaining" not in headers
+        or urlsplit(response.url or "").path.endswith("/rate_limit")
+        or _rate_limit_kind(response, resource) == "primary"
+    ):
         return 0
     if resource != "graphql":
         return 1
@@ -412,7 +520,7 @@ def _points(response: requests.Response, resource: str) -> int:
 
 
 def _rate_limit_kind(response: requests.Response, resource: str) -> str | None:
-    """"primary" (the hourly budget is spent), "secondary", or None (not rate limited).
+    """ "primary" (the hourly budget is spent), "secondary", or None (not rate limited).
     REST says so with 403/429; GraphQL may answer 200 with an error of type RATE_LIMITED."""
     status = response.status_code
     if status in (403, 429) and _is_primary_limit(response):
@@ -442,9 +550,11 @@ def _graphql_rate_limited(response: requests.Response) -> str | None:
 
 def _is_primary_limit(response: requests.Response) -> bool:
     """403/429 because the credential's hourly budget is spent (not a secondary limit)."""
-    return (response.headers.get("x-ratelimit-remaining") == "0"
-            and "retry-after" not in response.headers
-            and not _is_secondary_limit(response))
+    return (
+        response.headers.get("x-ratelimit-remaining") == "0"
+        and "retry-after" not in response.headers
+        and not _is_secondary_limit(response)
+    )
 
 
 def _is_secondary_limit(response: requests.Response) -> bool:
@@ -479,8 +589,12 @@ def _message(data: Any) -> str:
 
 def _unauthorized(credential: Credential) -> str:
     if credential.expires_at is not None:  # an App installation token, fetched just now
-        return (f"GitHub rejected {credential.label} (401 Bad credentials) even with a fresh "
-                "installation token: check that the App is still installed there and not "
-                "suspended.")
-    return (f"GitHub rejected {credential.label} (401 Bad credentials): check that the token "
-            "is current, not revoked or expired, and copied whole.")
+        return (
+            f"GitHub rejected {credential.label} (401 Bad credentials) even with a fresh "
+            "installation token: check that the App is still installed there and not "
+            "suspended."
+        )
+    return (
+        f"GitHub rejected {credential.label} (401 Bad credentials): check that the token "
+        "is current, not revoked or expired, and copied whole."
+    )

@@ -1,10 +1,10 @@
 """Errors the tap raises, each worded so a person can act on it.
 
-    GitHubActivityError
-    ├── ConfigError            a setting is wrong: names the setting and the fix
-    ├── AuthenticationError    401: which credential, what to check
-    ├── RequestFailedError     retries exhausted: method, path, status, request id
-    └── NotAccessibleError     403/404/409/451 on a repository's sub-resource: the stream skips it
+GitHubActivityError
+├── ConfigError            a setting is wrong: names the setting and the fix
+├── AuthenticationError    401: which credential, what to check
+├── RequestFailedError     retries exhausted: method, path, status, request id
+└── NotAccessibleError     403/404/409/451 on a repository's sub-resource: the stream skips it
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ class AuthenticationError(GitHubActivityError):
 class RequestFailedError(GitHubActivityError):
     """A request still failed after every retry."""
 
-    def __init__(self, method: str, url: str, status: int | str, request_id: str | None,
-                 reason: str) -> None:
+    def __init__(
+        self, method: str, url: str, status: int | str, request_id: str | None, reason: str
+    ) -> None:
         self.method = method
         self.url = url
         self.status = status

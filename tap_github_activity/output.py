@@ -27,8 +27,13 @@ from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import Message, RecordMessage
 from typing_extensions import override
 
-__all__ = ["BLOCK_BYTES", "FLUSH_SECONDS", "BufferedSingerWriter", "flush_before_waiting",
-           "write_kept"]
+__all__ = [
+    "BLOCK_BYTES",
+    "FLUSH_SECONDS",
+    "BufferedSingerWriter",
+    "flush_before_waiting",
+    "write_kept",
+]
 
 # Most bytes of records kept before they are written (characters, ASCII JSON).
 BLOCK_BYTES = 256 * 1024
@@ -71,8 +76,9 @@ class BufferedSingerWriter(SingerWriter):
 
     @override
     def write_message(self, message: Message) -> None:
-        _block.add(self.format_message(message) + "\n",
-                   write_now=not isinstance(message, RecordMessage))
+        _block.add(
+            self.format_message(message) + "\n", write_now=not isinstance(message, RecordMessage)
+        )
 
 
 def flush_before_waiting() -> None:

@@ -73,9 +73,19 @@ from tap_github_activity.output import flush_before_waiting
 if TYPE_CHECKING:
     from tap_github_activity.streams.children import RepositoryChildStream
 
-__all__ = ["CHUNK_RECORDS", "LOOKAHEAD_PER_SLOT", "MAX_LOOKAHEAD", "POOL", "QUEUE_CHUNKS",
-           "ElasticPool", "Job", "Prefetcher", "current_job", "ordered_map",
-           "share_malloc_arenas"]
+__all__ = [
+    "CHUNK_RECORDS",
+    "LOOKAHEAD_PER_SLOT",
+    "MAX_LOOKAHEAD",
+    "POOL",
+    "QUEUE_CHUNKS",
+    "ElasticPool",
+    "Job",
+    "Prefetcher",
+    "current_job",
+    "ordered_map",
+    "share_malloc_arenas",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -129,8 +139,9 @@ class ElasticPool:
             inbox = self._idle.pop() if self._idle else None
         if inbox is None:
             inbox = queue.SimpleQueue()
-            threading.Thread(target=self._serve, args=(inbox,), daemon=True,
-                             name="tap-github-activity-worker").start()
+            threading.Thread(
+                target=self._serve, args=(inbox,), daemon=True, name="tap-github-activity-worker"
+            ).start()
         inbox.put((function, future))
         return future
 
@@ -181,8 +192,9 @@ def share_malloc_arenas() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_ARENA_MAX, MALLOC_ARENAS)) and \
-        bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+    return bool(mallopt(_M_ARENA_MAX, MALLOC_ARENAS)) and bool(
+        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    )
 
 
 POOL = ElasticPool()
@@ -191,8 +203,15 @@ POOL = ElasticPool()
 class Job:
     """One stream's records of one repository, produced by a worker thread."""
 
-    def __init__(self, stream: RepositoryChildStream, context: dict[str, Any], *,
-                 state: dict[str, Any], start: Any, inputs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        stream: RepositoryChildStream,
+        context: dict[str, Any],
+        *,
+        state: dict[str, Any],
+        start: Any,
+        inputs: dict[str, Any],
+    ) -> None:
         self.stream = stream
         self.context = context
         self.state = state  # private copy of the partition state
@@ -316,14 +335,17 @@ class Prefetcher:
         if index is None:
             return
         self._cancel_skipped(index)
-        for ahead in self._order[index:index + self.lookahead]:
+        for ahead in self._order[index : index + self.lookahead]:
             if ahead["repo_id"] in self._started:
                 continue
             self._started.add(ahead["repo_id"])
-            job = Job(self.stream, ahead,
-                      state=copy.deepcopy(self.stream.get_context_state(ahead)),
-                      start=self.stream.bookmark_start(ahead),
-                      inputs=self.stream.partition_inputs(ahead))
+            job = Job(
+                self.stream,
+                ahead,
+                state=copy.deepcopy(self.stream.get_context_state(ahead)),
+                start=self.stream.bookmark_start(ahead),
+                inputs=self.stream.partition_inputs(ahead),
+            )
             self._jobs[ahead["repo_id"]] = job
             job.start_worker()
 
@@ -345,8 +367,11 @@ class Prefetcher:
         wait([job.future for job in jobs if job.future is not None], timeout=CLOSE_SECONDS)
 
 
-def ordered_map(function: Callable[[T], R], items: Iterable[T], workers: int,
-                ) -> Iterator[R]:
+def ordered_map(
+    function: Callable[[T], R],
+    items: Iterable[T],
+    workers: int,
+) -> Iterator[R]:
     """`function` of each item, in order, with up to `workers` calls running at once (each
     call one or a few requests, never waiting for anything but the client). An exception is
     raised where its item's result would be."""

@@ -116,9 +116,13 @@ class ChangeProbe:
             patterns = tuple(p.removeprefix(HEADS_PREFIX) for p in configured)
         globbing = bool(patterns) and any(GLOB_CHARACTERS & set(p) for p in patterns or ())
         names = tuple(sorted(set(patterns))) if patterns and not globbing else ()
-        return _Plan(pulls=bool(selected & set(PULL_STREAMS)),
-                     heads=bool(selected & set(HEAD_STREAMS)), patterns=patterns, names=names,
-                     globbing=globbing)
+        return _Plan(
+            pulls=bool(selected & set(PULL_STREAMS)),
+            heads=bool(selected & set(HEAD_STREAMS)),
+            patterns=patterns,
+            names=names,
+            globbing=globbing,
+        )
 
     def _ask(self) -> dict[int, RepositoryChanges]:
         plan = self._plan()
@@ -131,15 +135,22 @@ class ChangeProbe:
         queries = 0
         for repositories in by_owner.values():
             for offset in range(0, len(repositories), BATCH_SIZE):
-                batch = repositories[offset:offset + BATCH_SIZE]
+                batch = repositories[offset : offset + BATCH_SIZE]
                 queries += 1
                 changes.update(self._ask_batch(plan, batch))
-        logger.info("Change probe: %d of %d repositories seen, in %d queries", len(changes),
-                    sum(len(r) for r in by_owner.values()), queries)
+        logger.info(
+            "Change probe: %d of %d repositories seen, in %d queries",
+            len(changes),
+            sum(len(r) for r in by_owner.values()),
+            queries,
+        )
         return changes
 
-    def _ask_batch(self, plan: _Plan, batch: list[dict[str, Any]],
-                   ) -> dict[int, RepositoryChanges]:
+    def _ask_batch(
+        self,
+        plan: _Plan,
+        batch: list[dict[str, Any]],
+    ) -> dict[int, RepositoryChanges]:
         owner = batch[0]["owner"]["login"]
         variables: dict[str, Any] = {"owner": owner}
         declarations = ["$owner: String!"]
@@ -150,15 +161,24 @@ class ChangeProbe:
             declarations.append(f"$q{index}: String!")
             variables[f"q{index}"] = HEADS_PREFIX + name
         fields = _fields(plan)
-        aliases = "\n".join(f"  r{i}: repository(owner: $owner, name: $n{i}) {{ {fields} }}"
-                            for i in range(len(batch)))
-        query = (f"query ChangeProbe({', '.join(declarations)}) {{\n  rateLimit {{ cost }}\n"
-                 f"{aliases}\n}}\n" + (HEAD_FRAGMENT if plan.heads else ""))
+        aliases = "\n".join(
+            f"  r{i}: repository(owner: $owner, name: $n{i}) {{ {fields} }}"
+            for i in range(len(batch))
+        )
+        query = (
+            f"query ChangeProbe({', '.join(declarations)}) {{\n  rateLimit {{ cost }}\n"
+            f"{aliases}\n}}\n" + (HEAD_FRAGMENT if plan.heads else "")
+        )
         try:
             data = self._tap.client.graphql(query, variables, stream=PROBE_STREAM, owner=owner)
         except NotAccessibleError as exc:
-            logger.warning("Change probe: GitHub refused the query for %d repositories of %s "
-                           "(%s); they are read without it", len(batch), owner, exc.message)
+            logger.warning(
+                "Change probe: GitHub refused the query for %d repositories of %s "
+                "(%s); they are read without it",
+                len(batch),
+                owner,
+                exc.message,
+            )
             return {}
         changes = {}
         for index, repository in enumerate(batch):
@@ -171,17 +191,22 @@ class ChangeProbe:
 def _fields(plan: _Plan) -> str:
     parts = []
     if plan.pulls:
-        parts.append("pullRequests(first: 1, orderBy: {field: UPDATED_AT, direction: DESC}) "
-                     "{ nodes { updatedAt } }")
+        parts.append(
+            "pullRequests(first: 1, orderBy: {field: UPDATED_AT, direction: DESC}) "
+            "{ nodes { updatedAt } }"
+        )
     if plan.heads:
         if plan.patterns is None:
             parts.append("defaultBranchRef { ...Head }")
         elif plan.globbing:
-            parts.append(f'refs(refPrefix: "{HEADS_PREFIX}", first: {REFS_PAGE_SIZE}) '
-                         "{ pageInfo { hasNextPage } nodes { ...Head } }")
+            parts.append(
+                f'refs(refPrefix: "{HEADS_PREFIX}", first: {REFS_PAGE_SIZE}) '
+                "{ pageInfo { hasNextPage } nodes { ...Head } }"
+            )
         else:
-            parts += [f"h{i}: ref(qualifiedName: $q{i}) {{ ...Head }}"
-                      for i in range(len(plan.names))]
+            parts += [
+                f"h{i}: ref(qualifiedName: $q{i}) {{ ...Head }}" for i in range(len(plan.names))
+            ]
     return " ".join(parts)
 
 
@@ -198,8 +223,11 @@ def _changes(plan: _Plan, node: Mapping[str, Any]) -> RepositoryChanges:
         elif plan.globbing:
             refs = node.get("refs") or {}
             if not (refs.get("pageInfo") or {}).get("hasNextPage"):
-                heads = tuple(h for h in _present(head_from_ref(n) for n in refs.get("nodes") or [])
-                              if any(fnmatch.fnmatchcase(h.name, p) for p in plan.patterns))
+                heads = tuple(
+                    h
+                    for h in _present(head_from_ref(n) for n in refs.get("nodes") or [])
+                    if any(fnmatch.fnmatchcase(h.name, p) for p in plan.patterns)
+                )
         else:
             heads = _present(head_from_ref(node.get(f"h{i}")) for i in range(len(plan.names)))
     return RepositoryChanges(newest, heads)

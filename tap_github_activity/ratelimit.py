@@ -65,9 +65,14 @@ class RateLimits:
             known = self._budgets.get((credential_key, resource))
             if known is not None and reset < known.reset_at:
                 return  # an answer from the window before the current one
-            if known is not None and known.reset_at == reset and (
+            if (
+                known is not None
+                and known.reset_at == reset
+                and (
                     (used is not None and known.used is not None and used < known.used)
-                    or (used is None and remaining > known.remaining)):
+                    or (used is None and remaining > known.remaining)
+                )
+            ):
                 return  # an earlier request's answer, arriving after a later one's
             self._budgets[(credential_key, resource)] = Budget(remaining, limit, reset, used)
 
@@ -76,10 +81,15 @@ class RateLimits:
         with self._lock:
             known = self._budgets.get((credential_key, resource))
             self._budgets[(credential_key, resource)] = Budget(
-                0, known.limit if known else 0, reset_at, known.used if known else None)
+                0, known.limit if known else 0, reset_at, known.used if known else None
+            )
 
-    def acquire(self, credential_keys: list[str], resource: str, now: float,
-                ) -> tuple[int | None, float]:
+    def acquire(
+        self,
+        credential_keys: list[str],
+        resource: str,
+        now: float,
+    ) -> tuple[int | None, float]:
         """Choose the first credential that may spend a point and count the request in flight,
         in one step: (its index, 0). When none may: (None, seconds until the earliest reset).
         Every acquired request is `release`d when its answer is counted."""

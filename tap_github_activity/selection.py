@@ -34,17 +34,28 @@ def matches(full_name: str, pattern: str) -> bool:
 
 def compact(repository: Mapping[str, Any]) -> dict[str, Any]:
     """What a later run needs of a repository whose listing did not change."""
-    return {"repo_id": repository["id"], "owner": repository["owner"]["login"],
-            "repo": repository["name"], "default_branch": repository.get("default_branch"),
-            "archived": bool(repository.get("archived")), "fork": bool(repository.get("fork"))}
+    return {
+        "repo_id": repository["id"],
+        "owner": repository["owner"]["login"],
+        "repo": repository["name"],
+        "default_branch": repository.get("default_branch"),
+        "archived": bool(repository.get("archived")),
+        "fork": bool(repository.get("fork")),
+    }
 
 
 def expand(entry: Mapping[str, Any]) -> dict[str, Any]:
     """A compact entry in the shape of GitHub's repository payload (the fields it has)."""
-    return {"id": entry["repo_id"], "name": entry["repo"],
-            "full_name": f"{entry['owner']}/{entry['repo']}", "owner": {"login": entry["owner"]},
-            "default_branch": entry.get("default_branch"), "archived": entry.get("archived"),
-            "fork": entry.get("fork"), UNCHANGED: True}
+    return {
+        "id": entry["repo_id"],
+        "name": entry["repo"],
+        "full_name": f"{entry['owner']}/{entry['repo']}",
+        "owner": {"login": entry["owner"]},
+        "default_branch": entry.get("default_branch"),
+        "archived": entry.get("archived"),
+        "fork": entry.get("fork"),
+        UNCHANGED: True,
+    }
 
 
 class RepositorySelector:
@@ -54,8 +65,12 @@ class RepositorySelector:
     `resolve()`, `listings` holds this run's, to be stored once the repositories are emitted.
     """
 
-    def __init__(self, client: GitHubClient, selection: RepositoryFilter,
-                 etags: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        client: GitHubClient,
+        selection: RepositoryFilter,
+        etags: Mapping[str, Any] | None = None,
+    ) -> None:
         self.client = client
         self.selection = selection
         self.missing: list[str] = []  # entries that selected nothing, as configured
@@ -77,9 +92,13 @@ class RepositorySelector:
             if known is None or (known.get(UNCHANGED) and not repository.get(UNCHANGED)):
                 found[repository["id"]] = repository
         if self.missing:
-            logger.warning("Not found or not visible to these credentials, skipped: %s",
-                           ", ".join(f"{name} ({self.reasons[name]})" if self.reasons[name]
-                                     != NOT_FOUND else name for name in self.missing))
+            logger.warning(
+                "Not found or not visible to these credentials, skipped: %s",
+                ", ".join(
+                    f"{name} ({self.reasons[name]})" if self.reasons[name] != NOT_FOUND else name
+                    for name in self.missing
+                ),
+            )
         return sorted(found.values(), key=lambda r: r["full_name"].lower())
 
     def _candidates(self) -> Iterator[dict[str, Any]]:
@@ -104,15 +123,22 @@ class RepositorySelector:
             owner = full_name.split("/")[0]
             if owner.lower() in self._by_owner:
                 # The owner's listing already holds every repository these credentials see.
-                hits = [r for r in self._by_owner[owner.lower()] or []
-                        if r["full_name"].lower() == full_name.lower()]
+                hits = [
+                    r
+                    for r in self._by_owner[owner.lower()] or []
+                    if r["full_name"].lower() == full_name.lower()
+                ]
                 if not hits:
                     self._report(full_name, NOT_FOUND)
                 yield from hits
                 continue
             try:
-                yield from self._listing(f"repository:{full_name.lower()}",
-                                         f"/repos/{full_name}", owner=owner, single=True)
+                yield from self._listing(
+                    f"repository:{full_name.lower()}",
+                    f"/repos/{full_name}",
+                    owner=owner,
+                    single=True,
+                )
             except NotAccessibleError:
                 self._report(full_name, NOT_FOUND)
 
@@ -138,8 +164,7 @@ class RepositorySelector:
         for candidate in kinds:
             params = {"type": "all"} if candidate == "orgs" else {"type": "owner"}
             try:
-                return self._listing(key, f"/{candidate}/{owner}/repos", owner=owner,
-                                     params=params)
+                return self._listing(key, f"/{candidate}/{owner}/repos", owner=owner, params=params)
             except NotAccessibleError:
                 continue
         return None
@@ -152,37 +177,55 @@ class RepositorySelector:
 
     def _list_visible(self) -> Iterator[dict[str, Any]]:
         if self.client.app is None:
-            yield from self._listing("user", "/user/repos", owner=None, params={
-                "affiliation": "owner,collaborator,organization_member"})
+            yield from self._listing(
+                "user",
+                "/user/repos",
+                owner=None,
+                params={"affiliation": "owner,collaborator,organization_member"},
+            )
             return
         for installation, owner in self.client.app.installations():
             if owner:
                 self.client.app.remember_owner(owner, installation)
-            yield from self._listing(f"installation:{installation}",
-                                     "/installation/repositories", owner=owner or None,
-                                     items=lambda data: data["repositories"])
+            yield from self._listing(
+                f"installation:{installation}",
+                "/installation/repositories",
+                owner=owner or None,
+                items=lambda data: data["repositories"],
+            )
 
-    def _listing(self, key: str, path: str, *, owner: str | None,
-                 params: Mapping[str, Any] | None = None, single: bool = False,
-                 items: Callable[[Any], list[dict[str, Any]]] | None = None,
-                 ) -> list[dict[str, Any]]:
+    def _listing(
+        self,
+        key: str,
+        path: str,
+        *,
+        owner: str | None,
+        params: Mapping[str, Any] | None = None,
+        single: bool = False,
+        items: Callable[[Any], list[dict[str, Any]]] | None = None,
+    ) -> list[dict[str, Any]]:
         """Every repository of a listing (or one repository), each page asked with the ETag
         it had last run; unchanged pages give compact entries. Records this run's pages."""
         previous = self._previous.get(key) if self.conditional else None
         stored_pages: list[dict[str, Any]] = (
-            previous.get("pages", []) if previous and previous.get("path") == path else [])
+            previous.get("pages", []) if previous and previous.get("path") == path else []
+        )
         pages: list[dict[str, Any]] = []
         repositories: list[dict[str, Any]] = []
         url: str | None = path
-        query: dict[str, Any] | None = None if single else {"per_page": PER_PAGE,
-                                                               **(params or {})}
+        query: dict[str, Any] | None = None if single else {"per_page": PER_PAGE, **(params or {})}
         while url is not None:
             index = len(pages)
             stored = stored_pages[index] if index < len(stored_pages) else None
             if stored is not None and stored.get("url") != (url if index else None):
                 stored = None
-            page = self.client.get(url, stream=STREAM, owner=owner, params=query,
-                                   etag=stored.get("etag") if stored else None)
+            page = self.client.get(
+                url,
+                stream=STREAM,
+                owner=owner,
+                params=query,
+                etag=stored.get("etag") if stored else None,
+            )
             if page.not_modified and stored is not None:
                 pages.append(stored)
                 repositories += [expand(entry) for entry in stored["repositories"]]
@@ -194,9 +237,14 @@ class RepositorySelector:
                     # A full last page: a repository added after it would only show in a Link
                     # header, which a 304 does not carry. Ask for it in full next run.
                     etag = None
-                pages.append({"url": url if index else None, "etag": etag,
-                              "next": page.next_url,
-                              "repositories": [compact(r) for r in found]})
+                pages.append(
+                    {
+                        "url": url if index else None,
+                        "etag": etag,
+                        "next": page.next_url,
+                        "repositories": [compact(r) for r in found],
+                    }
+                )
                 repositories += found
                 url = page.next_url
             query = None  # the next link carries every query parameter already

@@ -35,78 +35,184 @@ _PATTERN_ENTRY = re.compile(rf"^{_GLOB_PART}/{_GLOB_PART}$")
 _LOGIN = re.compile(rf"^{_OWNER}$")
 
 
-def _setting(name: str, kind: th.JSONTypeHelper[Any] | type[th.JSONTypeHelper[Any]],
-             title: str, description: str, **options: Any) -> th.Property[Any]:
+def _setting(
+    name: str,
+    kind: th.JSONTypeHelper[Any] | type[th.JSONTypeHelper[Any]],
+    title: str,
+    description: str,
+    **options: Any,
+) -> th.Property[Any]:
     return th.Property(name, kind, title=title, description=description, **options)
 
 
 CONFIG_SCHEMA = th.PropertiesList(
-    _setting("auth_token", th.StringType, "Personal access token",
-             "A classic or fine-grained personal access token. Use exactly one credential kind: "
-             "auth_token, auth_tokens, or app_id with private_key.", secret=True),
-    _setting("auth_tokens", th.ArrayType(th.StringType), "Personal access tokens",
-             "Several tokens: the tap moves to the next one when a token nears its rate limit "
-             "and waits for the earliest reset only when all are spent.", secret=True),
-    _setting("app_id", th.StringType, "GitHub App id",
-             "The App's id (or client id). With private_key, the tap signs a JWT and exchanges it "
-             "for one installation token per organization or user."),
-    _setting("private_key", th.StringType, "GitHub App private key",
-             "The App's private key: PEM text, or the path of a .pem file.", secret=True),
-    _setting("installation_id", th.IntegerType, "GitHub App installation id",
-             "Use this one installation for every repository. Without it, the installation is "
-             "looked up for each owner, so one App covers several organizations."),
-    _setting("api_url", th.StringType, "API URL",
-             "GitHub's REST API root. GitHub Enterprise Server: https://HOST/api/v3 (GraphQL is "
-             "then https://HOST/api/graphql).", default=DEFAULT_API_URL),
-    _setting("repositories", th.ArrayType(th.StringType), "Repositories",
-             "owner/name entries, or glob patterns such as owner/* or owner/service-*."),
-    _setting("organizations", th.ArrayType(th.StringType), "Organizations",
-             "Every repository of these organizations."),
-    _setting("users", th.ArrayType(th.StringType), "Users",
-             "Every repository owned by these user accounts."),
-    _setting("exclude_repositories", th.ArrayType(th.StringType), "Excluded repositories",
-             "owner/name glob patterns removed from the selection, e.g. acme/*-archive."),
-    _setting("include_archived", th.BooleanType, "Include archived repositories",
-             "Keep archived repositories in the selection (their history stays queryable).",
-             default=True),
-    _setting("include_forks", th.BooleanType, "Include forks",
-             "Keep forked repositories in the selection.", default=False),
-    _setting("start_date", th.DateTimeType, "Start date",
-             "ISO 8601 date or time: activity before it is not extracted on the first sync."),
-    _setting("request_timeout", th.IntegerType, "Request timeout",
-             "Seconds to wait for one HTTP response before retrying it.",
-             default=DEFAULT_REQUEST_TIMEOUT),
-    _setting("user_agent", th.StringType, "User agent",
-             "User-Agent header sent to GitHub (GitHub asks for one that identifies you)."),
-    _setting("rate_limit_reserve", th.IntegerType, "Rate-limit reserve",
-             "Points per token and rate-limit resource left untouched for other users of the "
-             "same token: the tap switches token or waits for the reset before going below it.",
-             default=DEFAULT_RATE_LIMIT_RESERVE),
-    _setting("max_concurrent_requests", th.IntegerType, "Maximum concurrent requests",
-             "Requests in flight at once, sharing one rate-limit budget (GitHub allows 100).",
-             default=DEFAULT_MAX_CONCURRENT_REQUESTS),
-    _setting("workflow_runs_lookback_days", th.IntegerType, "Workflow runs lookback (days)",
-             "Workflow runs created this many days before the bookmark are read again, so runs "
-             "that were queued or running at the last sync, and re-runs, arrive with their final "
-             "status.", default=DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS),
-    _setting("workflow_runs_earlier_attempts", th.BooleanType, "Earlier attempts of re-runs",
-             "Also read the earlier attempts of re-run workflow runs that no earlier sync saw as "
-             "the latest, with their jobs: 2 REST requests (2 points) per earlier attempt, most "
-             "of a first sync's cost where re-runs are common. Off: each run's latest attempt "
-             "at each sync, and its jobs.", default=DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS),
-    _setting("workflow_jobs_runner_details", th.BooleanType, "Workflow job runner details",
-             "Read workflow jobs from REST, one request per run attempt, to fill runner_name "
-             "and labels. Off: jobs come from GraphQL, about 100 runs per point, and those two "
-             "fields are null.", default=DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS),
-    _setting("commit_branches", th.ArrayType(th.StringType), "Commit branches",
-             "Branches whose history the commits stream reads: names or glob patterns, * for "
-             "all. Default: each repository's default branch."),
-    _setting("include_emails", th.BooleanType, "Include e-mail addresses",
-             "Emit commit author and committer e-mail addresses (personal data: off unless "
-             "needed).", default=False),
-    _setting("stats_max_wait_seconds", th.IntegerType, "Statistics maximum wait",
-             "Total seconds to keep asking for statistics GitHub is still computing (202) "
-             "before leaving them to the next run.", default=DEFAULT_STATS_MAX_WAIT_SECONDS),
+    _setting(
+        "auth_token",
+        th.StringType,
+        "Personal access token",
+        "A classic or fine-grained personal access token. Use exactly one credential kind: "
+        "auth_token, auth_tokens, or app_id with private_key.",
+        secret=True,
+    ),
+    _setting(
+        "auth_tokens",
+        th.ArrayType(th.StringType),
+        "Personal access tokens",
+        "Several tokens: the tap moves to the next one when a token nears its rate limit "
+        "and waits for the earliest reset only when all are spent.",
+        secret=True,
+    ),
+    _setting(
+        "app_id",
+        th.StringType,
+        "GitHub App id",
+        "The App's id (or client id). With private_key, the tap signs a JWT and exchanges it "
+        "for one installation token per organization or user.",
+    ),
+    _setting(
+        "private_key",
+        th.StringType,
+        "GitHub App private key",
+        "The App's private key: PEM text, or the path of a .pem file.",
+        secret=True,
+    ),
+    _setting(
+        "installation_id",
+        th.IntegerType,
+        "GitHub App installation id",
+        "Use this one installation for every repository. Without it, the installation is "
+        "looked up for each owner, so one App covers several organizations.",
+    ),
+    _setting(
+        "api_url",
+        th.StringType,
+        "API URL",
+        "GitHub's REST API root. GitHub Enterprise Server: https://HOST/api/v3 (GraphQL is "
+        "then https://HOST/api/graphql).",
+        default=DEFAULT_API_URL,
+    ),
+    _setting(
+        "repositories",
+        th.ArrayType(th.StringType),
+        "Repositories",
+        "owner/name entries, or glob patterns such as owner/* or owner/service-*.",
+    ),
+    _setting(
+        "organizations",
+        th.ArrayType(th.StringType),
+        "Organizations",
+        "Every repository of these organizations.",
+    ),
+    _setting(
+        "users",
+        th.ArrayType(th.StringType),
+        "Users",
+        "Every repository owned by these user accounts.",
+    ),
+    _setting(
+        "exclude_repositories",
+        th.ArrayType(th.StringType),
+        "Excluded repositories",
+        "owner/name glob patterns removed from the selection, e.g. acme/*-archive.",
+    ),
+    _setting(
+        "include_archived",
+        th.BooleanType,
+        "Include archived repositories",
+        "Keep archived repositories in the selection (their history stays queryable).",
+        default=True,
+    ),
+    _setting(
+        "include_forks",
+        th.BooleanType,
+        "Include forks",
+        "Keep forked repositories in the selection.",
+        default=False,
+    ),
+    _setting(
+        "start_date",
+        th.DateTimeType,
+        "Start date",
+        "ISO 8601 date or time: activity before it is not extracted on the first sync.",
+    ),
+    _setting(
+        "request_timeout",
+        th.IntegerType,
+        "Request timeout",
+        "Seconds to wait for one HTTP response before retrying it.",
+        default=DEFAULT_REQUEST_TIMEOUT,
+    ),
+    _setting(
+        "user_agent",
+        th.StringType,
+        "User agent",
+        "User-Agent header sent to GitHub (GitHub asks for one that identifies you).",
+    ),
+    _setting(
+        "rate_limit_reserve",
+        th.IntegerType,
+        "Rate-limit reserve",
+        "Points per token and rate-limit resource left untouched for other users of the "
+        "same token: the tap switches token or waits for the reset before going below it.",
+        default=DEFAULT_RATE_LIMIT_RESERVE,
+    ),
+    _setting(
+        "max_concurrent_requests",
+        th.IntegerType,
+        "Maximum concurrent requests",
+        "Requests in flight at once, sharing one rate-limit budget (GitHub allows 100).",
+        default=DEFAULT_MAX_CONCURRENT_REQUESTS,
+    ),
+    _setting(
+        "workflow_runs_lookback_days",
+        th.IntegerType,
+        "Workflow runs lookback (days)",
+        "Workflow runs created this many days before the bookmark are read again, so runs "
+        "that were queued or running at the last sync, and re-runs, arrive with their final "
+        "status.",
+        default=DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS,
+    ),
+    _setting(
+        "workflow_runs_earlier_attempts",
+        th.BooleanType,
+        "Earlier attempts of re-runs",
+        "Also read the earlier attempts of re-run workflow runs that no earlier sync saw as "
+        "the latest, with their jobs: 2 REST requests (2 points) per earlier attempt, most "
+        "of a first sync's cost where re-runs are common. Off: each run's latest attempt "
+        "at each sync, and its jobs.",
+        default=DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS,
+    ),
+    _setting(
+        "workflow_jobs_runner_details",
+        th.BooleanType,
+        "Workflow job runner details",
+        "Read workflow jobs from REST, one request per run attempt, to fill runner_name "
+        "and labels. Off: jobs come from GraphQL, about 100 runs per point, and those two "
+        "fields are null.",
+        default=DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS,
+    ),
+    _setting(
+        "commit_branches",
+        th.ArrayType(th.StringType),
+        "Commit branches",
+        "Branches whose history the commits stream reads: names or glob patterns, * for "
+        "all. Default: each repository's default branch.",
+    ),
+    _setting(
+        "include_emails",
+        th.BooleanType,
+        "Include e-mail addresses",
+        "Emit commit author and committer e-mail addresses (personal data: off unless needed).",
+        default=False,
+    ),
+    _setting(
+        "stats_max_wait_seconds",
+        th.IntegerType,
+        "Statistics maximum wait",
+        "Total seconds to keep asking for statistics GitHub is still computing (202) "
+        "before leaving them to the next run.",
+        default=DEFAULT_STATS_MAX_WAIT_SECONDS,
+    ),
 ).to_dict()
 
 
@@ -167,10 +273,12 @@ class Settings:
             start_date=_start_date(config.get("start_date")),
             request_timeout=_positive(config, "request_timeout", DEFAULT_REQUEST_TIMEOUT),
             user_agent=config.get("user_agent") or f"tap-github-activity/{version}",
-            rate_limit_reserve=_non_negative(config, "rate_limit_reserve",
-                                             DEFAULT_RATE_LIMIT_RESERVE),
-            max_concurrent_requests=_positive(config, "max_concurrent_requests",
-                                              DEFAULT_MAX_CONCURRENT_REQUESTS),
+            rate_limit_reserve=_non_negative(
+                config, "rate_limit_reserve", DEFAULT_RATE_LIMIT_RESERVE
+            ),
+            max_concurrent_requests=_positive(
+                config, "max_concurrent_requests", DEFAULT_MAX_CONCURRENT_REQUESTS
+            ),
             extra=dict(config),
         )
 
@@ -186,11 +294,20 @@ def _credentials(config: dict[str, Any]) -> tuple[tuple[str, ...], AppSettings |
     token = config.get("auth_token")
     tokens = config.get("auth_tokens")
     app_id, private_key = config.get("app_id"), config.get("private_key")
-    kinds = [kind for kind, given in (("auth_token", token), ("auth_tokens", tokens),
-                                      ("app_id/private_key", app_id or private_key)) if given]
+    kinds = [
+        kind
+        for kind, given in (
+            ("auth_token", token),
+            ("auth_tokens", tokens),
+            ("app_id/private_key", app_id or private_key),
+        )
+        if given
+    ]
     if not kinds:
-        msg = ("No credentials: set auth_token (a personal access token), auth_tokens (several), "
-               "or app_id with private_key (a GitHub App).")
+        msg = (
+            "No credentials: set auth_token (a personal access token), auth_tokens (several), "
+            "or app_id with private_key (a GitHub App)."
+        )
         raise ConfigError(msg)
     if len(kinds) > 1:
         msg = f"Credentials of several kinds are set ({', '.join(kinds)}): keep exactly one."
@@ -207,8 +324,9 @@ def _credentials(config: dict[str, Any]) -> tuple[tuple[str, ...], AppSettings |
         msg = f"GitHub App credentials need both app_id and private_key: {missing} is missing."
         raise ConfigError(msg)
     installation_id = config.get("installation_id")
-    if installation_id is not None and (not isinstance(installation_id, int)
-                                        or installation_id <= 0):
+    if installation_id is not None and (
+        not isinstance(installation_id, int) or installation_id <= 0
+    ):
         msg = "installation_id must be a positive integer (see the App's installation URL)."
         raise ConfigError(msg)
     return (), AppSettings(str(app_id), _private_key(private_key), installation_id)
@@ -226,8 +344,10 @@ def _private_key(value: str) -> str:
         return value.replace("\\n", "\n")
     path = Path(value).expanduser()
     if not path.is_file():
-        msg = (f"private_key is neither PEM text nor a readable file: {value!r} "
-               "(paste the key or give the .pem file's path).")
+        msg = (
+            f"private_key is neither PEM text nor a readable file: {value!r} "
+            "(paste the key or give the .pem file's path)."
+        )
         raise ConfigError(msg)
     text = path.read_text()
     if "-----BEGIN" not in text:
@@ -238,12 +358,13 @@ def _private_key(value: str) -> str:
 
 def _api_url(value: str) -> str:
     if not re.match(r"^https?://[^/\s]+(/[^\s]*)?$", value):
-        msg = (f"api_url {value!r} is not a URL: use https://api.github.com, or "
-               "https://HOST/api/v3 for GitHub Enterprise Server.")
+        msg = (
+            f"api_url {value!r} is not a URL: use https://api.github.com, or "
+            "https://HOST/api/v3 for GitHub Enterprise Server."
+        )
         raise ConfigError(msg)
     if urlsplit(value).hostname in ("github.com", "www.github.com"):
-        msg = (f"api_url {value!r} is GitHub's web site, not its API: use "
-               "https://api.github.com.")
+        msg = f"api_url {value!r} is GitHub's web site, not its API: use https://api.github.com."
         raise ConfigError(msg)
     return value.rstrip("/")
 
@@ -261,8 +382,10 @@ def _patterns(config: dict[str, Any], setting: str) -> tuple[str, ...]:
     values = config.get(setting) or []
     for value in values:
         if not isinstance(value, str) or not _PATTERN_ENTRY.match(value):
-            msg = (f"{setting} entry {value!r} is malformed: write owner/name, "
-                   "or a pattern such as owner/* or owner/api-*.")
+            msg = (
+                f"{setting} entry {value!r} is malformed: write owner/name, "
+                "or a pattern such as owner/* or owner/api-*."
+            )
             raise ConfigError(msg)
     return tuple(values)
 

@@ -124,8 +124,9 @@ class TapGitHubActivity(Tap):
 
     def write_final_state(self) -> None:
         """The run's last state, if a stream changed it since the last STATE message."""
-        pending = [stream for stream in self.streams.values()
-                   if not stream.state_manager.is_flushed]
+        pending = [
+            stream for stream in self.streams.values() if not stream.state_manager.is_flushed
+        ]
         if pending:
             self.state_writer.write_state(self.state)
             for stream in pending:
@@ -136,8 +137,9 @@ class TapGitHubActivity(Tap):
     def selector(self) -> RepositorySelector:
         """Resolves the repository selection (once per run), asking each listing page with
         the ETag the repositories stream kept from the previous run."""
-        return RepositorySelector(self.client, self.settings.selection,
-                                  etags=self._stored_listings())
+        return RepositorySelector(
+            self.client, self.settings.selection, etags=self._stored_listings()
+        )
 
     def _stored_listings(self) -> dict[str, Any] | None:
         """The selection listings' ETags from state; None when they must not be used: the
@@ -188,8 +190,9 @@ class TapGitHubActivity(Tap):
     # singer-sdk's other way to sync (its standard tests; marked final too): it also ends with
     # the run's last state.
     @override  # type: ignore[misc]
-    def run_sync_dry_run(self, dry_run_record_limit: int | None = 1,
-                         streams: Iterable[Stream] | None = None) -> bool:
+    def run_sync_dry_run(
+        self, dry_run_record_limit: int | None = 1, streams: Iterable[Stream] | None = None
+    ) -> bool:
         succeeded = super().run_sync_dry_run(dry_run_record_limit, streams)
         self.write_final_state()
         return succeeded
@@ -203,8 +206,11 @@ class TapGitHubActivity(Tap):
             return
         config = ctx.params.get("config")
         try:
-            tap = cls(config=config.config if config else None,
-                      parse_env_config=bool(config and config.parse_env), validate_config=True)
+            tap = cls(
+                config=config.config if config else None,
+                parse_env_config=bool(config and config.parse_env),
+                validate_config=True,
+            )
             tap.connection_report()
         except GitHubActivityError as exc:
             cls.logger.error("Connection test failed: %s", exc)
@@ -222,11 +228,15 @@ class TapGitHubActivity(Tap):
         for resource in ("core", "graphql"):
             budget = self.client.limits.remaining(credential.key, resource)
             if budget is not None:
-                self.logger.info("Rate limit %s: %d of %d points left", resource,
-                                 budget.remaining, budget.limit)
-        self.logger.info("%d repositories selected: %s", len(repositories),
-                         ", ".join(r["full_name"] for r in repositories[:20])
-                         + (" ..." if len(repositories) > 20 else ""))
+                self.logger.info(
+                    "Rate limit %s: %d of %d points left", resource, budget.remaining, budget.limit
+                )
+        self.logger.info(
+            "%d repositories selected: %s",
+            len(repositories),
+            ", ".join(r["full_name"] for r in repositories[:20])
+            + (" ..." if len(repositories) > 20 else ""),
+        )
         self.client.ledger.log_summary(self.logger, self.run_summary)
 
     @classmethod
@@ -238,8 +248,9 @@ class TapGitHubActivity(Tap):
         command = super().get_singer_command()
         default_hook = command.excepthook  # type: ignore[attr-defined]
 
-        def excepthook(exc_type: type[BaseException], exc: BaseException,
-                       tb: TracebackType | None) -> None:
+        def excepthook(
+            exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+        ) -> None:
             # Our own errors are written for people: one line, no traceback.
             if isinstance(exc, GitHubActivityError):
                 cls.logger.error("%s", exc)
@@ -248,4 +259,3 @@ class TapGitHubActivity(Tap):
 
         command.excepthook = excepthook  # type: ignore[attr-defined]
         return command
-

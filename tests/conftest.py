@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from github_simulator import FakeClock, GitHubSimulator, World, seeded_world
 from tap_github_activity.clock import Clock
 from tap_github_activity.tap import TapGitHubActivity
-from tests.simulator import FakeClock, GitHubSimulator, World, seeded_world
 
 
 @pytest.fixture
@@ -31,8 +31,9 @@ def world(clock: FakeClock) -> World:
     return seeded_world(clock)
 
 
-EIGHT_REPOSITORIES = [f"acme/{name}" for name in ("api", "web", "infra", "docs", "mobile",
-                                                   "data", "auth", "billing")]
+EIGHT_REPOSITORIES = [
+    f"acme/{name}" for name in ("api", "web", "infra", "docs", "mobile", "data", "auth", "billing")
+]
 
 
 def two_token_world(clock: FakeClock, *, limit_a: int, limit_b: int) -> World:
@@ -86,13 +87,13 @@ def select(catalog: dict[str, Any], streams: set[str] | None) -> dict[str, Any]:
     return catalog
 
 
-def run_sync(config: dict[str, Any], *, state: dict[str, Any] | None = None,
-             streams: set[str] | None = None) -> SyncResult:
+def run_sync(
+    config: dict[str, Any], *, state: dict[str, Any] | None = None, streams: set[str] | None = None
+) -> SyncResult:
     """One sync in this process (so the fake clock applies); stdout captured and parsed."""
     discovered = TapGitHubActivity(config=config, validate_config=True)
     catalog = select(discovered.catalog_dict, streams)
-    tap = TapGitHubActivity(config=config, state=state or {}, catalog=catalog,
-                            validate_config=True)
+    tap = TapGitHubActivity(config=config, state=state or {}, catalog=catalog, validate_config=True)
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         tap.sync_all()

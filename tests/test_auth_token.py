@@ -7,8 +7,9 @@ from tests.conftest import run_sync
 
 
 def test_every_request_is_made_with_the_token(config, github):
-    result = run_sync({**config, "repositories": ["acme/api", "acme/web"]},
-                      streams={"repositories"})
+    result = run_sync(
+        {**config, "repositories": ["acme/api", "acme/web"]}, streams={"repositories"}
+    )
     assert len(result.records["repositories"]) == 2
     requests = github.requests()
     assert [r.path for r in requests] == ["/repos/acme/api", "/repos/acme/web"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.simulator import GitHubSimulator
+from github_simulator import GitHubSimulator
 
 SCRIPT = Path(sys.executable).with_name("tap-github-activity")
 
@@ -21,12 +21,25 @@ SCRIPT = Path(sys.executable).with_name("tap-github-activity")
 def run_cli(tmp_path: Path, config: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
-    command = [str(SCRIPT)] if SCRIPT.exists() else [
-        sys.executable, "-c", "from tap_github_activity.tap import TapGitHubActivity as T; T.cli()"]
+    command = (
+        [str(SCRIPT)]
+        if SCRIPT.exists()
+        else [
+            sys.executable,
+            "-c",
+            "from tap_github_activity.tap import TapGitHubActivity as T; T.cli()",
+        ]
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_GITHUB_ACTIVITY_")}
     arguments = [*command, "--config", str(config_file), *args]
-    return subprocess.run(arguments, capture_output=True, text=True, timeout=120, env=env,  # noqa: S603 -- our own console script
-                          check=False)
+    return subprocess.run(
+        arguments,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
 
 
 def errors(stderr: str) -> list[str]:
@@ -39,20 +52,30 @@ def base(github: GitHubSimulator) -> dict[str, Any]:
 
 MISTAKES = {
     "missing credentials": ({}, "No credentials: set auth_token"),
-    "two kinds of credentials": ({"auth_token": "ghp_alice", "auth_tokens": ["ghp_bob"]},
-                                 "Credentials of several kinds are set (auth_token, "
-                                 "auth_tokens): keep exactly one."),
-    "malformed repository": ({"auth_token": "ghp_alice", "repositories": ["acme/api/x"]},
-                             "repositories entry 'acme/api/x' is malformed"),
-    "bad api_url": ({"auth_token": "ghp_alice", "api_url": "api.github.com"},
-                    "api_url 'api.github.com' is not a URL"),
-    "web site for api_url": ({"auth_token": "ghp_alice", "api_url": "https://github.com"},
-                             "api_url 'https://github.com' is GitHub's web site, not its API"),
-    "bad start_date": ({"auth_token": "ghp_alice", "start_date": "last tuesday"},
-                       "start_date 'last tuesday' is not an ISO 8601 date"),
-    "wrong type": ({"auth_token": "ghp_alice", "organizations": "acme"},
-                   "Invalid config: 'acme' is not of type 'array', 'null' in "
-                   "config['organizations']"),
+    "two kinds of credentials": (
+        {"auth_token": "ghp_alice", "auth_tokens": ["ghp_bob"]},
+        "Credentials of several kinds are set (auth_token, auth_tokens): keep exactly one.",
+    ),
+    "malformed repository": (
+        {"auth_token": "ghp_alice", "repositories": ["acme/api/x"]},
+        "repositories entry 'acme/api/x' is malformed",
+    ),
+    "bad api_url": (
+        {"auth_token": "ghp_alice", "api_url": "api.github.com"},
+        "api_url 'api.github.com' is not a URL",
+    ),
+    "web site for api_url": (
+        {"auth_token": "ghp_alice", "api_url": "https://github.com"},
+        "api_url 'https://github.com' is GitHub's web site, not its API",
+    ),
+    "bad start_date": (
+        {"auth_token": "ghp_alice", "start_date": "last tuesday"},
+        "start_date 'last tuesday' is not an ISO 8601 date",
+    ),
+    "wrong type": (
+        {"auth_token": "ghp_alice", "organizations": "acme"},
+        "Invalid config: 'acme' is not of type 'array', 'null' in config['organizations']",
+    ),
     "App without key": ({"app_id": "12"}, "app_id and private_key: private_key is missing"),
 }
 
@@ -76,7 +99,8 @@ def test_a_refused_token_names_the_credential(github, tmp_path):
     assert "Traceback" not in result.stderr
     assert errors(result.stderr)[-1] == (
         "GitHub rejected auth_token (ending …xyz9) (401 Bad credentials): check that the token "
-        "is current, not revoked or expired, and copied whole.")
+        "is current, not revoked or expired, and copied whole."
+    )
     assert [r.status for r in github.requests()] == [401]  # not retried
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from github_simulator import FakeClock, Fault, GitHubSimulator
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.clock import Clock
 from tap_github_activity.settings import Settings
-from tests.simulator import FakeClock, Fault, GitHubSimulator
 
 
 def client_for(config) -> GitHubClient:
@@ -28,8 +28,7 @@ def test_concurrent_requests_are_each_counted_once(config, github):
         with lock:
             sessions[threading.get_ident()] = id(client._session)
         name = ["api", "web", "infra"][index % 3]
-        return [client.get(f"/repos/acme/{name}", stream=f"s{index % 2}").status
-                for _ in range(10)]
+        return [client.get(f"/repos/acme/{name}", stream=f"s{index % 2}").status for _ in range(10)]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(work, range(8)))
@@ -46,8 +45,9 @@ def test_concurrent_requests_are_each_counted_once(config, github):
 def test_threads_share_one_installation_token(github, world):
     app = world.add_app("5")
     world.install(app, "acme")
-    client = client_for({"app_id": "5", "private_key": app.private_key_pem,
-                         "api_url": github.api_url})
+    client = client_for(
+        {"app_id": "5", "private_key": app.private_key_pem, "api_url": github.api_url}
+    )
     barrier = threading.Barrier(8)
 
     def work(_: int) -> int:
@@ -66,8 +66,9 @@ def test_requests_in_flight_are_capped_by_max_concurrent_requests(config, github
     # Each answer takes a little while (the simulator holds it), so the threads overlap.
     github.inject(Fault(r"^/repos/", latency=0.02, times=12))
     with ThreadPoolExecutor(max_workers=6) as pool:
-        statuses = list(pool.map(
-            lambda _: client.get("/repos/acme/api", stream="s").status, range(12)))
+        statuses = list(
+            pool.map(lambda _: client.get("/repos/acme/api", stream="s").status, range(12))
+        )
     assert statuses == [200] * 12
     assert github.max_in_flight == 2
 
@@ -75,13 +76,20 @@ def test_requests_in_flight_are_capped_by_max_concurrent_requests(config, github
 def test_concurrent_requests_never_spend_the_reserve(github, world, clock):
     world.add_token("ghp_tokenA", "alice", orgs={"acme"}, limit=212)
     world.add_token("ghp_tokenB", "alice", orgs={"acme"}, limit=5000)
-    client = client_for({"auth_tokens": ["ghp_tokenA", "ghp_tokenB"], "api_url": github.api_url,
-                         "rate_limit_reserve": 200, "max_concurrent_requests": 8})
+    client = client_for(
+        {
+            "auth_tokens": ["ghp_tokenA", "ghp_tokenB"],
+            "api_url": github.api_url,
+            "rate_limit_reserve": 200,
+            "max_concurrent_requests": 8,
+        }
+    )
     client.get("/repos/acme/api", stream="s")  # token A's budget is now known: 211 left
     github.inject(Fault(r"^/repos/", latency=0.01, times=40))
     with ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(pool.map(
-            lambda _: client.get("/repos/acme/web", stream="s").status, range(40)))
+        statuses = list(
+            pool.map(lambda _: client.get("/repos/acme/web", stream="s").status, range(40))
+        )
     assert statuses == [200] * 40
     # However the answers interleave, token A is never spent below its reserve.
     left = github.remaining("ghp_tokenA")
@@ -91,8 +99,11 @@ def test_concurrent_requests_never_spend_the_reserve(github, world, clock):
 
 
 def test_a_secondary_limit_holds_back_the_other_threads(
-        config: dict[str, Any], github: GitHubSimulator, clock: FakeClock,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    config: dict[str, Any],
+    github: GitHubSimulator,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     client = client_for(config)
     github.inject(Fault(r"^/repos/acme/api$", secondary=30, times=1))
     paused = threading.Event()
@@ -108,8 +119,7 @@ def test_a_secondary_limit_holds_back_the_other_threads(
 
     def sleep(_self: object, seconds: float) -> None:
         if not other:  # the secondary limit's wait: meanwhile another thread asks
-            thread = threading.Thread(
-                target=lambda: client.get("/repos/acme/web", stream="s"))
+            thread = threading.Thread(target=lambda: client.get("/repos/acme/web", stream="s"))
             other.append(thread)
             thread.start()
             assert paused.wait(timeout=5)  # it stops before sending

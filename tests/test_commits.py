@@ -15,20 +15,37 @@ import pytest
 import requests
 from jsonschema import Draft7Validator
 
+from github_simulator import FakeClock, GitHubSimulator, World, seeded_world
+from github_simulator import commits as sim
+from github_simulator.world import iso
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.streams.base import event_uuid
 from tap_github_activity.streams.commit_history import FORCE_PUSH_WINDOW
 from tests.conftest import SyncResult, run_sync
-from tests.simulator import FakeClock, GitHubSimulator, World, seeded_world
-from tests.simulator import commits as sim
-from tests.simulator.world import iso
 
 BOTH = {"commits", "commit_branches"}
-SHAPES = json.loads((Path(__file__).parent / "simulator" / "rest_shapes.json").read_text())
-FIELDS = ("message_headline", "message_body", "author_name", "author_login", "author_id",
-          "author_email", "committer_name", "committer_login", "committer_id",
-          "committer_email", "authored_at", "committed_at", "parent_count", "additions",
-          "deletions", "changed_files", "html_url")
+SHAPES = json.loads(
+    (Path(__file__).parents[1] / "github_simulator" / "rest_shapes.json").read_text()
+)
+FIELDS = (
+    "message_headline",
+    "message_body",
+    "author_name",
+    "author_login",
+    "author_id",
+    "author_email",
+    "committer_name",
+    "committer_login",
+    "committer_id",
+    "committer_email",
+    "authored_at",
+    "committed_at",
+    "parent_count",
+    "additions",
+    "deletions",
+    "changed_files",
+    "html_url",
+)
 
 
 def seeded(seed: int) -> random.Random:
@@ -70,15 +87,19 @@ def small_world(clock: FakeClock) -> World:
 @pytest.fixture
 def small(small_world: World) -> Iterator[tuple[World, GitHubSimulator, dict[str, Any]]]:
     with GitHubSimulator(small_world) as simulator:
-        yield small_world, simulator, {"auth_token": "ghp_alice", "api_url": simulator.api_url,
-                                       "repositories": ["acme/*"]}
+        yield (
+            small_world,
+            simulator,
+            {"auth_token": "ghp_alice", "api_url": simulator.api_url, "repositories": ["acme/*"]},
+        )
 
 
 # -- first sync ---------------------------------------------------------------------------------
 
 
 def test_first_sync_emits_every_commit_of_the_default_branch_with_line_counts(
-        config, github: GitHubSimulator, world: World):
+    config, github: GitHubSimulator, world: World
+):
     result = run_sync(config, streams={"commits"})
 
     rows = commit_rows(result)
@@ -89,18 +110,18 @@ def test_first_sync_emits_every_commit_of_the_default_branch_with_line_counts(
     api = repo_named(world, "api")
     data = sim.git(world, api)
     feature_only = data.reachable(data.branches["feature/search"]) - data.reachable(
-        data.branches["main"])
+        data.branches["main"]
+    )
     assert len(feature_only) == 3
     assert not {(api.id, oid) for oid in feature_only} & set(rows)
     # Merges are visible; line counts come with every commit; users are linked by id.
     assert any(r["parent_count"] == 2 for r in rows.values())
-    assert all(isinstance(r["additions"], int) and isinstance(r["deletions"], int)
-               for r in rows.values())
+    assert all(
+        isinstance(r["additions"], int) and isinstance(r["deletions"], int) for r in rows.values()
+    )
     alice = world.accounts["alice"]
-    assert any(r["author_login"] == "alice" and r["author_id"] == alice.id
-               for r in rows.values())
-    assert any(r["author_name"] == "Build Bot" and r["author_login"] is None
-               for r in rows.values())
+    assert any(r["author_login"] == "alice" and r["author_id"] == alice.id for r in rows.values())
+    assert any(r["author_name"] == "Build Bot" and r["author_login"] is None for r in rows.values())
     # Event stores get a stable uuid per commit.
     for row in rows.values():
         assert row["event_uuid"] == event_uuid("commits", (row["repo_id"], row["sha"]))
@@ -111,15 +132,17 @@ def test_first_sync_emits_every_commit_of_the_default_branch_with_line_counts(
     # State: per repository, per branch, the head read and its date.
     partitions = result.state["bookmarks"]["commits"]["partitions"]
     assert {p["context"]["repo"]: p["branches"] for p in partitions}["api"] == {
-        "main": {"head": data.branches["main"],
-                 "committed_at": iso(data.commits[data.branches["main"]].committed)}}
+        "main": {
+            "head": data.branches["main"],
+            "committed_at": iso(data.commits[data.branches["main"]].committed),
+        }
+    }
 
 
 def test_history_is_read_100_commits_a_query(clock: FakeClock):
     world = seeded_world(clock, scale={"repos": 1, "commits_per_repo": 250})
     with GitHubSimulator(world) as github:
-        config = {"auth_token": "ghp_alice", "api_url": github.api_url,
-                  "repositories": ["acme/*"]}
+        config = {"auth_token": "ghp_alice", "api_url": github.api_url, "repositories": ["acme/*"]}
         result = run_sync(config, streams={"commits"})
         calls = graphql_requests(github)
 
@@ -142,8 +165,7 @@ def test_start_date_bounds_the_first_sync(config, github: GitHubSimulator, world
 # -- later syncs --------------------------------------------------------------------------------
 
 
-def test_unchanged_branches_cost_one_probe_for_every_repository(
-        config, github: GitHubSimulator):
+def test_unchanged_branches_cost_one_probe_for_every_repository(config, github: GitHubSimulator):
     first = run_sync(config, streams=BOTH)
     github.reset_log()
 
@@ -163,22 +185,24 @@ def test_new_commits_are_emitted_once(config, github: GitHubSimulator, world: Wo
     api = repo_named(world, "api")
     data = sim.git(world, api)
     now = world.now()
-    made = [data.advance("main", now - timedelta(minutes=m), message=f"Change {m}",
-                         additions=m, deletions=1) for m in (30, 20, 10)]
+    made = [
+        data.advance(
+            "main", now - timedelta(minutes=m), message=f"Change {m}", additions=m, deletions=1
+        )
+        for m in (30, 20, 10)
+    ]
     github.reset_log()
 
     second = run_sync(config, state=first.state, streams={"commits"})
 
     rows = commit_rows(second)
     assert set(rows) == {(api.id, c.oid) for c in made}
-    assert fields_of(rows) == {k: v for k, v in sim.expected_commits(world).items()
-                               if k in rows}
+    assert fields_of(rows) == {k: v for k, v in sim.expected_commits(world).items() if k in rows}
     # The probe (every head), then api's one page stopping at the previous head.
     assert len(graphql_requests(github)) == 2
 
 
-def test_an_old_dated_branch_merged_today_is_emitted(
-        config, github: GitHubSimulator, world: World):
+def test_an_old_dated_branch_merged_today_is_emitted(config, github: GitHubSimulator, world: World):
     first = run_sync(config, streams={"commits"})
     api = repo_named(world, "api")
     data = sim.git(world, api)
@@ -194,8 +218,7 @@ def test_an_old_dated_branch_merged_today_is_emitted(
     rows = commit_rows(second)
     assert set(rows) == {(api.id, c.oid) for c in made}
     assert rows[(api.id, merge.oid)]["parent_count"] == 2
-    assert fields_of(rows) == {k: v for k, v in sim.expected_commits(world).items()
-                               if k in rows}
+    assert fields_of(rows) == {k: v for k, v in sim.expected_commits(world).items() if k in rows}
     # The probe, then reaching the fork point 20 days back is one page here.
     assert len(graphql_requests(github)) == 2
 
@@ -203,8 +226,7 @@ def test_an_old_dated_branch_merged_today_is_emitted(
 def test_old_dated_merge_with_several_pages_to_its_fork_point(clock: FakeClock):
     world = seeded_world(clock, scale={"repos": 1, "commits_per_repo": 400})
     with GitHubSimulator(world) as github:
-        config = {"auth_token": "ghp_alice", "api_url": github.api_url,
-                  "repositories": ["acme/*"]}
+        config = {"auth_token": "ghp_alice", "api_url": github.api_url, "repositories": ["acme/*"]}
         first = run_sync(config, streams=BOTH)
         repo = repo_named(world, "api")
         # Forked 40 days ago: some 230 commits of main are newer than the fork point.
@@ -221,7 +243,8 @@ def test_old_dated_merge_with_several_pages_to_its_fork_point(clock: FakeClock):
 
 
 def test_a_force_push_does_not_break_the_run(
-        config, github: GitHubSimulator, world: World, caplog: pytest.LogCaptureFixture):
+    config, github: GitHubSimulator, world: World, caplog: pytest.LogCaptureFixture
+):
     config = {**config, "commit_branches": ["*"]}
     first = run_sync(config, streams=BOTH)
     api = repo_named(world, "api")
@@ -244,8 +267,10 @@ def test_a_force_push_does_not_break_the_run(
         assert sha in data.reachable(data.branches["feature/search"])
         assert data.commits[sha].committed >= floor
     assert "force-push" in caplog.text
-    heads = {p["context"]["repo"]: p["branches"]
-             for p in second.state["bookmarks"]["commit_branches"]["partitions"]}
+    heads = {
+        p["context"]["repo"]: p["branches"]
+        for p in second.state["bookmarks"]["commit_branches"]["partitions"]
+    }
     assert heads["api"]["feature/search"]["head"] == data.branches["feature/search"]
     github.reset_log()
 
@@ -276,8 +301,11 @@ def test_an_empty_repository_yields_nothing(config, github: GitHubSimulator, wor
     assert not [r for r in result.records["commit_branches"] if r["repo_id"] == empty.id]
     assert result.tap.run_summary.skipped == {}
     # REST says so with 409; GraphQL with a null default branch.
-    response = requests.get(f"{github.api_url}/repos/acme/empty/commits",
-                            headers={"Authorization": "token ghp_alice"}, timeout=10)
+    response = requests.get(
+        f"{github.api_url}/repos/acme/empty/commits",
+        headers={"Authorization": "token ghp_alice"},
+        timeout=10,
+    )
     assert response.status_code == 409
     assert response.json()["message"] == "Git Repository is empty."
 
@@ -286,12 +314,14 @@ def test_emails_only_when_asked(config, world: World):
     without = run_sync(config, streams={"commits"})
     with_emails = run_sync({**config, "include_emails": True}, streams={"commits"})
 
-    assert all(r["author_email"] is None and r["committer_email"] is None
-               for r in without.records["commits"])
-    assert fields_of(commit_rows(with_emails)) == sim.expected_commits(world,
-                                                                       include_emails=True)
-    assert any(r["author_email"] == "bob@users.noreply.github.test"
-               for r in with_emails.records["commits"])
+    assert all(
+        r["author_email"] is None and r["committer_email"] is None
+        for r in without.records["commits"]
+    )
+    assert fields_of(commit_rows(with_emails)) == sim.expected_commits(world, include_emails=True)
+    assert any(
+        r["author_email"] == "bob@users.noreply.github.test" for r in with_emails.records["commits"]
+    )
 
 
 def test_emails_are_not_even_requested_by_default(config, monkeypatch: pytest.MonkeyPatch):
@@ -315,7 +345,8 @@ def test_emails_are_not_even_requested_by_default(config, monkeypatch: pytest.Mo
 
 
 def test_a_commit_on_two_branches_is_one_commit_and_two_memberships(
-        config, github: GitHubSimulator, world: World):
+    config, github: GitHubSimulator, world: World
+):
     branches = ["main", "feature/search"]
     result = run_sync({**config, "commit_branches": branches}, streams=BOTH)
 
@@ -324,8 +355,7 @@ def test_a_commit_on_two_branches_is_one_commit_and_two_memberships(
     assert membership(result) == set(sim.expected_commit_branches(world, branches))
     api = repo_named(world, "api")
     data = sim.git(world, api)
-    shared = data.reachable(data.branches["main"]) & data.reachable(
-        data.branches["feature/search"])
+    shared = data.reachable(data.branches["main"]) & data.reachable(data.branches["feature/search"])
     sha = next(iter(shared))
     assert sum(1 for key in rows if key == (api.id, sha)) == 1
     assert {b for (r, b, s) in membership(result) if (r, s) == (api.id, sha)} == set(branches)
@@ -361,8 +391,9 @@ def test_branches_that_moved_are_walked_together(small):
     made = []
     for index in range(7):
         data.branches[f"topic/{index}"] = data.branches["main"]
-        made.append(data.advance(f"topic/{index}", now - timedelta(minutes=index),
-                                 message=f"Topic {index}"))
+        made.append(
+            data.advance(f"topic/{index}", now - timedelta(minutes=index), message=f"Topic {index}")
+        )
     github.reset_log()
 
     second = run_sync(config, state=first.state, streams={"commits"})
@@ -413,8 +444,9 @@ def test_no_activate_version_messages(small):
     _, _, config = small
     result = run_sync({**config, "emit_activate_version_messages": True}, streams=BOTH)
     assert result.records["commits"]
-    assert not [m for m in result.messages
-                if m["type"] == "ACTIVATE_VERSION" and m["stream"] in BOTH]
+    assert not [
+        m for m in result.messages if m["type"] == "ACTIVATE_VERSION" and m["stream"] in BOTH
+    ]
 
 
 def test_discovered_keys(config):
@@ -445,19 +477,27 @@ def test_simulated_history_is_in_git_log_order(world: World):
 def test_simulated_commit_listing_matches_githubs_shape(github: GitHubSimulator, world: World):
     validator = Draft7Validator(SHAPES["GET /repos/{owner}/{repo}/commits"])
     headers = {"Authorization": "token ghp_alice"}
-    response = requests.get(f"{github.api_url}/repos/acme/api/commits", headers=headers,
-                            params={"sha": "feature/search", "per_page": 100}, timeout=10)
+    response = requests.get(
+        f"{github.api_url}/repos/acme/api/commits",
+        headers=headers,
+        params={"sha": "feature/search", "per_page": 100},
+        timeout=10,
+    )
     assert response.status_code == 200
     body = response.json()
     assert not list(validator.iter_errors(body))
     api = repo_named(world, "api")
     data = sim.git(world, api)
-    assert [c["sha"] for c in body] == [c.oid for c in data.history(
-        data.branches["feature/search"])]
-    since = datetime.fromisoformat(body[5]["commit"]["committer"]["date"].replace("Z",
-                                                                                   "+00:00"))
-    recent = requests.get(f"{github.api_url}/repos/acme/api/commits", headers=headers,
-                          params={"since": iso(since)}, timeout=10).json()
+    assert [c["sha"] for c in body] == [
+        c.oid for c in data.history(data.branches["feature/search"])
+    ]
+    since = datetime.fromisoformat(body[5]["commit"]["committer"]["date"].replace("Z", "+00:00"))
+    recent = requests.get(
+        f"{github.api_url}/repos/acme/api/commits",
+        headers=headers,
+        params={"since": iso(since)},
+        timeout=10,
+    ).json()
     assert recent
     assert all(c["commit"]["committer"]["date"] >= iso(since) for c in recent)
 
@@ -482,8 +522,9 @@ def _random_activity(world: World, repo: Any, rng: random.Random) -> None:
         branches = sorted(data.branches)
         action = rng.random()
         if action < 0.35:
-            data.advance(rng.choice(branches), now - timedelta(minutes=rng.randint(0, 50)),
-                         message="work")
+            data.advance(
+                rng.choice(branches), now - timedelta(minutes=rng.randint(0, 50)), message="work"
+            )
         elif action < 0.55:
             source = data.history(data.branches[rng.choice(branches)])
             base = rng.choice(source[: min(len(source), 40)])
@@ -491,8 +532,9 @@ def _random_activity(world: World, repo: Any, rng: random.Random) -> None:
             data.branches[name] = base.oid
             for step in range(rng.randint(1, 4)):
                 # Dated just after its fork point: an old-dated branch.
-                data.advance(name, base.committed + timedelta(minutes=5 * (step + 1)),
-                             message="old work")
+                data.advance(
+                    name, base.committed + timedelta(minutes=5 * (step + 1)), message="old work"
+                )
         elif action < 0.85 and len(branches) > 1:
             source, into = rng.sample(branches, 2)
             if data.branches[source] not in data.reachable(data.branches[into]):
@@ -506,7 +548,8 @@ def _random_activity(world: World, repo: Any, rng: random.Random) -> None:
 @pytest.mark.parametrize("streams", [BOTH, {"commits"}, {"commit_branches"}])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_walks_match_the_ground_truth_through_random_histories(
-        clock: FakeClock, seed: int, streams: set[str]):
+    clock: FakeClock, seed: int, streams: set[str]
+):
     world = seeded_world(clock, scale={"repos": 1, "commits_per_repo": 60})
     repo = repo_named(world, "api")
     rng = seeded(seed)
@@ -514,8 +557,12 @@ def test_walks_match_the_ground_truth_through_random_histories(
     members: set[tuple[Any, ...]] = set()
     state: dict[str, Any] = {}
     with GitHubSimulator(world) as github:
-        config = {"auth_token": "ghp_alice", "api_url": github.api_url,
-                  "repositories": ["acme/*"], "commit_branches": ["*"]}
+        config = {
+            "auth_token": "ghp_alice",
+            "api_url": github.api_url,
+            "repositories": ["acme/*"],
+            "commit_branches": ["*"],
+        }
         for day in range(7):
             if day:
                 _random_activity(world, repo, rng)

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from singer_sdk import typing as th
 
+from github_simulator import FakeClock, Fault, Listing, Request, World, seeded_world
+from github_simulator.rest_core import visible_repo
+from github_simulator.server import ROUTER
 from tap_github_activity import tap as tap_module
 from tap_github_activity.streams.children import REPOSITORY_CONTEXT, RepositoryListStream
 from tap_github_activity.tap import LISTINGS_STATE_KEY, TapGitHubActivity
 from tests.conftest import run_sync, select
-from tests.simulator import FakeClock, Fault, Listing, Request, World, seeded_world
-from tests.simulator.rest_core import visible_repo
-from tests.simulator.server import ROUTER
 
 TAGS_PATH = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/tags"
 STREAMS = {"repositories", "test_tags"}
@@ -32,8 +32,10 @@ class TagsStream(RepositoryListStream):
     name = "test_tags"
     primary_keys = ("repo_id", "name")
     path = "/repos/{owner}/{repo}/tags"
-    schema = th.PropertiesList(*REPOSITORY_CONTEXT, th.Property("name", th.StringType),
-                               ).to_dict()
+    schema = th.PropertiesList(
+        *REPOSITORY_CONTEXT,
+        th.Property("name", th.StringType),
+    ).to_dict()
 
     def to_record(self, item: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"name": item["name"]}
@@ -81,18 +83,25 @@ def test_the_selection_listing_is_asked_conditionally(config, github, tags):
     page = listing["pages"][0]
     assert page["etag"].startswith('W/"')
     assert sorted(page["repositories"], key=lambda r: r["repo"])[0] == {
-        "repo_id": first.records["repositories"][0]["id"], "owner": "acme", "repo": "api",
-        "default_branch": "main", "archived": False, "fork": False}
+        "repo_id": first.records["repositories"][0]["id"],
+        "owner": "acme",
+        "repo": "api",
+        "default_branch": "main",
+        "archived": False,
+        "fork": False,
+    }
     github.reset_log()
 
     second = run_sync(config, state=first.state, streams=STREAMS)
     [selection] = github.requests(r"^/orgs/acme/repos$")
-    assert (selection.status, selection.points, selection.if_none_match) == (
-        304, 0, page["etag"])
+    assert (selection.status, selection.points, selection.if_none_match) == (304, 0, page["etag"])
     # No repository records, yet every repository's children ran, with the same context.
     assert "repositories" not in second.records
     assert sorted(r.path for r in github.requests(r"/tags$")) == [
-        "/repos/acme/api/tags", "/repos/acme/infra/tags", "/repos/acme/web/tags"]
+        "/repos/acme/api/tags",
+        "/repos/acme/infra/tags",
+        "/repos/acme/web/tags",
+    ]
     assert second.state["bookmarks"]["repositories"] == first.state["bookmarks"]["repositories"]
 
 
@@ -107,12 +116,22 @@ def test_changes_are_read_and_only_the_changes_are_emitted(config, github, world
     second = run_sync(config, state=first.state, streams=STREAMS)
     # The listing changed (a new repository): every repository on it is emitted again.
     assert sorted(r["name"] for r in second.records["repositories"]) == [
-        "api", "infra", "web", "zeta"]
+        "api",
+        "infra",
+        "web",
+        "zeta",
+    ]
     assert sorted(second.keys("test_tags", "repo", "name")) == [
-        ("api", "v1.0.0"), ("api", "v1.1.0"), ("api", "v2.0.0")]  # zeta has no tags
+        ("api", "v1.0.0"),
+        ("api", "v1.1.0"),
+        ("api", "v2.0.0"),
+    ]  # zeta has no tags
     assert sorted((r.path, r.status) for r in github.requests(r"/tags$")) == [
-        ("/repos/acme/api/tags", 200), ("/repos/acme/infra/tags", 304),
-        ("/repos/acme/web/tags", 304), ("/repos/acme/zeta/tags", 200)]
+        ("/repos/acme/api/tags", 200),
+        ("/repos/acme/infra/tags", 304),
+        ("/repos/acme/web/tags", 304),
+        ("/repos/acme/zeta/tags", 200),
+    ]
 
 
 def test_many_pages_each_keep_their_etag(github, clock, tags, config, world):
@@ -126,7 +145,10 @@ def test_many_pages_each_keep_their_etag(github, clock, tags, config, world):
     # Unchanged: three free 304s, no records.
     second = run_sync(config, state=first.state, streams={"repositories"})
     assert [(r.query.get("page"), r.status) for r in github.requests()] == [
-        (None, 304), ("2", 304), ("3", 304)]
+        (None, 304),
+        ("2", 304),
+        ("3", 304),
+    ]
     assert second.records == {}
     github.reset_log()
 
@@ -136,7 +158,10 @@ def test_many_pages_each_keep_their_etag(github, clock, tags, config, world):
     ordered[150].stargazers += 1
     third = run_sync(config, state=second.state, streams={"repositories", "test_tags"})
     assert [(r.query.get("page"), r.status) for r in github.requests(r"^/orgs/")] == [
-        (None, 304), ("2", 200), ("3", 304)]
+        (None, 304),
+        ("2", 200),
+        ("3", 304),
+    ]
     assert len(third.records["repositories"]) == 100
     assert len(github.requests(r"/tags$")) == 250
     assert github.points() == 1 + 250  # the changed page; each tags listing asked in full
@@ -146,8 +171,9 @@ def test_etags_are_not_kept_when_the_run_fails_midway(config, github, tags):
     github.inject(Fault(r"/repos/acme/web/tags$", status=500, times=10))
     messages = sync_messages(config)
     states = [m["value"] for m in messages if m["type"] == "STATE"]
-    assert all(LISTINGS_STATE_KEY not in s.get("bookmarks", {}).get("repositories", {})
-               for s in states)
+    assert all(
+        LISTINGS_STATE_KEY not in s.get("bookmarks", {}).get("repositories", {}) for s in states
+    )
 
 
 def test_activate_version_is_never_sent_so_the_selection_stays_conditional(config, github, tags):
@@ -162,8 +188,10 @@ def test_activate_version_is_never_sent_so_the_selection_stays_conditional(confi
 
 
 def etags_of(state: dict[str, Any]) -> dict[tuple[str, str], str]:
-    return {(p["context"]["owner"], p["context"]["repo"]): p["etag"]
-            for p in state["bookmarks"]["test_tags"]["partitions"]}
+    return {
+        (p["context"]["owner"], p["context"]["repo"]): p["etag"]
+        for p in state["bookmarks"]["test_tags"]["partitions"]
+    }
 
 
 def sync_messages(config: dict[str, Any]) -> list[dict[str, Any]]:

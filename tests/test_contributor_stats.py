@@ -11,14 +11,16 @@ import pytest
 import requests
 from jsonschema import Draft7Validator
 
+from github_simulator import FakeClock, GitHubSimulator, World
+from github_simulator import statistics as sim
 from tap_github_activity.streams.statistics import retry_delays
 from tests.conftest import run_sync
-from tests.simulator import FakeClock, GitHubSimulator, World
-from tests.simulator import statistics as sim
 
 STREAM = {"contributor_stats"}
 STATS_PATH = r"/stats/contributors$"
-SHAPES = json.loads((Path(__file__).parent / "simulator" / "rest_shapes.json").read_text())
+SHAPES = json.loads(
+    (Path(__file__).parents[1] / "github_simulator" / "rest_shapes.json").read_text()
+)
 
 
 def rows(result) -> dict[tuple, dict]:
@@ -26,8 +28,11 @@ def rows(result) -> dict[tuple, dict]:
     for record in result.records.get("contributor_stats", []):
         key = (record["repo_id"], record["contributor_id"], record["week_start"])
         assert key not in table
-        table[key] = {"commits": record["commits"], "additions": record["additions"],
-                      "deletions": record["deletions"]}
+        table[key] = {
+            "commits": record["commits"],
+            "additions": record["additions"],
+            "deletions": record["deletions"],
+        }
     return table
 
 
@@ -42,25 +47,41 @@ def test_one_row_per_contributor_and_active_week(config, github: GitHubSimulator
 
     assert rows(result) == sim.expected_contributor_stats(world)
     record = result.records["contributor_stats"][0]
-    assert set(record) == {"repo_id", "owner", "repo", "contributor_id", "contributor_login",
-                           "week_start", "commits", "additions", "deletions"}
+    assert set(record) == {
+        "repo_id",
+        "owner",
+        "repo",
+        "contributor_id",
+        "contributor_login",
+        "week_start",
+        "commits",
+        "additions",
+        "deletions",
+    }
     assert record["owner"] == "acme"
-    assert all(r["commits"] or r["additions"] or r["deletions"]
-               for r in result.records["contributor_stats"])
+    assert all(
+        r["commits"] or r["additions"] or r["deletions"]
+        for r in result.records["contributor_stats"]
+    )
     # GitHub's answer has every week since the first, most of them empty: those are no rows.
     assert len(result.records["contributor_stats"]) < sum(
-        len(c["weeks"]) for rid in sim.store(world).contributors
-        for c in sim.contributors_answer(world, rid, github.api_url))
+        len(c["weeks"])
+        for rid in sim.store(world).contributors
+        for c in sim.contributors_answer(world, rid, github.api_url)
+    )
     calls = github.requests(STATS_PATH)
     assert [(c.status, c.points) for c in calls] == [(200, 1)] * 3
     # Asked concurrently: in any order.
-    assert sorted(c.path for c in calls) == ["/repos/acme/api/stats/contributors",
-                                             "/repos/acme/infra/stats/contributors",
-                                             "/repos/acme/web/stats/contributors"]
+    assert sorted(c.path for c in calls) == [
+        "/repos/acme/api/stats/contributors",
+        "/repos/acme/infra/stats/contributors",
+        "/repos/acme/web/stats/contributors",
+    ]
 
 
 def test_statistics_being_computed_are_asked_again_after_the_others(
-        config, github: GitHubSimulator, world: World, clock: FakeClock):
+    config, github: GitHubSimulator, world: World, clock: FakeClock
+):
     sim.store(world).pending_202[repo_id(world, "web")] = 2
 
     result = run_sync(config, streams=STREAM)
@@ -77,7 +98,8 @@ def test_statistics_being_computed_are_asked_again_after_the_others(
 
 
 def test_one_wait_serves_every_repository_being_computed(
-        config, github: GitHubSimulator, world: World, clock: FakeClock):
+    config, github: GitHubSimulator, world: World, clock: FakeClock
+):
     for name in ("api", "infra", "web"):
         sim.store(world).pending_202[repo_id(world, name)] = 1
 
@@ -89,8 +111,12 @@ def test_one_wait_serves_every_repository_being_computed(
 
 
 def test_still_computing_after_the_wait_is_reported_and_read_next_run(
-        config, github: GitHubSimulator, world: World, clock: FakeClock,
-        caplog: pytest.LogCaptureFixture):
+    config,
+    github: GitHubSimulator,
+    world: World,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+):
     web = repo_id(world, "web")
     sim.store(world).pending_202[web] = 5
     config = {**config, "stats_max_wait_seconds": 10}
@@ -105,11 +131,17 @@ def test_still_computing_after_the_wait_is_reported_and_read_next_run(
     # Nothing stands in for the repository GitHub had not computed.
     assert web not in {key[0] for key in rows(first)}
     assert first.tap.run_summary.skipped == {
-        "contributor_stats": ["acme/web (statistics still being computed)"]}
-    assert any("acme/web" in r.getMessage() and "still computing" in r.getMessage()
-               for r in caplog.records if r.levelno == logging.WARNING)
+        "contributor_stats": ["acme/web (statistics still being computed)"]
+    }
+    assert any(
+        "acme/web" in r.getMessage() and "still computing" in r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING
+    )
     assert set(first.state["bookmarks"]["contributor_stats"]["etags"]) == {
-        str(repo_id(world, "api")), str(repo_id(world, "infra"))}
+        str(repo_id(world, "api")),
+        str(repo_id(world, "infra")),
+    }
     github.reset_log()
     clock.slept.clear()
 
@@ -126,8 +158,9 @@ def test_still_computing_after_the_wait_is_reported_and_read_next_run(
     assert second.tap.run_summary.skipped == {}
 
 
-def test_no_waiting_when_the_bound_is_zero(config, github: GitHubSimulator, world: World,
-                                           clock: FakeClock):
+def test_no_waiting_when_the_bound_is_zero(
+    config, github: GitHubSimulator, world: World, clock: FakeClock
+):
     sim.store(world).pending_202[repo_id(world, "api")] = 1
 
     result = run_sync({**config, "stats_max_wait_seconds": 0}, streams=STREAM)
@@ -135,11 +168,11 @@ def test_no_waiting_when_the_bound_is_zero(config, github: GitHubSimulator, worl
     assert len(github.requests(STATS_PATH)) == 3
     assert clock.slept == []
     assert result.tap.run_summary.skipped == {
-        "contributor_stats": ["acme/api (statistics still being computed)"]}
+        "contributor_stats": ["acme/api (statistics still being computed)"]
+    }
 
 
-def test_empty_repository_has_no_rows_and_no_error(config, github: GitHubSimulator,
-                                                   world: World):
+def test_empty_repository_has_no_rows_and_no_error(config, github: GitHubSimulator, world: World):
     infra = repo_id(world, "infra")
     sim.store(world).contributors[infra] = {}
 
@@ -151,8 +184,9 @@ def test_empty_repository_has_no_rows_and_no_error(config, github: GitHubSimulat
     assert result.tap.run_summary.skipped == {}
 
 
-def test_line_counts_github_withholds_are_null_not_zero(config, github: GitHubSimulator,
-                                                         world: World):
+def test_line_counts_github_withholds_are_null_not_zero(
+    config, github: GitHubSimulator, world: World
+):
     api = repo_id(world, "api")
     week = sim.current_week(world)
     sim.add_activity(world, api, "alice", week, (500, 20, sim.LINE_COUNT_COMMIT_LIMIT))
@@ -182,8 +216,11 @@ def test_retry_delays_double_within_the_bound():
 
 
 def test_simulator_answers_in_githubs_shape(github: GitHubSimulator, world: World):
-    response = requests.get(f"{github.api_url}/repos/acme/api/stats/contributors",
-                            headers={"Authorization": "token ghp_alice"}, timeout=10)
+    response = requests.get(
+        f"{github.api_url}/repos/acme/api/stats/contributors",
+        headers={"Authorization": "token ghp_alice"},
+        timeout=10,
+    )
     assert response.status_code == 200
     body = response.json()
     validator = Draft7Validator(SHAPES["GET /repos/{owner}/{repo}/stats/contributors"])
@@ -194,6 +231,9 @@ def test_simulator_answers_in_githubs_shape(github: GitHubSimulator, world: Worl
     assert all(w % (7 * 86400) == 3 * 86400 for w in weeks[0])  # Sundays, 00:00 UTC
 
     sim.store(world).pending_202[repo_id(world, "api")] = 1
-    pending = requests.get(f"{github.api_url}/repos/acme/api/stats/contributors",
-                           headers={"Authorization": "token ghp_alice"}, timeout=10)
+    pending = requests.get(
+        f"{github.api_url}/repos/acme/api/stats/contributors",
+        headers={"Authorization": "token ghp_alice"},
+        timeout=10,
+    )
     assert (pending.status_code, pending.json()) == (202, {})

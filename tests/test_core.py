@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
+from github_simulator import GitHubSimulator, seeded_world
+from github_simulator.world import RealClock
 from tap_github_activity.tap import TapGitHubActivity
-from tests.simulator import GitHubSimulator, seeded_world
-from tests.simulator.world import RealClock
 
 CONFIG: dict[str, Any] = {
     "auth_token": "ghp_alice",
@@ -36,8 +36,11 @@ def simulator() -> Iterator[GitHubSimulator]:
 
 
 TestTapGitHubActivity = get_tap_test_class(
-    TapGitHubActivity, config=CONFIG, suite_config=SuiteConfig(max_records_limit=150),
-    parse_env_config=False)
+    TapGitHubActivity,
+    config=CONFIG,
+    suite_config=SuiteConfig(max_records_limit=150),
+    parse_env_config=False,
+)
 
 
 def test_the_standard_tests_read_from_the_simulator(simulator: GitHubSimulator) -> None:

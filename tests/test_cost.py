@@ -25,10 +25,7 @@ from typing import Any
 
 import pytest
 
-from tap_github_activity.clock import Clock
-from tap_github_activity.probe import PROBE_STREAM
-from tests.conftest import SyncResult, run_sync
-from tests.simulator import (
+from github_simulator import (
     FakeClock,
     Fault,
     GitHubSimulator,
@@ -38,10 +35,19 @@ from tests.simulator import (
     pulls,
     seeded_world,
 )
-from tests.simulator.server import Recorded
+from github_simulator.server import Recorded
+from tap_github_activity.clock import Clock
+from tap_github_activity.probe import PROBE_STREAM
+from tests.conftest import SyncResult, run_sync
 
-MEDIUM = {"repos": 12, "pulls_per_repo": 183, "pulls_with_many_reviews": 0,
-          "releases_per_repo": 5, "runs_per_repo": 92, "commits_per_repo": 292}
+MEDIUM = {
+    "repos": 12,
+    "pulls_per_repo": 183,
+    "pulls_with_many_reviews": 0,
+    "releases_per_repo": 5,
+    "runs_per_repo": 92,
+    "commits_per_repo": 292,
+}
 PAGE_OF_PULLS = 49  # a 1-point page of pull requests with their nested connections
 TRAFFIC = ("traffic_views", "traffic_clones", "traffic_referrers", "traffic_paths")
 
@@ -59,8 +65,10 @@ class Sync:
 
     def by_stream(self) -> dict[tuple[str, str], tuple[int, int]]:
         """(stream, resource) -> (requests, points), from the tap's own accounting."""
-        return {(row["stream"], row["resource"]): (row["requests"], row["points"])  # type: ignore[misc]
-                for row in self.result.tap.client.ledger.rows()}
+        return {
+            (row["stream"], row["resource"]): (row["requests"], row["points"])  # type: ignore[misc]
+            for row in self.result.tap.client.ledger.rows()
+        }
 
     def graphql(self) -> list[Recorded]:
         return [r for r in self.log if r.path == "/graphql"]
@@ -87,17 +95,25 @@ def _selected_repos(world: World) -> list[Any]:
 
 def _seed_facts(world: World) -> dict[str, int]:
     repos = _selected_repos(world)
-    history = [commits.git(world, r).history(commits.git(world, r).branches[r.default_branch])
-               for r in repos]
+    history = [
+        commits.git(world, r).history(commits.git(world, r).branches[r.default_branch])
+        for r in repos
+    ]
     runs = [run for r in repos for run in actions.runs_of(world, r)]
     return {
-        "pull_pages": sum(math.ceil(len(pulls.pulls_of(world).by_repo[r.id]) / PAGE_OF_PULLS)
-                          for r in repos),
+        "pull_pages": sum(
+            math.ceil(len(pulls.pulls_of(world).by_repo[r.id]) / PAGE_OF_PULLS) for r in repos
+        ),
         "history_pages": sum(math.ceil(len(h) / 100) for h in history),
         "earlier_attempts": sum(len(run.attempts) - 1 for run in runs),
         "repos_with_unsuccessful_jobs": sum(
-            any(job.conclusion in ("failure", "cancelled") for run in actions.runs_of(world, r)
-                for job in run.latest.jobs) for r in repos),
+            any(
+                job.conclusion in ("failure", "cancelled")
+                for run in actions.runs_of(world, r)
+                for job in run.latest.jobs
+            )
+            for r in repos
+        ),
     }
 
 
@@ -112,14 +128,19 @@ def _change(world: World, count: int, seed: int) -> list[Any]:
             pull = rng.choice(pulls.pulls_of(world).by_repo[repo.id])
             pull.title += " (edited)"
             pull.updated_at = now
-            commits.git(world, repo).advance(repo.default_branch, now - timedelta(minutes=2),
-                                             message=f"Change {seed}")
+            commits.git(world, repo).advance(
+                repo.default_branch, now - timedelta(minutes=2), message=f"Change {seed}"
+            )
             actions.add_run(world, repo, rng, now - timedelta(minutes=5), "success")
     return chosen
 
 
-def _sync(github: GitHubSimulator, config: dict[str, Any],
-          state: dict[str, Any] | None = None, streams: set[str] | None = None) -> Sync:
+def _sync(
+    github: GitHubSimulator,
+    config: dict[str, Any],
+    state: dict[str, Any] | None = None,
+    streams: set[str] | None = None,
+) -> Sync:
     github.reset_log()
     result = run_sync(config, state=state, streams=streams)
     return Sync(result, github.requests())
@@ -134,19 +155,29 @@ def medium() -> Iterator[Medium]:
         world = seeded_world(fake, scale=MEDIUM)
         facts = _seed_facts(world)
         with GitHubSimulator(world) as github:
-            config = {"auth_token": "ghp_alice", "api_url": github.api_url,
-                      "repositories": ["acme/*"]}
+            config = {
+                "auth_token": "ghp_alice",
+                "api_url": github.api_url,
+                "repositories": ["acme/*"],
+            }
             with_earlier_attempts = _sync(
-                github, {**config, "workflow_runs_earlier_attempts": True},
-                streams={"workflow_runs", "workflow_jobs"})
+                github,
+                {**config, "workflow_runs_earlier_attempts": True},
+                streams={"workflow_runs", "workflow_jobs"},
+            )
             first = _sync(github, config)
             fake.advance(3600)
             repeat = _sync(github, config, first.result.state)
-            medium = Medium(world, first, repeat, with_earlier_attempts,
-                            pull_pages=facts["pull_pages"],
-                            history_pages=facts["history_pages"],
-                            earlier_attempts=facts["earlier_attempts"],
-                            repos_with_unsuccessful_jobs=facts["repos_with_unsuccessful_jobs"])
+            medium = Medium(
+                world,
+                first,
+                repeat,
+                with_earlier_attempts,
+                pull_pages=facts["pull_pages"],
+                history_pages=facts["history_pages"],
+                earlier_attempts=facts["earlier_attempts"],
+                repos_with_unsuccessful_jobs=facts["repos_with_unsuccessful_jobs"],
+            )
             state = repeat.result.state
             for count in (2, 6):
                 fake.advance(3600)
@@ -257,17 +288,19 @@ def test_after_a_change_points_follow_what_changed(medium: Medium, count: int) -
 
 
 def _canonical(result: SyncResult) -> dict[str, list[str]]:
-    return {stream: sorted(json.dumps(r, sort_keys=True) for r in rows)
-            for stream, rows in result.records.items()}
+    return {
+        stream: sorted(json.dumps(r, sort_keys=True) for r in rows)
+        for stream, rows in result.records.items()
+    }
 
 
-def test_requests_in_flight_are_capped_and_results_equal_a_sequential_run(
-        clock: FakeClock) -> None:
-    world = seeded_world(clock, scale={"repos": 5, "pulls_per_repo": 60, "runs_per_repo": 20,
-                                       "commits_per_repo": 120})
+def test_requests_in_flight_are_capped_and_results_equal_a_sequential_run(clock: FakeClock) -> None:
+    world = seeded_world(
+        clock,
+        scale={"repos": 5, "pulls_per_repo": 60, "runs_per_repo": 20, "commits_per_repo": 120},
+    )
     with GitHubSimulator(world) as github:
-        config = {"auth_token": "ghp_alice", "api_url": github.api_url,
-                  "repositories": ["acme/*"]}
+        config = {"auth_token": "ghp_alice", "api_url": github.api_url, "repositories": ["acme/*"]}
         sequential = run_sync({**config, "max_concurrent_requests": 1})
         requests = sorted((r.method, r.path, sorted(r.query.items())) for r in github.requests())
         assert github.max_in_flight == 1
@@ -279,42 +312,57 @@ def test_requests_in_flight_are_capped_and_results_equal_a_sequential_run(
         concurrent = run_sync({**config, "max_concurrent_requests": 3})
 
         assert github.max_in_flight == 3
-        assert sorted((r.method, r.path, sorted(r.query.items()))
-                      for r in github.requests()) == requests
+        assert (
+            sorted((r.method, r.path, sorted(r.query.items())) for r in github.requests())
+            == requests
+        )
     assert _canonical(concurrent) == _canonical(sequential)
     assert concurrent.state == sequential.state
     # Record order within each repository and stream is the sequential one.
     for stream, rows in sequential.records.items():
         for repo_id in {r.get("repo_id") for r in rows}:
             assert [r for r in concurrent.records[stream] if r.get("repo_id") == repo_id] == [
-                r for r in rows if r.get("repo_id") == repo_id]
+                r for r in rows if r.get("repo_id") == repo_id
+            ]
 
 
-def test_a_repository_error_surfaces_where_a_sequential_run_meets_it(
-        clock: FakeClock) -> None:
+def test_a_repository_error_surfaces_where_a_sequential_run_meets_it(clock: FakeClock) -> None:
     world = seeded_world(clock, scale={"repos": 4})
     web = world.repo("acme", "web")
     assert web is not None
     actions.store(world).unavailable[web.id] = 403
     with GitHubSimulator(world) as github:
-        config = {"auth_token": "ghp_alice", "api_url": github.api_url,
-                  "repositories": ["acme/*"]}
-        results = [run_sync({**config, "max_concurrent_requests": n},
-                            streams={"workflow_runs", "workflow_jobs", "releases"})
-                   for n in (1, 4)]
+        config = {"auth_token": "ghp_alice", "api_url": github.api_url, "repositories": ["acme/*"]}
+        results = [
+            run_sync(
+                {**config, "max_concurrent_requests": n},
+                streams={"workflow_runs", "workflow_jobs", "releases"},
+            )
+            for n in (1, 4)
+        ]
     sequential, concurrent = results
-    assert concurrent.tap.run_summary.skipped == sequential.tap.run_summary.skipped == {
-        "workflow_runs": ["acme/web (403)"]}
+    assert (
+        concurrent.tap.run_summary.skipped
+        == sequential.tap.run_summary.skipped
+        == {"workflow_runs": ["acme/web (403)"]}
+    )
     assert _canonical(concurrent) == _canonical(sequential)
     assert concurrent.state == sequential.state
 
 
 def test_the_probe_asks_50_repositories_a_query(clock: FakeClock) -> None:
-    world = seeded_world(clock, scale={"repos": 55, "pulls_per_repo": 2, "commits_per_repo": 3,
-                                       "runs_per_repo": 0, "releases_per_repo": 0})
+    world = seeded_world(
+        clock,
+        scale={
+            "repos": 55,
+            "pulls_per_repo": 2,
+            "commits_per_repo": 3,
+            "runs_per_repo": 0,
+            "releases_per_repo": 0,
+        },
+    )
     with GitHubSimulator(world) as github:
-        config = {"auth_token": "ghp_alice", "api_url": github.api_url,
-                  "repositories": ["acme/*"]}
+        config = {"auth_token": "ghp_alice", "api_url": github.api_url, "repositories": ["acme/*"]}
         streams = {"pull_requests", "commits"}
         first = run_sync(config, streams=streams)
         assert first.tap.client.ledger.points[(PROBE_STREAM, "graphql")] == 2

@@ -13,7 +13,7 @@ from graphql import GraphQLSchema, build_schema, parse, validate
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "github-api"
 SCRIPT = ROOT / "scripts" / "derive_github_api.py"
-GRAPHQL_SDL = ROOT / "tests" / "simulator" / "github.graphql"
+GRAPHQL_SDL = ROOT / "github_simulator" / "github.graphql"
 
 # The query the derive script checks its output with (scripts/ is not a package).
 SAMPLE_QUERY = runpy.run_path(str(SCRIPT), run_name="derive_github_api")["SAMPLE_QUERY"]
@@ -30,9 +30,12 @@ def github_schema() -> GraphQLSchema:
 def test_derived_files_are_current() -> None:
     if not SHARED.is_dir():
         pytest.skip(f"no GitHub API reference data at {SHARED} (a user's clone lacks it)")
-    result = subprocess.run(  # noqa: S603 - runs this repository's own script
+    result = subprocess.run(
         [sys.executable, str(SCRIPT), "--check", "--shared", str(SHARED)],
-        capture_output=True, text=True, check=False, timeout=300,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
     assert result.returncode == 0, (
         f"derived files are out of date; run scripts/derive_github_api.py\n"

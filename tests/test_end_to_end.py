@@ -4,7 +4,7 @@ each table holds exactly the simulator's truth, once per key, with a small bookm
 The scenario (first run, an unchanged second run, every registered mutation, a third run) runs
 against target-jsonl, target-duckdb and meltanolabs-target-postgres. A run killed part-way and a
 run failing on an outage are each followed by a normal run that must lose nothing. Streams whose
-ground truth is not registered in tests/simulator/truth.py yet are named and left out of the
+ground truth is not registered in github_simulator/truth.py yet are named and left out of the
 comparison; `repositories` always takes part.
 """
 
@@ -23,14 +23,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from github_simulator import FakeClock, Fault, GitHubSimulator, World
+from github_simulator.actions import latest_attempts
+from github_simulator.truth import EXPECTED, MUTATIONS, SEEN_ATTEMPTS_STREAMS
 from tests.conftest import run_sync
 from tests.e2e.destinations import DESTINATIONS, Destination, destination
 from tests.e2e.project import EXTRACTOR, ROOT, MeltanoProject, Run, require_installed
 from tests.e2e.simulated import realtime_world, tap_config, tap_settings
 from tests.e2e.tables import StreamInfo, Table, discover, mismatches, state_problems
-from tests.simulator import FakeClock, Fault, GitHubSimulator, World
-from tests.simulator.actions import latest_attempts
-from tests.simulator.truth import EXPECTED, MUTATIONS, SEEN_ATTEMPTS_STREAMS
 
 pytestmark = pytest.mark.meltano
 
@@ -82,8 +82,9 @@ class Pipeline:
         self.seen_attempts |= latest_attempts(self.world)
         started = time.monotonic()
         try:
-            return self.project.run("run", EXTRACTOR, self.destination.loader, *options,
-                                    check=check)
+            return self.project.run(
+                "run", EXTRACTOR, self.destination.loader, *options, check=check
+            )
         finally:
             self.last_run_seconds = time.monotonic() - started
             self.destination.after_run()
@@ -115,32 +116,41 @@ class Pipeline:
         problems, tables = [], {}
         empty_is_null = self.destination.empty_string_is_null
         for name, info in sorted(self.streams.items()):
-            table = tables[name] = Table(info, self.destination.rows(name),
-                                         empty_is_null=empty_is_null)
+            table = tables[name] = Table(
+                info, self.destination.rows(name), empty_is_null=empty_is_null
+            )
             if self.destination.upserts:
-                problems += [f"{name}: key {key} loaded more than once" for key in
-                             table.duplicates]
+                problems += [f"{name}: key {key} loaded more than once" for key in table.duplicates]
             else:
                 for number, records in enumerate(self.destination.run_rows(name), 1):
-                    problems += [f"{name}: key {key} emitted twice by run {number}" for key in
-                                 Table(info, records).duplicates]
+                    problems += [
+                        f"{name}: key {key} emitted twice by run {number}"
+                        for key in Table(info, records).duplicates
+                    ]
             if name not in EXPECTED:
                 self.skipped.add(name)
                 continue
-            truth = EXPECTED[name](self.world, self.seen_attempts) \
-                if name in SEEN_ATTEMPTS_STREAMS else EXPECTED[name](self.world)
+            truth = (
+                EXPECTED[name](self.world, self.seen_attempts)
+                if name in SEEN_ATTEMPTS_STREAMS
+                else EXPECTED[name](self.world)
+            )
             problems += mismatches(table, truth)
         # The figures a closing note quotes (shown with pytest -s).
-        print(f"{self.destination.loader}, {moment}: run took {self.last_run_seconds:.1f} s, "
-              f"{len(self.github.requests())} requests; rows: "
-              + ", ".join(f"{name} {len(table.rows)}" for name, table in sorted(tables.items())))
+        print(
+            f"{self.destination.loader}, {moment}: run took {self.last_run_seconds:.1f} s, "
+            f"{len(self.github.requests())} requests; rows: "
+            + ", ".join(f"{name} {len(table.rows)}" for name, table in sorted(tables.items()))
+        )
         state = self.project.state(self.destination.loader)
         problems += state_problems(state, self.streams, tables, set(self.world.repos))
         if self.skipped:
             print(f"No ground truth registered for: {', '.join(sorted(self.skipped))}")
         assert "repositories" not in self.skipped
-        assert not problems, (f"{self.destination.loader}, {moment}: {len(problems)} problems\n"
-                              + "\n".join(problems[:40]))
+        assert not problems, (
+            f"{self.destination.loader}, {moment}: {len(problems)} problems\n"
+            + "\n".join(problems[:40])
+        )
 
 
 @pytest.fixture(params=sorted(DESTINATIONS))
@@ -149,10 +159,10 @@ def pipeline(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Pipelin
     require_installed(loader)
     clock, world = realtime_world()
     with GitHubSimulator(world) as github, destination(request.param, tmp_path) as loaded:
-        project = MeltanoProject(tmp_path / "meltano",
-                                 {**tap_settings(github.api_url), **loaded.env()})
-        yield Pipeline(world, clock, github, loaded, project,
-                       discover(tap_config(github.api_url)))
+        project = MeltanoProject(
+            tmp_path / "meltano", {**tap_settings(github.api_url), **loaded.env()}
+        )
+        yield Pipeline(world, clock, github, loaded, project, discover(tap_config(github.api_url)))
 
 
 def test_every_run_loads_exactly_the_truth(pipeline: Pipeline):
@@ -199,8 +209,9 @@ def test_a_run_failing_on_an_outage_loses_nothing(pipeline: Pipeline):
 
 def test_every_stream_declares_a_key_and_emits_each_key_once(config, world: World):
     streams = discover(config)
-    assert not [name for name, info in streams.items() if not info.key], \
+    assert not [name for name, info in streams.items() if not info.key], (
         "streams without primary keys"
+    )
     state = None
     for moment in ("first sync", "sync after mutations"):
         result = run_sync(config, state=state)
@@ -220,21 +231,34 @@ def test_target_duckdb_keeps_the_first_row_of_every_batch(tmp_path: Path):
     for a header when its values look like one (all text, or time-zoned timestamps), and drop
     it; meltano.yml pins duckdb 1.0.0 in the loader's environment for that reason."""
     require_installed("target-duckdb")
-    schema = {"type": "object", "properties": {
-        "name": {"type": "string"}, "note": {"type": ["string", "null"]},
-        "at": {"type": ["string", "null"], "format": "date-time"}}}
-    messages = [{"type": "SCHEMA", "stream": "notes", "schema": schema,
-                 "key_properties": ["name"]}]
-    messages += [{"type": "RECORD", "stream": "notes",
-                  "record": {"name": f"n{i}", "note": "text", "at": "2026-01-01T00:00:00Z"}}
-                 for i in range(3)]
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "note": {"type": ["string", "null"]},
+            "at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    }
+    messages = [{"type": "SCHEMA", "stream": "notes", "schema": schema, "key_properties": ["name"]}]
+    messages += [
+        {
+            "type": "RECORD",
+            "stream": "notes",
+            "record": {"name": f"n{i}", "note": "text", "at": "2026-01-01T00:00:00Z"},
+        }
+        for i in range(3)
+    ]
     database = tmp_path / "first-row.duckdb"
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"filepath": str(database), "default_target_schema": "s"}))
     executable = ROOT / ".meltano/loaders/target-duckdb/venv/bin/target-duckdb"
-    subprocess.run(  # noqa: S603 -- the installed loader, arguments from the test
-        [str(executable), "--config", str(config)], check=True, capture_output=True,
-        input="\n".join(json.dumps(m) for m in messages).encode(), timeout=120)
+    subprocess.run(
+        [str(executable), "--config", str(config)],
+        check=True,
+        capture_output=True,
+        input="\n".join(json.dumps(m) for m in messages).encode(),
+        timeout=120,
+    )
     with duckdb.connect(str(database), read_only=True) as connection:
         rows = connection.execute("SELECT name FROM s.notes ORDER BY name").fetchall()
     assert rows == [("n0",), ("n1",), ("n2",)]

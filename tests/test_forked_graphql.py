@@ -1,5 +1,5 @@
-"""The benchmark's forked GraphQL executors (bench/forked_graphql.py) answer exactly what the
-simulator answers itself: same bytes, same ETag, same points, same refusals."""
+"""The benchmark's forked GraphQL executors (github_simulator/forked_graphql.py) answer exactly
+what the simulator answers itself: same bytes, same ETag, same points, same refusals."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ from typing import Any
 
 import requests
 
-from bench.forked_graphql import ForkedGraphQL
+from github_simulator import GitHubSimulator
+from github_simulator.forked_graphql import ForkedGraphQL
 from tap_github_activity.streams.pull_request_query import PAGE_QUERY, PAGE_SIZES
 from tests.conftest import run_sync
-from tests.simulator import GitHubSimulator
 
 HEADERS = {"Authorization": "Bearer ghp_alice"}
-PAGE = {"query": PAGE_QUERY, "variables": {"owner": "acme", "name": "api", "cursor": None,
-                                           **PAGE_SIZES}}
+PAGE = {
+    "query": PAGE_QUERY,
+    "variables": {"owner": "acme", "name": "api", "cursor": None, **PAGE_SIZES},
+}
 
 
 def post(github: GitHubSimulator, body: Any) -> requests.Response:
@@ -22,8 +24,10 @@ def post(github: GitHubSimulator, body: Any) -> requests.Response:
 
 
 def answers(github: GitHubSimulator, bodies: list[Any]) -> list[tuple[int, str | None, bytes]]:
-    return [(r.status_code, r.headers.get("etag"), r.content)
-            for r in (post(github, body) for body in bodies)]
+    return [
+        (r.status_code, r.headers.get("etag"), r.content)
+        for r in (post(github, body) for body in bodies)
+    ]
 
 
 def test_forked_copies_answer_as_the_simulator_does(github: GitHubSimulator) -> None:
@@ -43,8 +47,9 @@ def test_forked_copies_answer_as_the_simulator_does(github: GitHubSimulator) -> 
     assert github.graphql_executor is None  # and are gone
 
 
-def test_a_sync_through_forked_copies_emits_the_same_records(config: dict[str, Any],
-                                                             github: GitHubSimulator) -> None:
+def test_a_sync_through_forked_copies_emits_the_same_records(
+    config: dict[str, Any], github: GitHubSimulator
+) -> None:
     itself = run_sync(config)
     with ForkedGraphQL(github, 2):
         forked = run_sync(config)

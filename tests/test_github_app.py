@@ -9,12 +9,12 @@ from typing import Any
 import jwt
 import pytest
 
+from github_simulator import FakeClock, Fault, GitHubSimulator, World
+from github_simulator.world import App, Installation
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.errors import AuthenticationError
 from tap_github_activity.settings import Settings
 from tests.conftest import run_sync
-from tests.simulator import FakeClock, Fault, GitHubSimulator, World
-from tests.simulator.world import App, Installation
 
 APP_ID = "4242"
 
@@ -36,8 +36,12 @@ def installation_of(app: App, owner: str) -> Installation:
 
 
 def app_config(github: GitHubSimulator, app: App, **extra: Any) -> dict[str, Any]:
-    return {"app_id": APP_ID, "private_key": app.private_key_pem, "api_url": github.api_url,
-            **extra}
+    return {
+        "app_id": APP_ID,
+        "private_key": app.private_key_pem,
+        "api_url": github.api_url,
+        **extra,
+    }
 
 
 def test_jwt_is_rs256_backdated_and_short_lived(github, app, clock: FakeClock):
@@ -46,17 +50,27 @@ def test_jwt_is_rs256_backdated_and_short_lived(github, app, clock: FakeClock):
     assert [r.status for r in lookups] == [200]  # the simulator verified the signature
     token = lookups[0].authorization.removeprefix("Bearer ")
     assert jwt.get_unverified_header(token)["alg"] == "RS256"
-    claims = jwt.decode(token, app.public_key_pem, algorithms=["RS256"],
-                        options={"verify_exp": False, "verify_iat": False})
+    claims = jwt.decode(
+        token,
+        app.public_key_pem,
+        algorithms=["RS256"],
+        options={"verify_exp": False, "verify_iat": False},
+    )
     now = int(clock.now())
     assert claims == {"iss": APP_ID, "iat": now - 60, "exp": now + 600}
 
 
 def test_one_app_covers_two_organizations_with_two_installation_tokens(github, app):
-    result = run_sync(app_config(github, app, organizations=["acme", "beta"]),
-                      streams={"repositories"})
+    result = run_sync(
+        app_config(github, app, organizations=["acme", "beta"]), streams={"repositories"}
+    )
     assert sorted(r["full_name"] for r in result.records["repositories"]) == [
-        "acme/api", "acme/infra", "acme/web", "beta/api", "beta/tools"]
+        "acme/api",
+        "acme/infra",
+        "acme/web",
+        "beta/api",
+        "beta/tools",
+    ]
     acme, beta = installation_of(app, "acme"), installation_of(app, "beta")
     assert [(r.method, r.path, r.caller) for r in github.requests()] == [
         ("GET", "/orgs/acme/installation", f"app:{APP_ID}"),
@@ -78,7 +92,9 @@ def test_installation_of_a_user_is_looked_up_after_the_organization_one(github, 
     result = run_sync(app_config(github, app, users=["carol"]), streams={"repositories"})
     assert [r["full_name"] for r in result.records["repositories"]] == ["carol/dotfiles"]
     assert [(r.path, r.status) for r in github.requests(r"/installation$")] == [
-        ("/orgs/carol/installation", 404), ("/users/carol/installation", 200)]
+        ("/orgs/carol/installation", 404),
+        ("/users/carol/installation", 200),
+    ]
     assert github.requests(r"^/users/carol/repos$")[0].caller == f"installation:{carol.id}"
 
 
@@ -100,8 +116,9 @@ def test_installation_token_is_refreshed_when_it_expires_mid_run(github, world, 
     assert [r.authorization == first_token for r in reads] == [True, False, False, False, False]
 
 
-def test_a_401_on_an_installation_token_fetches_a_new_one_and_retries_once(github, world, app,
-                                                                           clock):
+def test_a_401_on_an_installation_token_fetches_a_new_one_and_retries_once(
+    github, world, app, clock
+):
     client = GitHubClient(Settings.from_config(app_config(github, app), version="test"))
     assert client.get("/repos/acme/api", stream="test", owner="acme").status == 200
     # GitHub revokes the token before its announced expiry.
@@ -120,16 +137,19 @@ def test_a_401_on_an_installation_token_fetches_a_new_one_and_retries_once(githu
 def test_private_key_may_be_the_path_of_a_pem_file(github, app, tmp_path: Path):
     key_file = tmp_path / "app.private-key.pem"
     key_file.write_text(app.private_key_pem)
-    result = run_sync(app_config(github, app, private_key=str(key_file),
-                                 repositories=["beta/*"]), streams={"repositories"})
-    assert [r["full_name"] for r in result.records["repositories"]] == ["beta/api",
-                                                                        "beta/tools"]
+    result = run_sync(
+        app_config(github, app, private_key=str(key_file), repositories=["beta/*"]),
+        streams={"repositories"},
+    )
+    assert [r["full_name"] for r in result.records["repositories"]] == ["beta/api", "beta/tools"]
 
 
 def test_installation_id_given_skips_the_lookup(github, app):
     acme = installation_of(app, "acme")
-    result = run_sync(app_config(github, app, installation_id=acme.id,
-                                 repositories=["acme/*"]), streams={"repositories"})
+    result = run_sync(
+        app_config(github, app, installation_id=acme.id, repositories=["acme/*"]),
+        streams={"repositories"},
+    )
     assert len(result.records["repositories"]) == 3
     assert [(r.method, r.path) for r in github.requests()] == [
         ("POST", f"/app/installations/{acme.id}/access_tokens"),
@@ -140,7 +160,12 @@ def test_installation_id_given_skips_the_lookup(github, app):
 def test_no_selection_lists_each_installations_repositories(github, app):
     result = run_sync(app_config(github, app), streams={"repositories"})
     assert sorted(r["full_name"] for r in result.records["repositories"]) == [
-        "acme/api", "acme/infra", "acme/web", "beta/api", "beta/tools"]
+        "acme/api",
+        "acme/infra",
+        "acme/web",
+        "beta/api",
+        "beta/tools",
+    ]
     acme, beta = installation_of(app, "acme"), installation_of(app, "beta")
     assert [(r.method, r.path, r.caller) for r in github.requests()] == [
         ("GET", "/app/installations", f"app:{APP_ID}"),
@@ -151,14 +176,19 @@ def test_no_selection_lists_each_installations_repositories(github, app):
     ]
 
 
-
 def test_a_second_401_is_an_authentication_error_naming_the_installation(github, world, app):
     client = GitHubClient(Settings.from_config(app_config(github, app), version="test"))
     acme = installation_of(app, "acme")
     # Every token of acme's installation is refused, the fresh one too.
-    github.inject(Fault(r"^/repos/acme/api$", status=401, times=2,
-                        body=b'{"message": "Bad credentials"}'))
+    github.inject(
+        Fault(r"^/repos/acme/api$", status=401, times=2, body=b'{"message": "Bad credentials"}')
+    )
     with pytest.raises(AuthenticationError, match=f"GitHub App {APP_ID} installation {acme.id}"):
         client.get("/repos/acme/api", stream="test", owner="acme")
     assert [(r.method, r.status) for r in github.requests()] == [
-        ("GET", 200), ("POST", 201), ("GET", 401), ("POST", 201), ("GET", 401)]
+        ("GET", 200),
+        ("POST", 201),
+        ("GET", 401),
+        ("POST", 201),
+        ("GET", 401),
+    ]

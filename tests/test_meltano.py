@@ -12,17 +12,22 @@ from typing import Any
 import pytest
 import yaml
 
+from github_simulator import GitHubSimulator
+from github_simulator.truth import EXPECTED
 from tap_github_activity.settings import CONFIG_SCHEMA
 from tap_github_activity.tap import TapGitHubActivity
 from tests.e2e.destinations import destination
 from tests.e2e.project import ROOT, MeltanoProject, require_installed
 from tests.e2e.simulated import realtime_world, tap_settings
-from tests.simulator import GitHubSimulator
-from tests.simulator.truth import EXPECTED
 
 # JSON schema type -> Meltano setting kind
-KINDS = {"string": "string", "integer": "integer", "boolean": "boolean", "array": "array",
-         "object": "object"}
+KINDS = {
+    "string": "string",
+    "integer": "integer",
+    "boolean": "boolean",
+    "array": "array",
+    "object": "object",
+}
 
 
 def meltano_yml() -> dict[str, Any]:
@@ -37,10 +42,12 @@ def plugin(kind: str, name: str) -> dict[str, Any]:
 def expected_setting(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
     json_type = next(t for t in types if t != "null")
-    setting = {"name": name,
-               "kind": "date_iso8601" if schema.get("format") == "date-time"
-               else KINDS[json_type],
-               "label": schema["title"], "description": schema["description"]}
+    setting = {
+        "name": name,
+        "kind": "date_iso8601" if schema.get("format") == "date-time" else KINDS[json_type],
+        "label": schema["title"],
+        "description": schema["description"],
+    }
     if schema.get("secret"):
         setting["sensitive"] = True
     return setting
@@ -57,33 +64,48 @@ def tap_settings_schema() -> dict[str, Any]:
 
 def test_meltano_yml_declares_every_setting_of_the_tap():
     extractor = plugin("extractors", "tap-github-activity")
-    expected = [expected_setting(name, schema) for name, schema
-                in tap_settings_schema()["properties"].items()]
+    expected = [
+        expected_setting(name, schema)
+        for name, schema in tap_settings_schema()["properties"].items()
+    ]
     assert extractor["settings"] == expected, (
         "meltano.yml's tap-github-activity settings differ from the tap's; they should read:\n"
-        + textwrap.indent(yaml.safe_dump(expected, sort_keys=False, width=100), "    "))
+        + textwrap.indent(yaml.safe_dump(expected, sort_keys=False, width=100), "    ")
+    )
     assert extractor["settings_group_validation"] == [
-        ["auth_token"], ["auth_tokens"], ["app_id", "private_key"]]
+        ["auth_token"],
+        ["auth_tokens"],
+        ["app_id", "private_key"],
+    ]
     assert {"catalog", "discover", "state", "about", "stream-maps"} <= set(
-        extractor["capabilities"])
+        extractor["capabilities"]
+    )
 
 
 def test_loaders_are_pinned_and_write_into_output():
-    pins = {name: plugin("loaders", name)["pip_url"]
-            for name in ("target-duckdb", "target-postgres", "target-jsonl")}
-    assert pins == {"target-duckdb": "target-duckdb==0.8.0 duckdb==1.0.0",
-                    "target-postgres": "meltanolabs-target-postgres==0.8.1",
-                    "target-jsonl": "target-jsonl==0.1.4"}
+    pins = {
+        name: plugin("loaders", name)["pip_url"]
+        for name in ("target-duckdb", "target-postgres", "target-jsonl")
+    }
+    assert pins == {
+        "target-duckdb": "target-duckdb==0.8.0 duckdb==1.0.0",
+        "target-postgres": "meltanolabs-target-postgres==0.8.1",
+        "target-jsonl": "target-jsonl==0.1.4",
+    }
     assert plugin("loaders", "target-duckdb")["config"]["filepath"].startswith("output/")
     assert plugin("loaders", "target-jsonl")["config"]["destination_path"] == "output"
 
 
 def test_env_example_names_only_declared_settings():
-    declared = {f"{p['name']}_{s['name']}".upper().replace("-", "_")
-                for kind in ("extractors", "loaders") for p in meltano_yml()["plugins"][kind]
-                for s in p.get("settings", [])}
-    names = re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(),
-                       flags=re.MULTILINE)
+    declared = {
+        f"{p['name']}_{s['name']}".upper().replace("-", "_")
+        for kind in ("extractors", "loaders")
+        for p in meltano_yml()["plugins"][kind]
+        for s in p.get("settings", [])
+    }
+    names = re.findall(
+        r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), flags=re.MULTILINE
+    )
     assert names, ".env.example names no variable"
     assert set(names) <= declared, f"not declared in meltano.yml: {set(names) - declared}"
     assert "TAP_GITHUB_ACTIVITY_AUTH_TOKEN" in names
@@ -94,12 +116,14 @@ def test_meltano_run_extracts_the_simulators_repositories(tmp_path: Path):
     require_installed("target-jsonl")
     _, world = realtime_world()
     with GitHubSimulator(world) as github, destination("jsonl", tmp_path) as jsonl:
-        project = MeltanoProject(tmp_path / "meltano", {**tap_settings(github.api_url),
-                                                        **jsonl.env()})
+        project = MeltanoProject(
+            tmp_path / "meltano", {**tap_settings(github.api_url), **jsonl.env()}
+        )
         run = project.run("run", "tap-github-activity", "target-jsonl")
         jsonl.after_run()
         names = sorted(row["full_name"] for row in jsonl.rows("repositories"))
-        assert names == sorted(fields["full_name"] for fields in
-                               EXPECTED["repositories"](world).values())
+        assert names == sorted(
+            fields["full_name"] for fields in EXPECTED["repositories"](world).values()
+        )
         assert "GitHub requests this run" in run.log  # the run summary
         assert "repositories" in project.state("target-jsonl")["bookmarks"]

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from github_simulator import FakeClock, GitHubSimulator
 from tap_github_activity import ratelimit
 from tap_github_activity.ratelimit import MINUTE, PointsPerMinute
 from tests.conftest import run_sync
-from tests.simulator import FakeClock, GitHubSimulator
 
 
 def test_points_of_the_last_minute_are_counted_per_credential_and_resource() -> None:
@@ -27,13 +27,18 @@ def test_points_of_the_last_minute_are_counted_per_credential_and_resource() -> 
 
 def in_any_minute(moments: list[float]) -> int:
     """The most requests answered within one minute."""
-    return max((sum(1 for other in moments if moment - MINUTE < other <= moment)
-                for moment in moments), default=0)
+    return max(
+        (sum(1 for other in moments if moment - MINUTE < other <= moment) for moment in moments),
+        default=0,
+    )
 
 
 def test_a_sync_keeps_under_the_limits_and_delivers_everything(
-        config: dict[str, Any], github: GitHubSimulator, clock: FakeClock,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    config: dict[str, Any],
+    github: GitHubSimulator,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     config = {**config, "max_concurrent_requests": 1}
     unpaced = run_sync(config)
     core = [r.at for r in github.requests() if r.resource == "core"]
@@ -46,8 +51,9 @@ def test_a_sync_keeps_under_the_limits_and_delivers_everything(
     sent: dict[str, list[float]] = {"core": [], "graphql": []}
     take = PointsPerMinute.take
 
-    def recording(minute: PointsPerMinute, key: str, resource: str, now: float,
-                  points: int = 1) -> float:
+    def recording(
+        minute: PointsPerMinute, key: str, resource: str, now: float, points: int = 1
+    ) -> float:
         seconds = take(minute, key, resource, now, points)
         if seconds == 0:
             sent[resource].append(now)

@@ -79,7 +79,8 @@ def test_a_full_block_is_written(stdout: CountingStdout, monkeypatch: pytest.Mon
 
 
 def test_a_record_is_not_kept_longer_than_flush_seconds(
-        stdout: CountingStdout, monkeypatch: pytest.MonkeyPatch) -> None:
+    stdout: CountingStdout, monkeypatch: pytest.MonkeyPatch
+) -> None:
     now = [1000.0]
     monkeypatch.setattr(output, "monotonic", lambda: now[0])
     writer = BufferedSingerWriter()
@@ -108,13 +109,15 @@ def test_the_writing_thread_writes_before_it_waits(stdout: CountingStdout) -> No
     assert [m["record"]["number"] for m in stdout.messages()] == [0]
 
 
-def test_a_failed_run_writes_the_records_it_kept(config: dict[str, Any],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_run_writes_the_records_it_kept(
+    config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A failure between two records, with no wait before it (a wait would have written them).
     post_process = PullRequestsStream.post_process
 
-    def failing(stream: PullRequestsStream, row: dict[str, Any],
-                context: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    def failing(
+        stream: PullRequestsStream, row: dict[str, Any], context: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         if row["number"] == FAILING_NUMBER:
             raise ValueError("a bad pull request")
         return post_process(stream, row, context)
@@ -130,8 +133,9 @@ def test_a_failed_run_writes_the_records_it_kept(config: dict[str, Any],
 
     monkeypatch.setattr(BufferedSingerWriter, "write_message", counting)
     discovered = TapGitHubActivity(config=config, validate_config=True)
-    tap = TapGitHubActivity(config=config, state={}, validate_config=True,
-                            catalog=select(discovered.catalog_dict, None))
+    tap = TapGitHubActivity(
+        config=config, state={}, validate_config=True, catalog=select(discovered.catalog_dict, None)
+    )
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured), pytest.raises(ValueError, match="a bad pull"):
         tap.sync_all()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from github_simulator import FakeClock, World, seeded_world
 from tests.conftest import run_sync
-from tests.simulator import FakeClock, World, seeded_world
 
 
 @pytest.fixture

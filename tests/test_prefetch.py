@@ -18,8 +18,9 @@ class CountingStream:
     signals when it ends (its records ran out, or its worker was stopped)."""
 
     def __init__(self, repositories: int = 1, records_per_repository: int | None = None) -> None:
-        self.order = [{"repo_id": n, "owner": "acme", "repo": f"r{n}"}
-                      for n in range(1, repositories + 1)]
+        self.order = [
+            {"repo_id": n, "owner": "acme", "repo": f"r{n}"} for n in range(1, repositories + 1)
+        ]
         self.records_per_repository = records_per_repository  # None: endless
         self.produced = 0
         self.ended = {entry["repo_id"]: threading.Event() for entry in self.order}

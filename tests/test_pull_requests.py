@@ -20,6 +20,15 @@ import graphql
 import jsonschema
 import pytest
 
+from github_simulator import FakeClock, Fault, GitHubSimulator, World, seeded_world
+from github_simulator.graphql_api import query_cost, schema
+from github_simulator.pulls import (
+    expected_pull_request_reviews,
+    expected_pull_requests,
+    mutate_pulls,
+    pulls_of,
+)
+from github_simulator.world import iso
 from tap_github_activity import tap as tap_module
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.errors import RequestFailedError
@@ -34,28 +43,23 @@ from tap_github_activity.streams.pull_request_query import (
 from tap_github_activity.streams.pull_requests import PullRequestReviewsStream, PullRequestsStream
 from tap_github_activity.tap import TapGitHubActivity
 from tests.conftest import run_sync, select
-from tests.simulator import FakeClock, Fault, GitHubSimulator, World, seeded_world
-from tests.simulator.graphql_api import query_cost, schema
-from tests.simulator.pulls import (
-    expected_pull_request_reviews,
-    expected_pull_requests,
-    mutate_pulls,
-    pulls_of,
-)
-from tests.simulator.world import iso
 
 BOTH = {"pull_requests", "pull_request_reviews"}
 GRAPHQL = "^/graphql$"
 
 
 @contextlib.contextmanager
-def simulated(clock: FakeClock, **scale: int) -> Iterator[tuple[World, GitHubSimulator,
-                                                                dict[str, Any]]]:
+def simulated(
+    clock: FakeClock, **scale: int
+) -> Iterator[tuple[World, GitHubSimulator, dict[str, Any]]]:
     """A world of a given scale, served."""
     world = seeded_world(clock, scale=scale)
     with GitHubSimulator(world) as github:
-        yield world, github, {"auth_token": "ghp_alice", "api_url": github.api_url,
-                              "repositories": ["acme/*"]}
+        yield (
+            world,
+            github,
+            {"auth_token": "ghp_alice", "api_url": github.api_url, "repositories": ["acme/*"]},
+        )
 
 
 def graphql_cost(github: GitHubSimulator) -> tuple[int, int]:
@@ -64,8 +68,11 @@ def graphql_cost(github: GitHubSimulator) -> tuple[int, int]:
     return len(requests), sum(r.points for r in requests)
 
 
-def emitted(result: Any, stream: str, expected: dict[tuple[Any, ...], dict[str, Any]],
-            ) -> dict[tuple[Any, ...], dict[str, Any]]:
+def emitted(
+    result: Any,
+    stream: str,
+    expected: dict[tuple[Any, ...], dict[str, Any]],
+) -> dict[tuple[Any, ...], dict[str, Any]]:
     """The stream's records by primary key, cut to the fields the truth speaks of."""
     fields = next(iter(expected.values())).keys()
     rows = result.records.get(stream, [])
@@ -82,18 +89,26 @@ def bookmarks(state: dict[str, Any], stream: str) -> dict[int, str | None]:
 
 def newest_update(world: World) -> dict[int, str]:
     """repo_id -> the newest updatedAt of its pull requests."""
-    return {repo_id: iso(max(p.updated_at for p in pulls))
-            for repo_id, pulls in pulls_of(world).by_repo.items()}
+    return {
+        repo_id: iso(max(p.updated_at for p in pulls))
+        for repo_id, pulls in pulls_of(world).by_repo.items()
+    }
 
 
-def run_until_failure(config: dict[str, Any], *, state: dict[str, Any] | None = None,
-                      streams: set[str] | None = None,
-                      ) -> tuple[list[dict[str, Any]], BaseException | None]:
+def run_until_failure(
+    config: dict[str, Any],
+    *,
+    state: dict[str, Any] | None = None,
+    streams: set[str] | None = None,
+) -> tuple[list[dict[str, Any]], BaseException | None]:
     """Like run_sync, but keeps the messages written before the run failed."""
     discovered = TapGitHubActivity(config=config, validate_config=True)
-    tap = TapGitHubActivity(config=config, state=state or {},
-                            catalog=select(discovered.catalog_dict, streams),
-                            validate_config=True)
+    tap = TapGitHubActivity(
+        config=config,
+        state=state or {},
+        catalog=select(discovered.catalog_dict, streams),
+        validate_config=True,
+    )
     buffer = io.StringIO()
     error = None
     with contextlib.redirect_stdout(buffer):
@@ -156,8 +171,13 @@ def test_first_sync_emits_every_pull_request_and_review(config, github, world):
     states = {r["state"] for r in result.records["pull_request_reviews"]}
     assert states == {"APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"}
     # alice's own unsubmitted review is visible to her token, and not reported.
-    pending = [r for pulls in pulls_of(world).by_repo.values() for p in pulls
-               for r in p.reviews if r.state == "PENDING" and r.author.login == "alice"]
+    pending = [
+        r
+        for pulls in pulls_of(world).by_repo.values()
+        for p in pulls
+        for r in p.reviews
+        if r.state == "PENDING" and r.author.login == "alice"
+    ]
     assert pending
     assert not {(r.id,) for r in pending} & expected_reviews.keys()
     for row in result.records["pull_request_reviews"]:
@@ -202,8 +222,10 @@ def test_either_stream_may_sync_first(config, github, world, monkeypatch):
 
     children = [s.name for s in result.tap.streams["repositories"].child_streams]
     assert children.index("pull_request_reviews") < children.index("pull_requests")
-    for stream, truth in (("pull_requests", expected_pull_requests),
-                          ("pull_request_reviews", expected_pull_request_reviews)):
+    for stream, truth in (
+        ("pull_requests", expected_pull_requests),
+        ("pull_request_reviews", expected_pull_request_reviews),
+    ):
         expected = truth(world)
         assert emitted(result, stream, expected) == expected
     assert graphql_cost(github) == (1 + 3, 1 + 3)  # the change probe and a page each
@@ -272,8 +294,7 @@ def test_changes_come_again_and_nothing_else(config, github, world, clock):
     second = run_sync(config, state=first.state, streams=BOTH)
 
     after_pulls = expected_pull_requests(world)
-    changed = {key: value for key, value in after_pulls.items()
-               if before_pulls.get(key) != value}
+    changed = {key: value for key, value in after_pulls.items() if before_pulls.get(key) != value}
     # Per repository: a new one, an edit, a new review on the oldest, a merge, a relabelling.
     assert len(changed) == 5 * 3
     assert emitted(second, "pull_requests", after_pulls) == changed
@@ -281,20 +302,26 @@ def test_changes_come_again_and_nothing_else(config, github, world, clock):
     after_reviews = expected_pull_request_reviews(world)
     changed_ids = {key[0] for key in changed}
     assert emitted(second, "pull_request_reviews", after_reviews) == {
-        key: value for key, value in after_reviews.items()
-        if value["pull_request_id"] in changed_ids}
+        key: value
+        for key, value in after_reviews.items()
+        if value["pull_request_id"] in changed_ids
+    }
     new_reviews = after_reviews.keys() - before_reviews.keys()
     assert len(new_reviews) == 2 * 3
     assert new_reviews <= {(r["id"],) for r in second.records["pull_request_reviews"]}
     # The oldest pull request's new approval is in its summary; the merge is there.
     rows = {r["id"]: r for r in second.records["pull_requests"]}
-    reviewed = [k for k, v in changed.items()
-                if k in before_pulls and v["approval_count"] == before_pulls[k]["approval_count"]
-                + 1]
+    reviewed = [
+        k
+        for k, v in changed.items()
+        if k in before_pulls and v["approval_count"] == before_pulls[k]["approval_count"] + 1
+    ]
     assert len(reviewed) == 3
-    merged = [k for k, v in changed.items()
-              if k in before_pulls and before_pulls[k]["state"] == "open"
-              and v["state"] == "merged"]
+    merged = [
+        k
+        for k, v in changed.items()
+        if k in before_pulls and before_pulls[k]["state"] == "open" and v["state"] == "merged"
+    ]
     assert len(merged) == 3
     assert all(rows[k[0]]["merged_at"] == rows[k[0]]["updated_at"] for k in merged)
     # The change probe and one page per repository, and the bookmarks moved to the changes.
@@ -303,8 +330,9 @@ def test_changes_come_again_and_nothing_else(config, github, world, clock):
         assert bookmarks(second.state, stream) == newest_update(world)
 
 
-def test_update_in_the_second_the_walk_reads_is_not_skipped(config, github, world, clock,
-                                                              monkeypatch):
+def test_update_in_the_second_the_walk_reads_is_not_skipped(
+    config, github, world, clock, monkeypatch
+):
     # GitHub's timestamps have whole seconds. The newest pull request was updated in the same
     # second as the walk of its repository, and another one right after the walk read it.
     first = run_sync(config, streams=BOTH)
@@ -350,16 +378,16 @@ def test_an_interrupted_run_skips_no_pull_request(clock, monkeypatch):
         first = run_sync(config, streams=BOTH)
         clock.advance(3600)
         # 60 pull requests change: more than one page.
-        pulls = sorted(pulls_of(world).by_repo[next(iter(world.repos))],
-                       key=lambda p: p.number)[:60]
+        pulls = sorted(pulls_of(world).by_repo[next(iter(world.repos))], key=lambda p: p.number)[
+            :60
+        ]
         for offset, pull in enumerate(pulls):
             pull.title += " (edited)"
             pull.updated_at = world.now() - timedelta(seconds=offset)
         clock.advance(60)
 
         # Page two fails for good (a 502 through every retry).
-        hook_graphql(monkeypatch, {2: lambda: github.inject(Fault(GRAPHQL, status=502,
-                                                                  times=6))})
+        hook_graphql(monkeypatch, {2: lambda: github.inject(Fault(GRAPHQL, status=502, times=6))})
         messages, error = run_until_failure(config, state=first.state, streams=BOTH)
         assert error is not None
         assert not [m for m in messages if m["type"] == "RECORD"]
@@ -371,17 +399,19 @@ def test_an_interrupted_run_skips_no_pull_request(clock, monkeypatch):
         clock.advance(60)
         resumed = run_sync(config, state=last_state, streams=BOTH)
         assert sorted(r["id"] for r in resumed.records["pull_requests"]) == sorted(
-            p.id for p in pulls)
+            p.id for p in pulls
+        )
         expected = expected_pull_requests(world)
         assert emitted(resumed, "pull_requests", expected) == {
-            (p.id,): expected[(p.id,)] for p in pulls}
+            (p.id,): expected[(p.id,)] for p in pulls
+        }
 
 
 def test_a_pull_request_moving_up_during_the_walk_is_read_once_now_and_again_next_run(
-        clock, monkeypatch):
+    clock, monkeypatch
+):
     with simulated(clock, repos=1, pulls_per_repo=150) as (world, github, config):
-        pulls = sorted(pulls_of(world).by_repo[next(iter(world.repos))],
-                       key=lambda p: p.updated_at)
+        pulls = sorted(pulls_of(world).by_repo[next(iter(world.repos))], key=lambda p: p.updated_at)
         mover = pulls[0]  # the least recently updated: on the last page
 
         def update_mover() -> None:
@@ -422,14 +452,12 @@ def test_reviews_selected_later_are_read_from_their_own_start(config, github, wo
 
 
 def test_start_date_limits_the_first_sync(config, github, world):
-    updates = sorted(iso(p.updated_at) for pulls in pulls_of(world).by_repo.values()
-                     for p in pulls)
+    updates = sorted(iso(p.updated_at) for pulls in pulls_of(world).by_repo.values() for p in pulls)
     start = updates[len(updates) // 2]
 
     result = run_sync({**config, "start_date": start}, streams=BOTH)
 
-    expected = {k: v for k, v in expected_pull_requests(world).items()
-                if v["updated_at"] > start}
+    expected = {k: v for k, v in expected_pull_requests(world).items() if v["updated_at"] > start}
     assert emitted(result, "pull_requests", expected) == expected
     assert graphql_cost(github) == (1 + 3, 1 + 3)
 
@@ -439,7 +467,10 @@ def test_start_date_limits_the_first_sync(config, github, world):
 
 def test_reviews_beyond_the_nested_page_come_by_follow_up_queries(clock):
     with simulated(clock, repos=1, pulls_per_repo=12, pulls_with_many_reviews=3) as (
-            world, github, config):
+        world,
+        github,
+        config,
+    ):
         result = run_sync(config, streams=BOTH)
 
         expected_reviews = expected_pull_request_reviews(world)
@@ -466,8 +497,9 @@ def test_handed_over_records_may_spill_to_disk(config, github, world, monkeypatc
 # -- repositories the token cannot read ----------------------------------------------------------
 
 
-def test_repository_gone_from_view_is_skipped_and_counted(config, github, world, monkeypatch,
-                                                         caplog):
+def test_repository_gone_from_view_is_skipped_and_counted(
+    config, github, world, monkeypatch, caplog
+):
     # alice leaves the organization after the selection listed its repositories: the private
     # acme/web answers NOT_FOUND (to the change probe too: it is left to the streams); the
     # public ones are read.
@@ -480,7 +512,9 @@ def test_repository_gone_from_view_is_skipped_and_counted(config, github, world,
     assert {r["repo"] for r in result.records["pull_requests"]} == {"api", "infra"}
     assert {r["repo"] for r in result.records["pull_request_reviews"]} == {"api", "infra"}
     assert result.tap.run_summary.skipped == {
-        "pull_requests": ["acme/web (404)"], "pull_request_reviews": ["acme/web (404)"]}
+        "pull_requests": ["acme/web (404)"],
+        "pull_request_reviews": ["acme/web (404)"],
+    }
     assert "skipping acme/web" in caplog.text
     # The probe, and one request for the hidden repository: the sibling stream does not ask
     # again.

@@ -7,10 +7,10 @@ import logging
 
 import pytest
 
+from github_simulator import FakeClock, World
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.settings import Settings
 from tests.conftest import EIGHT_REPOSITORIES, run_sync, two_token_world
-from tests.simulator import FakeClock, World
 
 NAMES = EIGHT_REPOSITORIES
 
@@ -22,15 +22,18 @@ def world(clock: FakeClock) -> World:
 
 def test_all_tokens_spent_waits_until_the_earliest_reset(github, clock, caplog):
     started = clock.now()  # 2026-11-20 12:00:00 UTC
-    config = {"auth_tokens": ["ghp_tokenA", "ghp_tokenB"], "api_url": github.api_url,
-              "repositories": NAMES, "rate_limit_reserve": 200}
+    config = {
+        "auth_tokens": ["ghp_tokenA", "ghp_tokenB"],
+        "api_url": github.api_url,
+        "repositories": NAMES,
+        "rate_limit_reserve": 200,
+    }
     with caplog.at_level(logging.WARNING, logger="tap_github_activity"):
         result = run_sync(config, streams={"repositories"})
     assert len(result.records["repositories"]) == 8
     callers = [r.caller for r in github.requests()]
     # A down to its reserve (3 requests), B down to its reserve (2), one wait, then A again.
-    assert callers == ["token:alice:kenA"] * 3 + ["token:alice:kenB"] * 2 + [
-        "token:alice:kenA"] * 3
+    assert callers == ["token:alice:kenA"] * 3 + ["token:alice:kenB"] * 2 + ["token:alice:kenA"] * 3
     # A's window opened with the first request: it resets an hour later; one second margin.
     assert clock.slept == [pytest.approx(3601, abs=1)]
     assert started + sum(clock.slept) >= started + 3600
@@ -42,8 +45,12 @@ def test_all_tokens_spent_waits_until_the_earliest_reset(github, clock, caplog):
 
 
 def test_the_reserve_is_never_spent(github, clock):
-    config = {"auth_tokens": ["ghp_tokenA", "ghp_tokenB"], "api_url": github.api_url,
-              "repositories": NAMES[:5], "rate_limit_reserve": 200}
+    config = {
+        "auth_tokens": ["ghp_tokenA", "ghp_tokenB"],
+        "api_url": github.api_url,
+        "repositories": NAMES[:5],
+        "rate_limit_reserve": 200,
+    }
     run_sync(config, streams={"repositories"})
     assert github.remaining("ghp_tokenA") == 200
     assert github.remaining("ghp_tokenB") == 200
@@ -52,8 +59,12 @@ def test_the_reserve_is_never_spent(github, clock):
 
 def test_a_reserve_of_zero_spends_a_token_to_its_end(github, world, clock):
     world.tokens["ghp_tokenA"].limit = 5
-    config = {"auth_token": "ghp_tokenA", "api_url": github.api_url,
-              "repositories": NAMES[:7], "rate_limit_reserve": 0}
+    config = {
+        "auth_token": "ghp_tokenA",
+        "api_url": github.api_url,
+        "repositories": NAMES[:7],
+        "rate_limit_reserve": 0,
+    }
     run_sync(config, streams={"repositories"})
     assert [r.status for r in github.requests()] == [200] * 7
     assert clock.slept == [pytest.approx(3601, abs=1)]  # after 5, until the reset
@@ -66,8 +77,10 @@ def test_graphql_rate_limited_waits_for_the_graphql_reset(github, world, clock):
     query = "query { viewer { login } rateLimit { cost } }"
     # The budget is read from the headers; a third query would go over: it waits first.
     for _ in range(3):
-        assert client.graphql(query, stream="test") == {"viewer": {"login": "alice"},
-                                                        "rateLimit": {"cost": 1}}
+        assert client.graphql(query, stream="test") == {
+            "viewer": {"login": "alice"},
+            "rateLimit": {"cost": 1},
+        }
     assert [(r.status, r.points) for r in github.requests()] == [(200, 1)] * 3
     assert clock.slept == [pytest.approx(3601, abs=1)]
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from jsonschema import Draft7Validator
 
+from github_simulator import World
+from github_simulator.truth import MUTATIONS
 from tests.conftest import SyncResult, run_sync
-from tests.simulator import World
-from tests.simulator.truth import MUTATIONS
 
 
 def strict(schema: dict[str, Any]) -> dict[str, Any]:
@@ -58,14 +58,21 @@ def problems(result: SyncResult) -> list[str]:
         validator = Draft7Validator(strict(schemas[stream]))
         for record in records:
             found += [f"{stream}: {error.message}" for error in validator.iter_errors(record)]
-            found += [f"{stream}{problem}"
-                      for problem in date_time_problems(record, schemas[stream], "")]
+            found += [
+                f"{stream}{problem}" for problem in date_time_problems(record, schemas[stream], "")
+            ]
     return found
 
 
 def test_every_record_is_exactly_its_schema(config, world: World):
-    first = run_sync({**config, "workflow_runs_earlier_attempts": True,
-                      "workflow_jobs_runner_details": True, "include_emails": True})
+    first = run_sync(
+        {
+            **config,
+            "workflow_runs_earlier_attempts": True,
+            "workflow_jobs_runner_details": True,
+            "include_emails": True,
+        }
+    )
     for name, mutation in MUTATIONS.items():
         mutation(world, random.Random(f"schemas:{name}"))  # noqa: S311 -- test data
     second = run_sync(config, state=first.state)

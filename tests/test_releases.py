@@ -12,15 +12,28 @@ from typing import Any
 import requests
 from jsonschema import Draft7Validator
 
+from github_simulator import FakeClock, GitHubSimulator, World
+from github_simulator import releases as sim
 from tests.conftest import SyncResult, run_sync
-from tests.simulator import FakeClock, GitHubSimulator, World
-from tests.simulator import releases as sim
 
 RELEASES = {"releases"}
 LISTING = r"^/repos/[^/]+/[^/]+/releases$"
-SHAPES = json.loads((Path(__file__).parent / "simulator" / "rest_shapes.json").read_text())
-FIELDS = ("repo_id", "tag_name", "name", "draft", "prerelease", "author_login", "author_id",
-          "created_at", "published_at", "body", "assets")
+SHAPES = json.loads(
+    (Path(__file__).parents[1] / "github_simulator" / "rest_shapes.json").read_text()
+)
+FIELDS = (
+    "repo_id",
+    "tag_name",
+    "name",
+    "draft",
+    "prerelease",
+    "author_login",
+    "author_id",
+    "created_at",
+    "published_at",
+    "body",
+    "assets",
+)
 
 
 def seeded(seed: int) -> random.Random:
@@ -29,12 +42,14 @@ def seeded(seed: int) -> random.Random:
 
 def rows(result: SyncResult) -> dict[tuple[Any, ...], dict[str, Any]]:
     """(id,) -> the fields the simulator's truth knows, of every release emitted."""
-    return {(r["id"],): {name: r[name] for name in FIELDS}
-            for r in result.records.get("releases", [])}
+    return {
+        (r["id"],): {name: r[name] for name in FIELDS} for r in result.records.get("releases", [])
+    }
 
 
-def test_first_sync_emits_every_release_with_its_assets(config, github: GitHubSimulator,
-                                                        world: World):
+def test_first_sync_emits_every_release_with_its_assets(
+    config, github: GitHubSimulator, world: World
+):
     result = run_sync(config, streams=RELEASES)
 
     assert rows(result) == sim.expected_releases(world)
@@ -42,8 +57,15 @@ def test_first_sync_emits_every_release_with_its_assets(config, github: GitHubSi
     assert len(records) == len({r["id"] for r in records}) == 15  # 5 per repository
     assert any(r["draft"] and r["published_at"] is None for r in records)  # alice may push
     with_assets = next(r for r in records if r["assets"])
-    assert set(with_assets["assets"][0]) == {"id", "name", "size", "content_type",
-                                             "download_count", "created_at", "updated_at"}
+    assert set(with_assets["assets"][0]) == {
+        "id",
+        "name",
+        "size",
+        "content_type",
+        "download_count",
+        "created_at",
+        "updated_at",
+    }
     assert all(r["event_uuid"] and r["html_url"].startswith("https://") for r in records)
     # One page per repository, one point each.
     listings = github.requests(LISTING)
@@ -62,8 +84,9 @@ def test_unchanged_releases_cost_nothing(config, github: GitHubSimulator):
     assert all(r.if_none_match for r in listings)
 
 
-def test_changed_releases_are_emitted_again(config, github: GitHubSimulator, world: World,
-                                            clock: FakeClock):
+def test_changed_releases_are_emitted_again(
+    config, github: GitHubSimulator, world: World, clock: FakeClock
+):
     first = run_sync(config, streams=RELEASES)
     drafts = {key for key, row in sim.expected_releases(world).items() if row["draft"]}
     assert drafts
@@ -81,15 +104,21 @@ def test_changed_releases_are_emitted_again(config, github: GitHubSimulator, wor
     for key in drafts:
         assert expected[key]["draft"] is False
         assert expected[key]["published_at"] is not None
-    downloads = {a["id"]: a["download_count"] for r in first.records["releases"]
-                 for a in r["assets"]}
-    grown = [a for r in second.records["releases"] for a in r["assets"]
-             if a["id"] in downloads and a["download_count"] > downloads[a["id"]]]
+    downloads = {
+        a["id"]: a["download_count"] for r in first.records["releases"] for a in r["assets"]
+    }
+    grown = [
+        a
+        for r in second.records["releases"]
+        for a in r["assets"]
+        if a["id"] in downloads and a["download_count"] > downloads[a["id"]]
+    ]
     assert grown
     # The same release is the same event: its uuid does not change when it is emitted again.
     uuids = {r["id"]: r["event_uuid"] for r in first.records["releases"]}
-    assert all(uuids[r["id"]] == r["event_uuid"] for r in second.records["releases"]
-               if r["id"] in uuids)
+    assert all(
+        uuids[r["id"]] == r["event_uuid"] for r in second.records["releases"] if r["id"] in uuids
+    )
     # A third sync finds nothing new again.
     github.reset_log()
     third = run_sync(config, state=second.state, streams=RELEASES)
@@ -97,8 +126,9 @@ def test_changed_releases_are_emitted_again(config, github: GitHubSimulator, wor
     assert github.points() - sum(r.points for r in github.requests("^/orgs/")) == 0
 
 
-def test_an_old_release_edited_on_page_two_is_emitted(config, github: GitHubSimulator,
-                                                       world: World, clock: FakeClock):
+def test_an_old_release_edited_on_page_two_is_emitted(
+    config, github: GitHubSimulator, world: World, clock: FakeClock
+):
     api = world.repo("acme", "api")
     assert api is not None
     rng = seeded(2)
@@ -115,8 +145,9 @@ def test_an_old_release_edited_on_page_two_is_emitted(config, github: GitHubSimu
 
     second = run_sync(config, state=first.state, streams=RELEASES)
 
-    api_listing = [(r.query["page"], r.status, r.points)
-                   for r in github.requests("/repos/acme/api/releases$")]
+    api_listing = [
+        (r.query["page"], r.status, r.points) for r in github.requests("/repos/acme/api/releases$")
+    ]
     assert api_listing == [("1", 304, 0), ("2", 200, 1)]
     emitted = {r["id"]: r for r in second.records["releases"]}
     page_two = sorted(sim.releases_of(world, api), key=lambda r: (r.created_at, r.id))[:50]
@@ -128,8 +159,10 @@ def test_an_old_release_edited_on_page_two_is_emitted(config, github: GitHubSimu
     sim.add_release(world, api, rng, world.now())
     github.reset_log()
     third = run_sync(config, state=second.state, streams=RELEASES)
-    assert [(r.query["page"], r.status) for r in github.requests("/repos/acme/api/releases$")] \
-        == [("1", 200), ("2", 200)]
+    assert [(r.query["page"], r.status) for r in github.requests("/repos/acme/api/releases$")] == [
+        ("1", 200),
+        ("2", 200),
+    ]
     assert len([r for r in third.records["releases"] if r["repo_id"] == api.id]) == 151
 
 
@@ -148,8 +181,9 @@ def test_state_keeps_the_etags_of_eight_pages(config, github: GitHubSimulator, w
     second = run_sync(config, state=first.state, streams=RELEASES)
 
     # Pages 1-8 unchanged and free; page 9 has no stored ETag: read and emitted again.
-    assert [(r.query["page"], r.status) for r in github.requests("/repos/acme/api/releases$")] \
-        == [(str(n), 304) for n in range(1, 9)] + [("9", 200)]
+    assert [(r.query["page"], r.status) for r in github.requests("/repos/acme/api/releases$")] == [
+        (str(n), 304) for n in range(1, 9)
+    ] + [("9", 200)]
     assert len(second.records["releases"]) == 50
 
 
@@ -167,11 +201,16 @@ def test_simulated_listing_matches_githubs_shape(github: GitHubSimulator, world:
     api = world.repo("acme", "api")
     assert api is not None
     sim.releases_of(world, api)[0].draft = True
-    response = requests.get(f"{github.api_url}/repos/acme/api/releases",
-                            headers={"Authorization": "token ghp_alice"}, timeout=10)
+    response = requests.get(
+        f"{github.api_url}/repos/acme/api/releases",
+        headers={"Authorization": "token ghp_alice"},
+        timeout=10,
+    )
     assert response.status_code == 200
-    errors = list(Draft7Validator(SHAPES["GET /repos/{owner}/{repo}/releases"])
-                  .iter_errors(response.json()))
+    errors = list(
+        Draft7Validator(SHAPES["GET /repos/{owner}/{repo}/releases"]).iter_errors(response.json())
+    )
     assert errors == []
     assert [r["created_at"] for r in response.json()] == sorted(
-        (r["created_at"] for r in response.json()), reverse=True)
+        (r["created_at"] for r in response.json()), reverse=True
+    )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from github_simulator import GitHubSimulator
 from tests.conftest import run_sync
-from tests.simulator import GitHubSimulator
 
 
 def test_repositories_are_emitted_with_warehouse_types(config, github: GitHubSimulator):

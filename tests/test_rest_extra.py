@@ -1,4 +1,4 @@
-"""The REST endpoints the benchmark adds for the incumbent tap (tests/simulator/rest_extra.py):
+"""The REST endpoints the benchmark adds for the incumbent tap (github_simulator/rest_extra.py):
 GitHub's shapes and filters."""
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import jsonschema
 import pytest
 import requests
 
-from tests.simulator import GitHubSimulator, World, rest_extra
-from tests.simulator.pulls import pulls_of
-from tests.simulator.server import ROUTER
+from github_simulator import GitHubSimulator, World, rest_extra
+from github_simulator.pulls import pulls_of
+from github_simulator.server import ROUTER
 
-SHAPES = json.loads((Path(__file__).parent / "simulator" / "rest_shapes.json").read_text())
+SHAPES = json.loads(
+    (Path(__file__).parents[1] / "github_simulator" / "rest_shapes.json").read_text()
+)
 HEADERS = {"Authorization": "Bearer ghp_alice"}
 
 
@@ -38,28 +40,34 @@ def get(github: GitHubSimulator, path: str, **params: Any) -> Any:
 def test_pull_listing_has_githubs_shape_and_filters(extra: GitHubSimulator, world: World):
     pulls = pulls_of(world).by_repo[world.repo("acme", "api").id]
     listed = get(extra, "/repos/acme/api/pulls", state="all", per_page=100)
-    errors = list(jsonschema.Draft7Validator(SHAPES["GET /repos/{owner}/{repo}/pulls"])
-                  .iter_errors(listed))
+    errors = list(
+        jsonschema.Draft7Validator(SHAPES["GET /repos/{owner}/{repo}/pulls"]).iter_errors(listed)
+    )
     assert not errors, [e.message for e in errors[:3]]
     assert sorted(p["number"] for p in listed) == sorted(p.number for p in pulls)
     # Default: open ones, newest created first.
     open_numbers = [p["number"] for p in get(extra, "/repos/acme/api/pulls", per_page=100)]
-    expected = sorted((p for p in pulls if p.state == "OPEN"),
-                      key=lambda p: (p.created_at, p.id), reverse=True)
+    expected = sorted(
+        (p for p in pulls if p.state == "OPEN"), key=lambda p: (p.created_at, p.id), reverse=True
+    )
     assert open_numbers == [p.number for p in expected]
-    by_update = get(extra, "/repos/acme/api/pulls", state="all", sort="updated",
-                    direction="desc", per_page=100)
+    by_update = get(
+        extra, "/repos/acme/api/pulls", state="all", sort="updated", direction="desc", per_page=100
+    )
     assert [p["updated_at"] for p in by_update] == sorted(
-        (p["updated_at"] for p in by_update), reverse=True)
+        (p["updated_at"] for p in by_update), reverse=True
+    )
 
 
-def test_reviews_in_submission_order_without_others_pending(extra: GitHubSimulator,
-                                                            world: World):
+def test_reviews_in_submission_order_without_others_pending(extra: GitHubSimulator, world: World):
     pulls = pulls_of(world).by_repo[world.repo("acme", "api").id]
     pull = max(pulls, key=lambda p: len(p.reviews))
     reviews = get(extra, f"/repos/acme/api/pulls/{pull.number}/reviews", per_page=100)
-    errors = list(jsonschema.Draft7Validator(
-        SHAPES["GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews"]).iter_errors(reviews))
+    errors = list(
+        jsonschema.Draft7Validator(
+            SHAPES["GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews"]
+        ).iter_errors(reviews)
+    )
     assert not errors, [e.message for e in errors[:3]]
     visible = [r for r in pull.reviews if r.state != "PENDING" or r.author.login == "alice"]
     assert [r["id"] for r in reviews] == [r.id for r in visible]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from github_simulator import Fault
+from github_simulator.server import SECONDARY_MESSAGE
 from tap_github_activity.client import MAX_SECONDARY_RETRIES, MAX_TRANSIENT_RETRIES
 from tap_github_activity.errors import RequestFailedError
 from tests.conftest import run_sync
-from tests.simulator import Fault
-from tests.simulator.server import SECONDARY_MESSAGE
 
 LISTING = r"^/orgs/acme/repos$"
 SECONDARY_BODY = b'{"message": "' + SECONDARY_MESSAGE.encode() + b'"}'
@@ -41,8 +41,7 @@ def test_429_without_headers_waits_a_minute_then_doubles(config, github, clock):
     assert clock.slept == [60, 120]
 
 
-def test_documented_message_without_retry_after_waits_60s_then_exponentially(config, github,
-                                                                             clock):
+def test_documented_message_without_retry_after_waits_60s_then_exponentially(config, github, clock):
     github.inject(Fault(LISTING, status=403, body=SECONDARY_BODY, times=3))
     result = run_sync(config, streams={"repositories"})
     assert len(result.records["repositories"]) == 3
@@ -52,8 +51,14 @@ def test_documented_message_without_retry_after_waits_60s_then_exponentially(con
 
 def test_secondary_limit_with_reset_waits_until_the_reset(config, github, clock):
     reset = int(clock.now()) + 90
-    github.inject(Fault(LISTING, status=403, body=SECONDARY_BODY, headers={
-        "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}))
+    github.inject(
+        Fault(
+            LISTING,
+            status=403,
+            body=SECONDARY_BODY,
+            headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)},
+        )
+    )
     run_sync(config, streams={"repositories"})
     assert clock.slept == [90]
 
@@ -84,7 +89,8 @@ def test_after_the_last_retry_one_clear_error(config, github, clock):
         run_sync(config, streams={"repositories"})
     assert str(raised.value) == (
         "GET /orgs/acme/repos failed: server error 503, still after 5 retries (status 503, "
-        "X-GitHub-Request-Id SIM:FAULT)")
+        "X-GitHub-Request-Id SIM:FAULT)"
+    )
     assert statuses(github) == [503] * (MAX_TRANSIENT_RETRIES + 1)
     assert len(clock.slept) == MAX_TRANSIENT_RETRIES
     assert sum(clock.slept) <= 1.5 * (1 + 2 + 4 + 8 + 16)
@@ -92,8 +98,11 @@ def test_after_the_last_retry_one_clear_error(config, github, clock):
 
 def test_a_persistent_secondary_limit_ends_in_one_clear_error(config, github, clock):
     github.inject(Fault(LISTING, secondary=10, times=MAX_SECONDARY_RETRIES + 1))
-    with pytest.raises(RequestFailedError, match=r"GET /orgs/acme/repos failed: secondary rate "
-                                                 r"limit persisted after 10 waits \(status 403"):
+    with pytest.raises(
+        RequestFailedError,
+        match=r"GET /orgs/acme/repos failed: secondary rate "
+        r"limit persisted after 10 waits \(status 403",
+    ):
         run_sync(config, streams={"repositories"})
     assert clock.slept == [10] * MAX_SECONDARY_RETRIES
 

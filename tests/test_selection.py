@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from github_simulator import FakeClock, World, seeded_world
 from tap_github_activity.errors import ConfigError
 from tap_github_activity.tap import TapGitHubActivity
 from tests.conftest import run_sync
-from tests.simulator import FakeClock, World, seeded_world
 
 
 @pytest.fixture
@@ -45,15 +45,18 @@ def paths(github) -> list[str]:
 
 
 def test_exact_names_cost_one_get_each(config, github):
-    assert selected(config, repositories=["acme/api", "beta/tools"]) == ["acme/api",
-                                                                          "beta/tools"]
+    assert selected(config, repositories=["acme/api", "beta/tools"]) == ["acme/api", "beta/tools"]
     assert paths(github) == ["/repos/acme/api", "/repos/beta/tools"]
 
 
 def test_owner_star_lists_the_owner_once(config, github):
     # Archived kept (include_archived defaults to true), forks left out (include_forks false).
     assert selected(config, repositories=["acme/*"]) == [
-        "acme/api", "acme/archive-old", "acme/infra", "acme/web"]
+        "acme/api",
+        "acme/archive-old",
+        "acme/infra",
+        "acme/web",
+    ]
     assert paths(github) == ["/orgs/acme/repos"]
     assert github.requests()[0].query == {"per_page": "100", "type": "all"}
 
@@ -71,7 +74,10 @@ def test_any_owner_pattern_matches_over_visible_repositories(config, github):
 
 def test_organizations_and_users(config, github):
     assert selected(config, organizations=["beta"], users=["alice"]) == [
-        "alice/dotfiles", "beta/api", "beta/tools"]
+        "alice/dotfiles",
+        "beta/api",
+        "beta/tools",
+    ]
     assert paths(github) == ["/orgs/beta/repos", "/users/alice/repos"]
     assert github.requests()[1].query == {"per_page": "100", "type": "owner"}
 
@@ -79,56 +85,85 @@ def test_organizations_and_users(config, github):
 def test_a_user_owner_pattern_falls_back_from_orgs_to_users(config, github):
     assert selected(config, repositories=["alice/*"]) == ["alice/dotfiles"]
     assert [(r.path, r.status) for r in github.requests()] == [
-        ("/orgs/alice/repos", 404), ("/users/alice/repos", 200)]
+        ("/orgs/alice/repos", 404),
+        ("/users/alice/repos", 200),
+    ]
 
 
 def test_exclusions_win_over_every_other_form(config, github):
-    assert selected(config, repositories=["acme/*", "beta/api"], organizations=["beta"],
-                    exclude_repositories=["acme/a*", "*/tools"]) == [
-        "acme/infra", "acme/web", "beta/api"]
+    assert selected(
+        config,
+        repositories=["acme/*", "beta/api"],
+        organizations=["beta"],
+        exclude_repositories=["acme/a*", "*/tools"],
+    ) == ["acme/infra", "acme/web", "beta/api"]
 
 
 def test_archived_and_fork_filters(config, github):
-    assert selected(config, repositories=["acme/*"], include_archived=False,
-                    include_forks=True) == ["acme/api", "acme/api-fork", "acme/infra",
-                                            "acme/web"]
+    assert selected(
+        config, repositories=["acme/*"], include_archived=False, include_forks=True
+    ) == ["acme/api", "acme/api-fork", "acme/infra", "acme/web"]
     # A repository named exactly is kept whatever the filters say.
     assert selected(config, repositories=["acme/archive-old"], include_archived=False) == [
-        "acme/archive-old"]
+        "acme/archive-old"
+    ]
 
 
 def test_no_selection_reads_every_repository_the_token_sees(config, github):
-    assert selected(config) == ["acme/api", "acme/archive-old", "acme/infra", "acme/web",
-                                "alice/dotfiles", "beta/api", "beta/tools"]
+    assert selected(config) == [
+        "acme/api",
+        "acme/archive-old",
+        "acme/infra",
+        "acme/web",
+        "alice/dotfiles",
+        "beta/api",
+        "beta/tools",
+    ]
     assert paths(github) == ["/user/repos"]
     assert github.requests()[0].query["affiliation"] == "owner,collaborator,organization_member"
 
 
 def test_names_covered_by_a_listing_cost_nothing_more(config, github):
-    assert selected(config, repositories=["acme/*", "acme/api", "acme/web", "acme/api-fork"],
-                    organizations=["beta"]) == [
-        "acme/api", "acme/api-fork", "acme/archive-old", "acme/infra", "acme/web", "beta/api",
-        "beta/tools"]
+    assert selected(
+        config,
+        repositories=["acme/*", "acme/api", "acme/web", "acme/api-fork"],
+        organizations=["beta"],
+    ) == [
+        "acme/api",
+        "acme/api-fork",
+        "acme/archive-old",
+        "acme/infra",
+        "acme/web",
+        "beta/api",
+        "beta/tools",
+    ]
     assert paths(github) == ["/orgs/beta/repos", "/orgs/acme/repos"]  # no /repos/... GETs
 
 
-def test_missing_repositories_are_named_in_one_warning_and_the_run_goes_on(config, github,
-                                                                            caplog):
+def test_missing_repositories_are_named_in_one_warning_and_the_run_goes_on(config, github, caplog):
     with caplog.at_level(logging.INFO):
-        names = selected(config, repositories=["acme/api", "acme/nope", "zed/notes", "ghost/*",
-                                               "acme/zz*"])
+        names = selected(
+            config, repositories=["acme/api", "acme/nope", "zed/notes", "ghost/*", "acme/zz*"]
+        )
     assert names == ["acme/api"]
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-    assert warnings == ["Not found or not visible to these credentials, skipped: "
-                        "ghost/* (no such owner), acme/zz* (matched nothing), acme/nope, "
-                        "zed/notes"]
-    assert result_skips(caplog) == ["repositories skipped 4 repositories: ghost/* (no such "
-                                    "owner), acme/zz* (matched nothing), acme/nope (not found), "
-                                    "zed/notes (not found)"]
+    assert warnings == [
+        "Not found or not visible to these credentials, skipped: "
+        "ghost/* (no such owner), acme/zz* (matched nothing), acme/nope, "
+        "zed/notes"
+    ]
+    assert result_skips(caplog) == [
+        "repositories skipped 4 repositories: ghost/* (no such "
+        "owner), acme/zz* (matched nothing), acme/nope (not found), "
+        "zed/notes (not found)"
+    ]
     # acme/nope is looked for in acme's listing; zed/notes (private) costs its own GET.
     assert [(r.path, r.status) for r in github.requests()] == [
-        ("/orgs/ghost/repos", 404), ("/users/ghost/repos", 404), ("/orgs/acme/repos", 200),
-        ("/repos/zed/notes", 404)]
+        ("/orgs/ghost/repos", 404),
+        ("/users/ghost/repos", 404),
+        ("/orgs/acme/repos", 200),
+        ("/repos/zed/notes", 404),
+    ]
 
 
 @pytest.mark.parametrize("entry", ["acme", "a/b/c", "", "acme/", "/api", "ac me/api"])

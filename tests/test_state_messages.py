@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from github_simulator import Fault, GitHubSimulator
 from tap_github_activity import tap as tap_module
 from tap_github_activity.errors import RequestFailedError
 from tap_github_activity.tap import STATE_MESSAGE_INTERVAL, TapGitHubActivity
 from tests.conftest import SyncResult, run_sync, select
-from tests.simulator import Fault, GitHubSimulator
 
 
 class Monotonic:
@@ -70,12 +70,14 @@ def test_a_long_run_writes_a_checkpoint_per_interval(config, seconds_per_reading
     assert [partitions(s) for s in written] == sorted(partitions(s) for s in written)
 
 
-def test_a_failed_run_leaves_its_last_checkpoint(config, github: GitHubSimulator,
-                                                 seconds_per_reading: Monotonic):
+def test_a_failed_run_leaves_its_last_checkpoint(
+    config, github: GitHubSimulator, seconds_per_reading: Monotonic
+):
     github.inject(Fault(r"/actions/runs$", status=503, times=1000))
     discovered = TapGitHubActivity(config=config, validate_config=True)
-    tap = TapGitHubActivity(config=config, state={}, validate_config=True,
-                            catalog=select(discovered.catalog_dict, None))
+    tap = TapGitHubActivity(
+        config=config, state={}, validate_config=True, catalog=select(discovered.catalog_dict, None)
+    )
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer), pytest.raises(RequestFailedError):
         tap.sync_all()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from github_simulator import FakeClock, World
 from tests.conftest import EIGHT_REPOSITORIES, run_sync, two_token_world
-from tests.simulator import FakeClock, World
 
 NAMES = EIGHT_REPOSITORIES
 
@@ -18,8 +18,12 @@ def world(clock: FakeClock) -> World:
 
 
 def test_a_spent_token_hands_over_to_the_next(github, clock):
-    config = {"auth_tokens": ["ghp_tokenA", "ghp_tokenB"], "api_url": github.api_url,
-              "repositories": NAMES, "rate_limit_reserve": 200}
+    config = {
+        "auth_tokens": ["ghp_tokenA", "ghp_tokenB"],
+        "api_url": github.api_url,
+        "repositories": NAMES,
+        "rate_limit_reserve": 200,
+    }
     result = run_sync(config, streams={"repositories"})
     assert len(result.records["repositories"]) == 8
     callers = [r.caller for r in github.requests()]
@@ -32,8 +36,12 @@ def test_a_spent_token_hands_over_to_the_next(github, clock):
 
 def test_a_token_refused_for_its_primary_limit_is_set_aside(github, world, clock):
     world.tokens["ghp_tokenA"].limit = 0  # spent by another program sharing it
-    config = {"auth_tokens": ["ghp_tokenA", "ghp_tokenB"], "api_url": github.api_url,
-              "repositories": NAMES[:2], "rate_limit_reserve": 0}
+    config = {
+        "auth_tokens": ["ghp_tokenA", "ghp_tokenB"],
+        "api_url": github.api_url,
+        "repositories": NAMES[:2],
+        "rate_limit_reserve": 0,
+    }
     run_sync(config, streams={"repositories"})
     assert [(r.caller, r.status, r.points) for r in github.requests()] == [
         ("token:alice:kenA", 403, 0),
@@ -41,4 +49,3 @@ def test_a_token_refused_for_its_primary_limit_is_set_aside(github, world, clock
         ("token:alice:kenB", 200, 1),
     ]
     assert clock.slept == []
-

@@ -13,17 +13,22 @@ import pytest
 import requests
 from jsonschema import Draft7Validator
 
+from github_simulator import FakeClock, GitHubSimulator, World
+from github_simulator import traffic as sim
 from tests.conftest import SyncResult, run_sync
-from tests.simulator import FakeClock, GitHubSimulator, World
-from tests.simulator import traffic as sim
 
 DAY = 86400
 TRAFFIC = {"traffic_views", "traffic_clones", "traffic_referrers", "traffic_paths"}
-KEYS = {"traffic_views": ("repo_id", "timestamp"), "traffic_clones": ("repo_id", "timestamp"),
-        "traffic_referrers": ("repo_id", "snapshot_date", "referrer"),
-        "traffic_paths": ("repo_id", "snapshot_date", "path")}
+KEYS = {
+    "traffic_views": ("repo_id", "timestamp"),
+    "traffic_clones": ("repo_id", "timestamp"),
+    "traffic_referrers": ("repo_id", "snapshot_date", "referrer"),
+    "traffic_paths": ("repo_id", "snapshot_date", "path"),
+}
 TRAFFIC_PATH = r"/traffic/"
-SHAPES = json.loads((Path(__file__).parent / "simulator" / "rest_shapes.json").read_text())
+SHAPES = json.loads(
+    (Path(__file__).parents[1] / "github_simulator" / "rest_shapes.json").read_text()
+)
 
 
 def seeded(seed: int) -> random.Random:
@@ -39,13 +44,16 @@ def upsert(stream: str, *results: SyncResult) -> dict[tuple[Any, ...], dict[str,
     return table
 
 
-def fields(table: dict[tuple[Any, ...], dict[str, Any]], *names: str,
-           ) -> dict[tuple[Any, ...], dict[str, Any]]:
+def fields(
+    table: dict[tuple[Any, ...], dict[str, Any]],
+    *names: str,
+) -> dict[tuple[Any, ...], dict[str, Any]]:
     return {key: {name: row[name] for name in names} for key, row in table.items()}
 
 
 def test_daily_counts_build_a_history_longer_than_the_window(
-        config, github: GitHubSimulator, world: World, clock: FakeClock):
+    config, github: GitHubSimulator, world: World, clock: FakeClock
+):
     first = run_sync(config, streams=TRAFFIC)
     first_views = sim.current(world, "traffic_views")
     # Later that day today's figures grow; the next day brings new traffic.
@@ -57,16 +65,18 @@ def test_daily_counts_build_a_history_longer_than_the_window(
 
     second = run_sync(config, state=first.state, streams=TRAFFIC)
 
-    for stream, expected in (("traffic_views", sim.expected_traffic_views),
-                             ("traffic_clones", sim.expected_traffic_clones)):
+    for stream, expected in (
+        ("traffic_views", sim.expected_traffic_views),
+        ("traffic_clones", sim.expected_traffic_clones),
+    ):
         table = upsert(stream, first, second)
         # One row per repository and day over both windows, each holding its latest value.
         assert set(table) == set(first.keys(stream, *KEYS[stream])) | set(
-            second.keys(stream, *KEYS[stream]))
+            second.keys(stream, *KEYS[stream])
+        )
         assert fields(table, "count", "uniques") == expected(world)
         window = sim.current(world, stream)
-        assert fields({k: v for k, v in table.items() if k in window}, "count",
-                      "uniques") == window
+        assert fields({k: v for k, v in table.items() if k in window}, "count", "uniques") == window
         # The day that left GitHub's window keeps the value the first sync read.
         dropped = {k: v for k, v in table.items() if k not in window}
         assert dropped
@@ -108,13 +118,15 @@ def test_unchanged_traffic_costs_no_points(config, github: GitHubSimulator):
     assert not any(second.records.get(stream) for stream in TRAFFIC)
 
 
-def test_top_lists_are_dated_snapshots(config, github: GitHubSimulator, world: World,
-                                       clock: FakeClock):
+def test_top_lists_are_dated_snapshots(
+    config, github: GitHubSimulator, world: World, clock: FakeClock
+):
     streams = {"traffic_referrers", "traffic_paths"}
     first = run_sync(config, streams=streams)
     assert {r["snapshot_date"] for r in first.records["traffic_referrers"]} == {"2026-11-20"}
-    assert fields(upsert("traffic_referrers", first), "count", "uniques") == \
-        sim.current(world, "traffic_referrers")
+    assert fields(upsert("traffic_referrers", first), "count", "uniques") == sim.current(
+        world, "traffic_referrers"
+    )
 
     # Same day, new referrers: the day's rows are replaced key by key.
     sim.mutate_traffic(world, seeded(3))
@@ -138,8 +150,9 @@ def test_top_lists_are_dated_snapshots(config, github: GitHubSimulator, world: W
     history = upsert("traffic_referrers", first, second, third)
     assert {key[1] for key in history} == {"2026-11-20", "2026-11-21"}
     assert {k: v for k, v in history.items() if k[1] == "2026-11-20"} == same_day
-    assert fields({k: v for k, v in history.items() if k[1] == "2026-11-21"}, "count",
-                  "uniques") == sim.current(world, "traffic_referrers")
+    assert fields(
+        {k: v for k, v in history.items() if k[1] == "2026-11-21"}, "count", "uniques"
+    ) == sim.current(world, "traffic_referrers")
     assert fields(history, "count", "uniques") == sim.expected_traffic_referrers(world)
     paths = upsert("traffic_paths", first, second, third)
     assert fields(paths, "title", "count", "uniques") == sim.expected_traffic_paths(world)
@@ -149,7 +162,8 @@ def test_top_lists_are_dated_snapshots(config, github: GitHubSimulator, world: W
 
 
 def test_an_empty_top_list_is_asked_conditionally_every_day(
-        config, github: GitHubSimulator, world: World, clock: FakeClock):
+    config, github: GitHubSimulator, world: World, clock: FakeClock
+):
     infra = world.repo("acme", "infra")
     assert infra is not None
     sim.store(world).referrers[infra.id] = {}
@@ -166,7 +180,8 @@ def test_an_empty_top_list_is_asked_conditionally_every_day(
 
 
 def test_repository_without_push_access_is_skipped_once(
-        config, github: GitHubSimulator, world: World, caplog: pytest.LogCaptureFixture):
+    config, github: GitHubSimulator, world: World, caplog: pytest.LogCaptureFixture
+):
     web = world.repo("acme", "web")
     assert web is not None
     web.pushers = {"bob"}
@@ -182,18 +197,24 @@ def test_repository_without_push_access_is_skipped_once(
     assert [(c.path, c.status) for c in web_calls] == [("/repos/acme/web/traffic/views", 403)]
     assert len(github.requests(TRAFFIC_PATH)) == 9
     assert result.tap.run_summary.skipped == {
-        "traffic": ["acme/web (403 Must have push access to repository)"]}
-    warnings = [r.getMessage() for r in caplog.records
-                if r.levelno == logging.WARNING and "acme/web" in r.getMessage()
-                and "skipped" not in r.getMessage()]
+        "traffic": ["acme/web (403 Must have push access to repository)"]
+    }
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING
+        and "acme/web" in r.getMessage()
+        and "skipped" not in r.getMessage()
+    ]
     assert len(warnings) == 1
     assert "Skipping the traffic of acme/web" in warnings[0]
     assert "Administration" in warnings[0]
 
 
 def test_no_activate_version_even_when_configured(config, github: GitHubSimulator):
-    result = run_sync({**config, "emit_activate_version_messages": True},
-                      streams=TRAFFIC | {"repositories"})
+    result = run_sync(
+        {**config, "emit_activate_version_messages": True}, streams=TRAFFIC | {"repositories"}
+    )
     activated = {m["stream"] for m in result.messages if m["type"] == "ACTIVATE_VERSION"}
     # Re-sending only GitHub's window must not make targets delete the older days.
     assert not activated & TRAFFIC
@@ -201,19 +222,27 @@ def test_no_activate_version_even_when_configured(config, github: GitHubSimulato
     assert all(result.records[stream] for stream in TRAFFIC)
 
 
-@pytest.mark.parametrize(("path", "query", "operation"), [
-    ("traffic/views", {"per": "day"}, "GET /repos/{owner}/{repo}/traffic/views"),
-    ("traffic/views", {"per": "week"}, "GET /repos/{owner}/{repo}/traffic/views"),
-    ("traffic/clones", {"per": "day"}, "GET /repos/{owner}/{repo}/traffic/clones"),
-    ("traffic/clones", {"per": "week"}, "GET /repos/{owner}/{repo}/traffic/clones"),
-    ("traffic/popular/referrers", {}, "GET /repos/{owner}/{repo}/traffic/popular/referrers"),
-    ("traffic/popular/paths", {}, "GET /repos/{owner}/{repo}/traffic/popular/paths"),
-])
-def test_simulator_answers_in_githubs_shapes(github: GitHubSimulator, world: World, path: str,
-                                             query: dict[str, str], operation: str):
+@pytest.mark.parametrize(
+    ("path", "query", "operation"),
+    [
+        ("traffic/views", {"per": "day"}, "GET /repos/{owner}/{repo}/traffic/views"),
+        ("traffic/views", {"per": "week"}, "GET /repos/{owner}/{repo}/traffic/views"),
+        ("traffic/clones", {"per": "day"}, "GET /repos/{owner}/{repo}/traffic/clones"),
+        ("traffic/clones", {"per": "week"}, "GET /repos/{owner}/{repo}/traffic/clones"),
+        ("traffic/popular/referrers", {}, "GET /repos/{owner}/{repo}/traffic/popular/referrers"),
+        ("traffic/popular/paths", {}, "GET /repos/{owner}/{repo}/traffic/popular/paths"),
+    ],
+)
+def test_simulator_answers_in_githubs_shapes(
+    github: GitHubSimulator, world: World, path: str, query: dict[str, str], operation: str
+):
     sim.mutate_traffic(world, seeded(4))
-    response = requests.get(f"{github.api_url}/repos/acme/api/{path}", params=query,
-                            headers={"Authorization": "token ghp_alice"}, timeout=10)
+    response = requests.get(
+        f"{github.api_url}/repos/acme/api/{path}",
+        params=query,
+        headers={"Authorization": "token ghp_alice"},
+        timeout=10,
+    )
     assert response.status_code == 200
     body = response.json()
     errors = [e.message for e in Draft7Validator(SHAPES[operation]).iter_errors(body)]
@@ -232,7 +261,10 @@ def test_simulator_refuses_traffic_without_push_access(github: GitHubSimulator, 
     web = world.repo("acme", "web")
     assert web is not None
     web.pushers = set()
-    response = requests.get(f"{github.api_url}/repos/acme/web/traffic/views",
-                            headers={"Authorization": "token ghp_alice"}, timeout=10)
+    response = requests.get(
+        f"{github.api_url}/repos/acme/web/traffic/views",
+        headers={"Authorization": "token ghp_alice"},
+        timeout=10,
+    )
     assert response.status_code == 403
     assert response.json()["message"] == "Must have push access to repository"

@@ -16,18 +16,20 @@ from typing import Any
 import requests
 from jsonschema import Draft7Validator
 
+from github_simulator import FakeClock, GitHubSimulator, World
+from github_simulator import actions as sim
+from github_simulator.world import iso
 from tap_github_activity.streams.workflow_runs import WorkflowRunsStream
 from tap_github_activity.tap import TapGitHubActivity
 from tests.conftest import SyncResult, run_sync, select
-from tests.simulator import FakeClock, GitHubSimulator, World
-from tests.simulator import actions as sim
-from tests.simulator.world import iso
 
 ACTIONS = {"workflow_runs", "workflow_jobs"}
 LISTING = r"^/repos/[^/]+/[^/]+/actions/runs$"
 ATTEMPT = r"/actions/runs/\d+/attempts/\d+$"
 JOBS = r"/actions/runs/\d+/attempts/\d+/jobs$"
-SHAPES = json.loads((Path(__file__).parent / "simulator" / "rest_shapes.json").read_text())
+SHAPES = json.loads(
+    (Path(__file__).parents[1] / "github_simulator" / "rest_shapes.json").read_text()
+)
 RUN_SHAPE = "GET /repos/{owner}/{repo}/actions/runs"
 JOBS_SHAPE = "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs"
 RUNNER_FIELDS = ("runner_name", "labels")
@@ -38,30 +40,66 @@ def seeded(seed: int) -> random.Random:
     return random.Random(seed)  # noqa: S311 -- reproducible test data, not cryptography
 
 
-RUN_FIELDS = ("repo_id", "run_number", "workflow_id", "workflow_name", "event", "status",
-              "conclusion", "head_branch", "head_sha", "actor_login", "actor_id",
-              "triggering_actor_login", "triggering_actor_id", "created_at", "updated_at",
-              "run_started_at", "duration_seconds")
-JOB_FIELDS = ("repo_id", "run_id", "run_attempt", "name", "status", "conclusion", "started_at",
-              "completed_at", "duration_seconds", "runner_name", "labels", "failed_steps")
+RUN_FIELDS = (
+    "repo_id",
+    "run_number",
+    "workflow_id",
+    "workflow_name",
+    "event",
+    "status",
+    "conclusion",
+    "head_branch",
+    "head_sha",
+    "actor_login",
+    "actor_id",
+    "triggering_actor_login",
+    "triggering_actor_id",
+    "created_at",
+    "updated_at",
+    "run_started_at",
+    "duration_seconds",
+)
+JOB_FIELDS = (
+    "repo_id",
+    "run_id",
+    "run_attempt",
+    "name",
+    "status",
+    "conclusion",
+    "started_at",
+    "completed_at",
+    "duration_seconds",
+    "runner_name",
+    "labels",
+    "failed_steps",
+)
 
 
 def run_rows(result: SyncResult) -> dict[tuple[Any, ...], dict[str, Any]]:
     """(id, run_attempt) -> the fields the simulator's truth knows, of every run emitted."""
-    return {(r["id"], r["run_attempt"]): {name: r[name] for name in RUN_FIELDS}
-            for r in result.records.get("workflow_runs", [])}
+    return {
+        (r["id"], r["run_attempt"]): {name: r[name] for name in RUN_FIELDS}
+        for r in result.records.get("workflow_runs", [])
+    }
 
 
-def job_rows(result: SyncResult, *, without: tuple[str, ...] = (),
-             ) -> dict[tuple[Any, ...], dict[str, Any]]:
+def job_rows(
+    result: SyncResult,
+    *,
+    without: tuple[str, ...] = (),
+) -> dict[tuple[Any, ...], dict[str, Any]]:
     """(id,) -> the fields the simulator's truth knows, of every job emitted."""
     fields = [name for name in JOB_FIELDS if name not in without]
-    return {(r["id"],): {name: r[name] for name in fields}
-            for r in result.records.get("workflow_jobs", [])}
+    return {
+        (r["id"],): {name: r[name] for name in fields}
+        for r in result.records.get("workflow_jobs", [])
+    }
 
 
-def strip(table: dict[tuple[Any, ...], dict[str, Any]], *names: str,
-          ) -> dict[tuple[Any, ...], dict[str, Any]]:
+def strip(
+    table: dict[tuple[Any, ...], dict[str, Any]],
+    *names: str,
+) -> dict[tuple[Any, ...], dict[str, Any]]:
     return {key: {k: v for k, v in row.items() if k not in names} for key, row in table.items()}
 
 
@@ -80,35 +118,51 @@ def expected_jobs(world: World) -> dict[tuple[Any, ...], dict[str, Any]]:
 def unsuccessful_repos(world: World, runs: set[int] | None = None) -> int:
     """Repositories with a failed or cancelled job in a latest attempt (of `runs`): each costs
     one steps query."""
-    return sum(any(job.conclusion in ("failure", "cancelled", "timed_out")
-                   for run in sim.runs_of(world, repo) if runs is None or run.id in runs
-                   for job in run.latest.jobs) for repo in sim.readable_repos(world))
+    return sum(
+        any(
+            job.conclusion in ("failure", "cancelled", "timed_out")
+            for run in sim.runs_of(world, repo)
+            if runs is None or run.id in runs
+            for job in run.latest.jobs
+        )
+        for repo in sim.readable_repos(world)
+    )
 
 
 def attempts(world: World) -> list[tuple[sim.Run, sim.Attempt]]:
-    return [(run, attempt) for repo in sim.readable_repos(world) for run in sim.runs_of(world, repo)
-            for attempt in run.attempts]
+    return [
+        (run, attempt)
+        for repo in sim.readable_repos(world)
+        for run in sim.runs_of(world, repo)
+        for attempt in run.attempts
+    ]
 
 
 def bookmarks(result: SyncResult) -> dict[int, str]:
     """repo_id -> the workflow_runs bookmark (read it before the next sync, which updates the
     state it is given)."""
-    return {p["context"]["repo_id"]: p["replication_key_value"]
-            for p in result.state["bookmarks"]["workflow_runs"]["partitions"]
-            if "replication_key_value" in p}
+    return {
+        p["context"]["repo_id"]: p["replication_key_value"]
+        for p in result.state["bookmarks"]["workflow_runs"]["partitions"]
+        if "replication_key_value" in p
+    }
 
 
 def midnight(moment: datetime, days_before: int) -> datetime:
-    return (moment - timedelta(days=days_before)).replace(hour=0, minute=0, second=0,
-                                                          microsecond=0)
+    return (moment - timedelta(days=days_before)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def midnight_before(moment: datetime, days: int) -> str:
     return iso(midnight(moment, days))
 
 
-def sync_catalog(config: dict[str, Any], *, state: dict[str, Any] | None = None,
-                 streams: set[str], deselect: dict[str, tuple[str, ...]]) -> SyncResult:
+def sync_catalog(
+    config: dict[str, Any],
+    *,
+    state: dict[str, Any] | None = None,
+    streams: set[str],
+    deselect: dict[str, tuple[str, ...]],
+) -> SyncResult:
     """run_sync with some properties deselected in the catalog."""
     discovered = TapGitHubActivity(config=config, validate_config=True)
     catalog = select(discovered.catalog_dict, streams)
@@ -117,8 +171,7 @@ def sync_catalog(config: dict[str, Any], *, state: dict[str, Any] | None = None,
             crumb = metadata["breadcrumb"]
             if len(crumb) == 2 and crumb[1] in deselect.get(entry["tap_stream_id"], ()):
                 metadata["metadata"]["selected"] = False
-    tap = TapGitHubActivity(config=config, state=state or {}, catalog=catalog,
-                            validate_config=True)
+    tap = TapGitHubActivity(config=config, state=state or {}, catalog=catalog, validate_config=True)
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         tap.sync_all()
@@ -129,7 +182,8 @@ def sync_catalog(config: dict[str, Any], *, state: dict[str, Any] | None = None,
 
 
 def test_first_sync_emits_each_runs_latest_attempt_and_its_jobs(
-        config, github: GitHubSimulator, world: World):
+    config, github: GitHubSimulator, world: World
+):
     result = run_sync(config, streams=ACTIONS)
 
     assert run_rows(result) == expected_runs(world)
@@ -148,7 +202,8 @@ def test_first_sync_emits_each_runs_latest_attempt_and_its_jobs(
 
 
 def test_first_sync_with_earlier_attempts_emits_every_attempt_and_job(
-        config, github: GitHubSimulator, world: World):
+    config, github: GitHubSimulator, world: World
+):
     result = run_sync({**config, **EARLIER_ATTEMPTS}, streams=ACTIONS)
 
     assert run_rows(result) == sim.expected_workflow_runs(world)
@@ -156,16 +211,19 @@ def test_first_sync_with_earlier_attempts_emits_every_attempt_and_job(
     every = attempts(world)
     reruns = [(run, a) for run, a in every if a.number > 1]
     assert reruns  # re-runs were seeded: their first attempts were fetched
-    assert any(r["status"] == "in_progress" and r["duration_seconds"] is None
-               for r in result.records["workflow_runs"])
+    assert any(
+        r["status"] == "in_progress" and r["duration_seconds"] is None
+        for r in result.records["workflow_runs"]
+    )
     assert any(r["failed_steps"] for r in result.records["workflow_jobs"])
     # Per repository: the history before the window once, then the window; one request per
     # earlier attempt of a re-run, and one for its jobs (a check suite lists the latest
     # attempt's only); the latest attempts' jobs in one GraphQL query per repository, and the
     # steps of its unsuccessful jobs in one more.
     start = midnight(world.now(), 3)
-    assert sorted(r.query["created"] for r in github.requests(LISTING)) == sorted([
-        f"<={iso(start - timedelta(seconds=1))}", f">={iso(start)}"] * 3)
+    assert sorted(r.query["created"] for r in github.requests(LISTING)) == sorted(
+        [f"<={iso(start - timedelta(seconds=1))}", f">={iso(start)}"] * 3
+    )
     earlier = len(every) - len({run.id for run, _ in every})
     assert len(github.requests(ATTEMPT)) == earlier
     assert len(github.requests(JOBS)) == earlier
@@ -194,8 +252,9 @@ def test_unchanged_window_costs_nothing(config, github: GitHubSimulator, world: 
     assert max(len(json.dumps(p)) for p in partitions) < 1024
 
 
-def test_changes_are_emitted_exactly(config, github: GitHubSimulator, world: World,
-                                     clock: FakeClock):
+def test_changes_are_emitted_exactly(
+    config, github: GitHubSimulator, world: World, clock: FakeClock
+):
     first = run_sync(config, streams=ACTIONS)
     before = sim.expected_workflow_runs(world)
     running = {key for key, row in before.items() if row["status"] != "completed"}
@@ -209,8 +268,9 @@ def test_changes_are_emitted_exactly(config, github: GitHubSimulator, world: Wor
     now = sim.expected_workflow_runs(world)
     changed = {key for key, row in now.items() if before.get(key) != row}
     # Emitted: what changed, and what was updated in the bookmark's own second (none here).
-    at_bookmark = {key for key, row in now.items()
-                   if row["updated_at"] == old_bookmarks[row["repo_id"]]}
+    at_bookmark = {
+        key for key, row in now.items() if row["updated_at"] == old_bookmarks[row["repo_id"]]
+    }
     emitted = run_rows(second)
     assert set(emitted) == changed | at_bookmark
     assert emitted == {key: now[key] for key in emitted}
@@ -224,12 +284,14 @@ def test_changes_are_emitted_exactly(config, github: GitHubSimulator, world: Wor
     # latest attempts: their jobs come from GraphQL, one query per repository (and one for
     # the steps of the failed ones, if any).
     jobs = expected_jobs(world)
-    assert job_rows(second) == {key: row for key, row in jobs.items()
-                                if (row["run_id"], row["run_attempt"]) in emitted}
+    assert job_rows(second) == {
+        key: row for key, row in jobs.items() if (row["run_id"], row["run_attempt"]) in emitted
+    }
     assert github.requests(ATTEMPT) == []
     assert github.requests(JOBS) == []
     assert len(github.requests("^/graphql$")) == 3 + unsuccessful_repos(
-        world, {key[0] for key in emitted})
+        world, {key[0] for key in emitted}
+    )
     # And then nothing again.
     github.reset_log()
     third = run_sync(config, state=second.state, streams=ACTIONS)
@@ -237,15 +299,17 @@ def test_changes_are_emitted_exactly(config, github: GitHubSimulator, world: Wor
     assert github.points() == 1
 
 
-def test_a_rerun_on_page_two_is_seen(config, github: GitHubSimulator, world: World,
-                                     clock: FakeClock):
+def test_a_rerun_on_page_two_is_seen(
+    config, github: GitHubSimulator, world: World, clock: FakeClock
+):
     api = world.repo("acme", "api")
     assert api is not None
     rng = seeded(2)
     now = world.now()
     for index in range(120):  # 130 runs in the window: page 2 holds the 30 oldest
-        sim.add_run(world, api, rng, now - timedelta(hours=30) + timedelta(minutes=index),
-                    "success", jobs=1)
+        sim.add_run(
+            world, api, rng, now - timedelta(hours=30) + timedelta(minutes=index), "success", jobs=1
+        )
     first = run_sync(config, streams=ACTIONS)
     window = sorted(sim.runs_of(world, api), key=lambda r: (r.created_at, r.id), reverse=True)
     old = next(r for r in window[100:] if r.latest.status == "completed")
@@ -255,9 +319,10 @@ def test_a_rerun_on_page_two_is_seen(config, github: GitHubSimulator, world: Wor
 
     second = run_sync(config, state=first.state, streams=ACTIONS)
 
-    assert [(r.query["page"], r.status, r.points)
-            for r in github.requests("/repos/acme/api/actions/runs$")] == [
-        ("1", 304, 0), ("2", 200, 1)]
+    assert [
+        (r.query["page"], r.status, r.points)
+        for r in github.requests("/repos/acme/api/actions/runs$")
+    ] == [("1", 304, 0), ("2", 200, 1)]
     assert list(run_rows(second)) == [(old.id, old.latest.number)]
     assert {r["run_attempt"] for r in second.records["workflow_jobs"]} == {old.latest.number}
     # The new attempt is the latest: its jobs in one GraphQL query (it succeeded: no steps).
@@ -271,13 +336,19 @@ def rerun_run(world: World, rng: random.Random, reruns: int) -> sim.Run:
     assert api is not None
     run = sim.add_run(world, api, rng, world.now() - timedelta(hours=3), "failure")
     for hours in range(reruns, 0, -1):
-        sim.rerun(world, run, rng, world.now() - timedelta(hours=hours),
-                  "failure" if hours > 1 else "success")
+        sim.rerun(
+            world,
+            run,
+            rng,
+            world.now() - timedelta(hours=hours),
+            "failure" if hours > 1 else "success",
+        )
     return run
 
 
 def test_earlier_attempts_are_read_for_runs_new_since_the_bookmark(
-        config, github: GitHubSimulator, world: World, clock: FakeClock):
+    config, github: GitHubSimulator, world: World, clock: FakeClock
+):
     rng = seeded(3)
     run = rerun_run(world, rng, reruns=2)
     config = {**config, **EARLIER_ATTEMPTS}
@@ -286,7 +357,8 @@ def test_earlier_attempts_are_read_for_runs_new_since_the_bookmark(
 
     assert {1, 2, 3} <= {key[1] for key in run_rows(first) if key[0] == run.id}
     assert sorted(r.path for r in github.requests(f"/runs/{run.id}/attempts/\\d+$")) == [
-        f"/repos/acme/api/actions/runs/{run.id}/attempts/{n}" for n in (1, 2)]
+        f"/repos/acme/api/actions/runs/{run.id}/attempts/{n}" for n in (1, 2)
+    ]
 
     # Known at the last sync and re-run once: only the new attempt is read.
     clock.advance(3600)
@@ -306,15 +378,17 @@ def test_earlier_attempts_are_read_for_runs_new_since_the_bookmark(
 
 
 def test_without_earlier_attempts_a_rerun_seen_later_adds_its_attempt(
-        config, github: GitHubSimulator, world: World, clock: FakeClock):
+    config, github: GitHubSimulator, world: World, clock: FakeClock
+):
     rng = seeded(3)
     run = rerun_run(world, rng, reruns=1)
 
     first = run_sync(config, streams=ACTIONS)
 
     assert [key for key in run_rows(first) if key[0] == run.id] == [(run.id, 2)]
-    assert {r["run_attempt"] for r in first.records["workflow_jobs"] if r["run_id"] == run.id} \
-        == {2}
+    assert {r["run_attempt"] for r in first.records["workflow_jobs"] if r["run_id"] == run.id} == {
+        2
+    }
     assert github.requests(ATTEMPT) == []
 
     clock.advance(3600)
@@ -331,12 +405,14 @@ def test_without_earlier_attempts_a_rerun_seen_later_adds_its_attempt(
 
 
 def test_jobs_come_from_graphql_in_batches_without_runner_fields(
-        config, github: GitHubSimulator, world: World):
+    config, github: GitHubSimulator, world: World
+):
     result = run_sync({**config, **EARLIER_ATTEMPTS}, streams=ACTIONS)
 
     assert job_rows(result) == sim.expected_workflow_jobs(world)
-    assert all(r["runner_name"] is None and r["labels"] is None
-               for r in result.records["workflow_jobs"])
+    assert all(
+        r["runner_name"] is None and r["labels"] is None for r in result.records["workflow_jobs"]
+    )
     assert any(r["failed_steps"] for r in result.records["workflow_jobs"])
     # Latest attempts: one query per repository (up to 100 runs each), check runs without
     # steps: 10 runs are 10 connection requests, 1 point. Then the steps of the unsuccessful
@@ -350,7 +426,8 @@ def test_jobs_come_from_graphql_in_batches_without_runner_fields(
 
 
 def test_runner_details_read_every_attempts_jobs_from_rest(
-        config, github: GitHubSimulator, world: World):
+    config, github: GitHubSimulator, world: World
+):
     result = run_sync({**config, "workflow_jobs_runner_details": True}, streams=ACTIONS)
 
     latest = sim.latest_attempts(world)
@@ -360,37 +437,43 @@ def test_runner_details_read_every_attempts_jobs_from_rest(
     assert github.requests("^/graphql$") == []
 
 
-def test_graphql_batches_hold_batch_size_runs(config, github: GitHubSimulator, world: World,
-                                              clock: FakeClock, monkeypatch):
+def test_graphql_batches_hold_batch_size_runs(
+    config, github: GitHubSimulator, world: World, clock: FakeClock, monkeypatch
+):
     first = run_sync(config, streams=ACTIONS)
     api = world.repo("acme", "api")
     assert api is not None
     bookmark = bookmarks(first)[api.id]
     clock.advance(3600)
     rng = seeded(4)
-    new = [sim.add_run(world, api, rng, world.now() - timedelta(minutes=20 - i), "success")
-           for i in range(10)]
+    new = [
+        sim.add_run(world, api, rng, world.now() - timedelta(minutes=20 - i), "success")
+        for i in range(10)
+    ]
     monkeypatch.setattr(WorkflowRunsStream, "jobs_batch_size", 4)
     github.reset_log()
 
-    second = sync_catalog(config, state=first.state, streams=ACTIONS,
-                          deselect={"workflow_jobs": RUNNER_FIELDS})
+    second = sync_catalog(
+        config, state=first.state, streams=ACTIONS, deselect={"workflow_jobs": RUNNER_FIELDS}
+    )
 
     # The new runs, and acme/api's run updated in its bookmark's second (inclusive bookmark).
-    at_bookmark = {run.id for run in sim.runs_of(world, api)
-                   if sim.iso(run.latest.updated_at) == bookmark}
+    at_bookmark = {
+        run.id for run in sim.runs_of(world, api) if sim.iso(run.latest.updated_at) == bookmark
+    }
     assert at_bookmark
     emitted = {key[0] for key in run_rows(second)}
     assert emitted == {run.id for run in new} | at_bookmark
     assert len(github.requests("^/graphql$")) == math.ceil(len(emitted) / 4) == 3
     assert github.requests(JOBS) == []
     assert {r["id"] for r in second.records["workflow_jobs"]} == {
-        job.id for run in sim.runs_of(world, api) if run.id in emitted
-        for job in run.latest.jobs}
+        job.id for run in sim.runs_of(world, api) if run.id in emitted for job in run.latest.jobs
+    }
 
 
-def test_jobs_alone_still_read_the_runs_and_keep_the_bookmark(config, github: GitHubSimulator,
-                                                              world: World):
+def test_jobs_alone_still_read_the_runs_and_keep_the_bookmark(
+    config, github: GitHubSimulator, world: World
+):
     first = run_sync(config, streams={"workflow_jobs"})
 
     assert "workflow_runs" not in first.records
@@ -401,8 +484,9 @@ def test_jobs_alone_still_read_the_runs_and_keep_the_bookmark(config, github: Gi
     assert github.points() == 1
 
 
-def test_repositories_without_actions_are_skipped_and_counted(config, github: GitHubSimulator,
-                                                              world: World):
+def test_repositories_without_actions_are_skipped_and_counted(
+    config, github: GitHubSimulator, world: World
+):
     web, infra = world.repo("acme", "web"), world.repo("acme", "infra")
     assert web is not None
     assert infra is not None
@@ -411,23 +495,29 @@ def test_repositories_without_actions_are_skipped_and_counted(config, github: Gi
     result = run_sync(config, streams=ACTIONS)
 
     assert run_rows(result) == expected_runs(world)
-    assert {r["repo_id"] for r in result.records["workflow_runs"]} == {
-        world.repo("acme", "api").id}  # type: ignore[union-attr]
+    assert {r["repo_id"] for r in result.records["workflow_runs"]} == {world.repo("acme", "api").id}  # type: ignore[union-attr]
     assert job_rows(result) == expected_jobs(world)
     skipped = result.tap.run_summary.skipped["workflow_runs"]
     assert sorted(skipped) == ["acme/infra (404)", "acme/web (403)"]
     assert sorted(r.status for r in github.requests("/repos/acme/(web|infra)/")) == [403, 404]
 
 
-def test_listings_over_githubs_cap_are_read_in_ranges(config, github: GitHubSimulator,
-                                                      world: World):
+def test_listings_over_githubs_cap_are_read_in_ranges(
+    config, github: GitHubSimulator, world: World
+):
     api = world.repo("acme", "api")
     assert api is not None
     rng = seeded(5)
     oldest = world.now() - timedelta(days=200)
     for index in range(1050):  # before the window: the first sync's history query
-        sim.add_run(world, api, rng, oldest + timedelta(hours=4 * index, seconds=index % 2),
-                    "success", jobs=1)
+        sim.add_run(
+            world,
+            api,
+            rng,
+            oldest + timedelta(hours=4 * index, seconds=index % 2),
+            "success",
+            jobs=1,
+        )
 
     result = run_sync(config, streams={"workflow_runs"})
 
@@ -444,8 +534,9 @@ def test_listings_over_githubs_cap_are_read_in_ranges(config, github: GitHubSimu
 def test_lookback_days_set_the_window(config, github: GitHubSimulator, world: World):
     config = {**config, "workflow_runs_lookback_days": 1}
     first = run_sync(config, streams={"workflow_runs"})
-    assert {r.query["created"] for r in github.requests(LISTING)
-            if r.query["created"].startswith(">=")} == {f">={midnight_before(world.now(), 1)}"}
+    assert {
+        r.query["created"] for r in github.requests(LISTING) if r.query["created"].startswith(">=")
+    } == {f">={midnight_before(world.now(), 1)}"}
     assert run_rows(first) == expected_runs(world)
 
 
@@ -454,14 +545,17 @@ def test_start_date_bounds_the_first_sync(config, github: GitHubSimulator, world
     first = run_sync({**config, "start_date": iso(recent)}, streams={"workflow_runs"})
 
     assert {r.query["created"] for r in github.requests(LISTING)} == {f">={iso(recent)}"}
-    assert set(run_rows(first)) == {key for key, row in expected_runs(world).items()
-                                    if row["created_at"] >= iso(recent)}
+    assert set(run_rows(first)) == {
+        key for key, row in expected_runs(world).items() if row["created_at"] >= iso(recent)
+    }
     github.reset_log()
     older = world.now() - timedelta(days=10)
     run_sync({**config, "start_date": iso(older)}, streams={"workflow_runs"})
     start = midnight(world.now(), 3)
     assert [r.query["created"] for r in github.requests("/repos/acme/api/actions/runs$")] == [
-        f"{iso(older)}..{iso(start - timedelta(seconds=1))}", f">={iso(start)}"]
+        f"{iso(older)}..{iso(start - timedelta(seconds=1))}",
+        f">={iso(start)}",
+    ]
 
 
 def test_simulated_endpoints_match_githubs_shapes(github: GitHubSimulator, world: World):
@@ -482,22 +576,29 @@ def test_simulated_endpoints_match_githubs_shapes(github: GitHubSimulator, world
     assert attempt["run_attempt"] == 1
     assert attempt["previous_attempt_url"] is None
     run_url = f"{base}/{rerun['id']}"
-    for jobs in (get(f"{run_url}/jobs"), get(f"{run_url}/jobs", filter="all"),
-                 get(f"{run_url}/attempts/1/jobs")):
+    for jobs in (
+        get(f"{run_url}/jobs"),
+        get(f"{run_url}/jobs", filter="all"),
+        get(f"{run_url}/attempts/1/jobs"),
+    ):
         assert list(Draft7Validator(SHAPES[JOBS_SHAPE]).iter_errors(jobs)) == []
     assert len(get(f"{base}/{rerun['id']}/jobs", filter="all")["jobs"]) == sum(
         len(get(f"{base}/{rerun['id']}/attempts/{n}/jobs")["jobs"])
-        for n in range(1, rerun["run_attempt"] + 1))
+        for n in range(1, rerun["run_attempt"] + 1)
+    )
     # GitHub's date qualifiers.
     created = sorted(r["created_at"] for r in runs["workflow_runs"])
     middle = created[len(created) // 2]
     half = len(created) // 2
     assert len(get(base, created=f">={middle}")["workflow_runs"]) == len(created) - half
     assert len(get(base, created=f"<{middle}")["workflow_runs"]) == len(created) // 2
-    assert len(get(base, created=f"{created[0]}..{middle}")["workflow_runs"]) == \
-        len(created) // 2 + 1
+    assert (
+        len(get(base, created=f"{created[0]}..{middle}")["workflow_runs"]) == len(created) // 2 + 1
+    )
     assert len(get(base, created=middle[:10])["workflow_runs"]) == sum(
-        c[:10] == middle[:10] for c in created)
-    assert all(r["status"] == "in_progress"
-               for r in get(base, status="in_progress")["workflow_runs"])
+        c[:10] == middle[:10] for c in created
+    )
+    assert all(
+        r["status"] == "in_progress" for r in get(base, status="in_progress")["workflow_runs"]
+    )
     assert all(r["conclusion"] == "failure" for r in get(base, status="failure")["workflow_runs"])

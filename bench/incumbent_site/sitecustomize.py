@@ -16,7 +16,7 @@ if _TARGET:
 
     def _send_to_simulator(self: HTTPAdapter, request: Any, *args: Any, **kwargs: Any) -> Any:
         if request.url and request.url.startswith(_GITHUB):
-            request.url = _TARGET + request.url[len(_GITHUB):]
+            request.url = _TARGET + request.url[len(_GITHUB) :]
         return _send(self, request, *args, **kwargs)
 
     HTTPAdapter.send = _send_to_simulator  # type: ignore[method-assign]

@@ -28,9 +28,11 @@ EVENT_NAMESPACE = uuid.UUID("6f1d3c1e-5b7a-5d2e-9a41-7c0e8b2f4d10")
 
 # The schema property of streams whose records are events in time (`emits_event_uuid`).
 EVENT_UUID = th.Property(
-    "event_uuid", th.UUIDType,
+    "event_uuid",
+    th.UUIDType,
     description="UUID version 5 of the stream name and primary key: the same on every run, "
-                "for event stores that deduplicate by uuid (PostHog).")
+    "for event stores that deduplicate by uuid (PostHog).",
+)
 
 
 def event_uuid(stream: str, key: tuple[Any, ...]) -> str:
@@ -90,8 +92,11 @@ class GitHubStream(Stream):
     emits_event_uuid: ClassVar[bool] = False
 
     @override
-    def post_process(self, row: dict[str, Any], context: Context | None = None,
-                     ) -> dict[str, Any] | None:
+    def post_process(
+        self,
+        row: dict[str, Any],
+        context: Context | None = None,
+    ) -> dict[str, Any] | None:
         if self.emits_event_uuid:
             key = tuple((context or {}).get(k, row.get(k)) for k in self.primary_keys)
             row["event_uuid"] = event_uuid(self.name, key)

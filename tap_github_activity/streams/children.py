@@ -20,12 +20,19 @@ __all__ = ["REPOSITORY_CONTEXT", "RepositoryChildStream", "RepositoryListStream"
 
 # The partition every per-repository record carries (singer-sdk adds the context to records).
 REPOSITORY_CONTEXT = th.PropertiesList(
-    th.Property("repo_id", th.IntegerType, required=True,
-                description="The repository's id (repositories.id)."),
+    th.Property(
+        "repo_id",
+        th.IntegerType,
+        required=True,
+        description="The repository's id (repositories.id).",
+    ),
     th.Property("owner", th.StringType, description="The repository owner's login."),
     th.Property("repo", th.StringType, description="The repository's name."),
-    th.Property("default_branch", th.StringType,
-                description="The repository's default branch when the record was read."),
+    th.Property(
+        "default_branch",
+        th.StringType,
+        description="The repository's default branch when the record was read.",
+    ),
 )
 
 
@@ -53,8 +60,14 @@ class RepositoryChildStream(GitHubStream):
         try:
             yield from self.partition_records(context)
         except NotAccessibleError as exc:
-            self.logger.warning("%s: skipping %s: %s answered %s (%s)", self.name,
-                                full_name(context), exc.url, exc.status, exc.message)
+            self.logger.warning(
+                "%s: skipping %s: %s answered %s (%s)",
+                self.name,
+                full_name(context),
+                exc.url,
+                exc.status,
+                exc.message,
+            )
             self.github_tap.run_summary.skip(self.name, full_name(context), str(exc.status))
 
     def repository_records(self, context: Context) -> Iterator[dict[str, Any]]:
@@ -82,9 +95,10 @@ class RepositoryChildStream(GitHubStream):
     def partition_order(self) -> list[dict[str, Any]]:
         """The contexts singer-sdk syncs this stream with, in order (the run's selection)."""
         parent = self.github_tap.streams[RepositoriesStream.name]
-        return [dict(parent.get_child_context(flatten(repository, REPOSITORY_FIELDS), None)
-                     or {})
-                for repository in self.github_tap.selected_repositories()]
+        return [
+            dict(parent.get_child_context(flatten(repository, REPOSITORY_FIELDS), None) or {})
+            for repository in self.github_tap.selected_repositories()
+        ]
 
     def partition_inputs(self, context: Context) -> dict[str, Any]:
         """What `repository_records` needs from outside its own partition (other streams'
@@ -107,8 +121,10 @@ class RepositoryChildStream(GitHubStream):
         if job is None:
             return None
         if job.stream is not self or job.context["repo_id"] != context["repo_id"]:
-            msg = (f"{job.stream.name} worker of {job.context.get('repo')} touched the state "
-                   f"of {self.name} for {context.get('repo')}: prepare it in partition_inputs")
+            msg = (
+                f"{job.stream.name} worker of {job.context.get('repo')} touched the state "
+                f"of {self.name} for {context.get('repo')}: prepare it in partition_inputs"
+            )
             raise RuntimeError(msg)
         return job
 
@@ -151,8 +167,11 @@ class RepositoryChildStream(GitHubStream):
         if self.replication_method == REPLICATION_FULL_TABLE or not self.replication_key:
             return None
         state = self.get_context_state(context)
-        value = state.get("replication_key_value") \
-            if state.get("replication_key") == self.replication_key else None
+        value = (
+            state.get("replication_key_value")
+            if state.get("replication_key") == self.replication_key
+            else None
+        )
         start_date = self.config.get("start_date")
         if start_date:
             value = self.compare_start_date(value, start_date) if value else start_date
@@ -187,11 +206,15 @@ class RepositoryListStream(RepositoryChildStream):
         params = self.url_params(context)
         request_key = f"{path}?{sorted(params.items())}"
         state = self.partition_state(context)
-        etag = state.get("etag") if self.conditional and state.get("etag_of") == request_key \
-            else None
+        etag = (
+            state.get("etag") if self.conditional and state.get("etag_of") == request_key else None
+        )
         first_etag = None
-        for number, page in enumerate(self.client.paginate(
-                path, stream=self.name, owner=context["owner"], params=params, etag=etag)):
+        for number, page in enumerate(
+            self.client.paginate(
+                path, stream=self.name, owner=context["owner"], params=params, etag=etag
+            )
+        ):
             if page.not_modified:
                 return
             if number == 0:

@@ -76,14 +76,18 @@ GLOB_CHARACTERS = frozenset("*?[")
 
 HEAD_FRAGMENT = "fragment Head on Ref { name target { oid ... on Commit { committedDate } } }"
 
-DEFAULT_HEAD_QUERY = """
+DEFAULT_HEAD_QUERY = (
+    """
 query CommitHeads($owner: String!, $name: String!) {
   rateLimit { cost }
   repository(owner: $owner, name: $name) { defaultBranchRef { ...Head } }
 }
-""" + HEAD_FRAGMENT
+"""
+    + HEAD_FRAGMENT
+)
 
-BRANCH_LIST_QUERY = """
+BRANCH_LIST_QUERY = (
+    """
 query CommitBranchList($owner: String!, $name: String!, $after: String) {
   rateLimit { cost }
   repository(owner: $owner, name: $name) {
@@ -93,7 +97,10 @@ query CommitBranchList($owner: String!, $name: String!, $after: String) {
     }
   }
 }
-""" % REFS_PAGE_SIZE + HEAD_FRAGMENT  # noqa: UP031 -- braces of GraphQL
+"""  # noqa: UP031 -- braces of GraphQL make format() unreadable
+    % REFS_PAGE_SIZE
+    + HEAD_FRAGMENT
+)
 
 # Every walk needs each commit's oid, date and parents; `commits` adds the record's fields.
 WALK_FIELDS = "oid committedDate parents(first: 100) { totalCount nodes { oid } }"
@@ -198,15 +205,23 @@ class CommitHistoryStream(RepositoryChildStream):
 
     # -- heads ------------------------------------------------------------------------------
 
-    def _graphql(self, context: Context, query: str, variables: dict[str, Any],
-                 ) -> dict[str, Any]:
-        data = self.client.graphql(query, {"owner": context["owner"], "name": context["repo"],
-                                           **variables},
-                                   stream=self.name, owner=context["owner"])
+    def _graphql(
+        self,
+        context: Context,
+        query: str,
+        variables: dict[str, Any],
+    ) -> dict[str, Any]:
+        data = self.client.graphql(
+            query,
+            {"owner": context["owner"], "name": context["repo"], **variables},
+            stream=self.name,
+            owner=context["owner"],
+        )
         repository = data.get("repository")
         if repository is None:
-            raise NotAccessibleError("graphql repository " + full_name(context), 404,
-                                     "Could not resolve to a Repository")
+            raise NotAccessibleError(
+                "graphql repository " + full_name(context), 404, "Could not resolve to a Repository"
+            )
         return repository  # type: ignore[no-any-return]
 
     @override
@@ -229,27 +244,40 @@ class CommitHistoryStream(RepositoryChildStream):
         after: str | None = None
         while True:
             refs = self._graphql(context, BRANCH_LIST_QUERY, {"after": after})["refs"]
-            heads += [head for node in refs["nodes"] if (head := head_from_ref(node))
-                      and any(fnmatch.fnmatchcase(head.name, p) for p in patterns)]
+            heads += [
+                head
+                for node in refs["nodes"]
+                if (head := head_from_ref(node))
+                and any(fnmatch.fnmatchcase(head.name, p) for p in patterns)
+            ]
             if not refs["pageInfo"]["hasNextPage"]:
                 return heads
             after = refs["pageInfo"]["endCursor"]
 
     def _named_heads(self, context: Context, names: list[str]) -> list[Head]:
         declarations = "".join(f", $n{i}: String!" for i in range(len(names)))
-        aliases = " ".join(f"n{i}: ref(qualifiedName: $n{i}) {{ ...Head }}"
-                           for i in range(len(names)))
-        query = (f"query CommitNamedHeads($owner: String!, $name: String!{declarations}) "
-                 f"{{ rateLimit {{ cost }} repository(owner: $owner, name: $name) "
-                 f"{{ {aliases} }} }}\n{HEAD_FRAGMENT}")
-        repository = self._graphql(context, query, {
-            f"n{i}": HEADS_PREFIX + name for i, name in enumerate(names)})
+        aliases = " ".join(
+            f"n{i}: ref(qualifiedName: $n{i}) {{ ...Head }}" for i in range(len(names))
+        )
+        query = (
+            f"query CommitNamedHeads($owner: String!, $name: String!{declarations}) "
+            f"{{ rateLimit {{ cost }} repository(owner: $owner, name: $name) "
+            f"{{ {aliases} }} }}\n{HEAD_FRAGMENT}"
+        )
+        repository = self._graphql(
+            context, query, {f"n{i}": HEADS_PREFIX + name for i, name in enumerate(names)}
+        )
         return [head for i in range(len(names)) if (head := head_from_ref(repository.get(f"n{i}")))]
 
     # -- walking ----------------------------------------------------------------------------
 
-    def plan(self, heads: list[Head], bookmarks: Mapping[str, Mapping[str, str]], *,
-             known_heads: set[str] | None = None) -> list[BranchWalk]:
+    def plan(
+        self,
+        heads: list[Head],
+        bookmarks: Mapping[str, Mapping[str, str]],
+        *,
+        known_heads: set[str] | None = None,
+    ) -> list[BranchWalk]:
         """A walk for each branch that moved since its bookmark."""
         walks = []
         for head in heads:
@@ -262,8 +290,11 @@ class CommitHistoryStream(RepositoryChildStream):
             walks.append(BranchWalk(head, previous, known, self.since))
         return walks
 
-    def walk(self, context: Context, walks: list[BranchWalk],
-             ) -> Iterator[tuple[BranchWalk, dict[str, Any]]]:
+    def walk(
+        self,
+        context: Context,
+        walks: list[BranchWalk],
+    ) -> Iterator[tuple[BranchWalk, dict[str, Any]]]:
         """(walk, commit node) for each commit new on a walked branch, in history order per
         branch; up to BRANCHES_PER_QUERY branches share one query."""
         active = [w for w in walks if not w.done]
@@ -274,9 +305,13 @@ class CommitHistoryStream(RepositoryChildStream):
             for index, walk in enumerate(batch):
                 target = repository.get(f"b{index}")
                 if not target or "history" not in target:
-                    self.logger.warning("%s: %s branch %s: head %s could not be read; it is "
-                                        "walked again next run", self.name, full_name(context),
-                                        walk.head.name, walk.head.oid)
+                    self.logger.warning(
+                        "%s: %s branch %s: head %s could not be read; it is walked again next run",
+                        self.name,
+                        full_name(context),
+                        walk.head.name,
+                        walk.head.oid,
+                    )
                     walk.lost = walk.done = True
                     continue
                 history = target["history"]
@@ -293,9 +328,13 @@ class CommitHistoryStream(RepositoryChildStream):
             if walk.force_pushed:
                 self.logger.warning(
                     "%s: %s branch %s: the previous head %s is no longer in its history "
-                    "(force-push?): read back to %s only", self.name, full_name(context),
-                    walk.head.name, (walk.previous or {}).get("head"),
-                    _git_timestamp(walk.floor) if walk.floor else "-")
+                    "(force-push?): read back to %s only",
+                    self.name,
+                    full_name(context),
+                    walk.head.name,
+                    (walk.previous or {}).get("head"),
+                    _git_timestamp(walk.floor) if walk.floor else "-",
+                )
 
     def node_fields(self) -> str:
         """Fields asked for each commit beyond WALK_FIELDS."""
@@ -312,21 +351,26 @@ class CommitHistoryStream(RepositoryChildStream):
             # A first walk lets GitHub filter by date; later walks must see older commits
             # (a merged old branch) and stop at start_date themselves.
             bound = ", since: $since" if since is not None and walk.previous is None else ""
-            aliases.append(f"b{index}: object(oid: $h{index}) {{ ... on Commit {{ history("
-                           f"first: {HISTORY_PAGE_SIZE}, after: $a{index}{bound}) "
-                           f"{{ ...Page }} }} }}")
+            aliases.append(
+                f"b{index}: object(oid: $h{index}) {{ ... on Commit {{ history("
+                f"first: {HISTORY_PAGE_SIZE}, after: $a{index}{bound}) "
+                f"{{ ...Page }} }} }}"
+            )
         if since is not None and any(w.previous is None for w in batch):
             declarations.append("$since: GitTimestamp")
             variables["since"] = _git_timestamp(since)
-        query = (f"query CommitHistory($owner: String!, $name: String!, "
-                 f"{', '.join(declarations)}) {{ rateLimit {{ cost }} "
-                 f"repository(owner: $owner, name: $name) {{ {' '.join(aliases)} }} }}\n"
-                 f"fragment Page on CommitHistoryConnection {{ pageInfo {{ hasNextPage "
-                 f"endCursor }} nodes {{ {WALK_FIELDS} {self.node_fields()} }} }}")
+        query = (
+            f"query CommitHistory($owner: String!, $name: String!, "
+            f"{', '.join(declarations)}) {{ rateLimit {{ cost }} "
+            f"repository(owner: $owner, name: $name) {{ {' '.join(aliases)} }} }}\n"
+            f"fragment Page on CommitHistoryConnection {{ pageInfo {{ hasNextPage "
+            f"endCursor }} nodes {{ {WALK_FIELDS} {self.node_fields()} }} }}"
+        )
         return query, variables
 
-    def new_bookmarks(self, heads: list[Head], bookmarks: Mapping[str, Any],
-                      walks: list[BranchWalk]) -> dict[str, Any]:
+    def new_bookmarks(
+        self, heads: list[Head], bookmarks: Mapping[str, Any], walks: list[BranchWalk]
+    ) -> dict[str, Any]:
         """Bookmarks after the run: walked heads advance, lost ones stay, gone branches go."""
         lost = {w.head.name for w in walks if w.lost}
         result: dict[str, Any] = {}
@@ -337,12 +381,19 @@ class CommitHistoryStream(RepositoryChildStream):
                 result[head.name] = bookmarks[head.name]
         return result
 
-    def log_walks(self, context: Context, heads: list[Head], walks: list[BranchWalk],
-                  emitted: int) -> None:
+    def log_walks(
+        self, context: Context, heads: list[Head], walks: list[BranchWalk], emitted: int
+    ) -> None:
         """One line per repository: what moved and what the walk cost."""
-        self.logger.info("%s: %s: %d branch(es) selected, %d moved, %d history page(s), "
-                         "%d row(s)", self.name, full_name(context), len(heads), len(walks),
-                         sum(w.pages for w in walks), emitted)
+        self.logger.info(
+            "%s: %s: %d branch(es) selected, %d moved, %d history page(s), %d row(s)",
+            self.name,
+            full_name(context),
+            len(heads),
+            len(walks),
+            sum(w.pages for w in walks),
+            emitted,
+        )
 
 
 def head_from_ref(ref: Mapping[str, Any] | None) -> Head | None:

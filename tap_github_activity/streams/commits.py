@@ -71,8 +71,9 @@ class SharedWalk:
     walks: dict[str, BranchWalk]
 
 
-def _actor_fields(prefix: str, actor: Mapping[str, Any] | None,
-                  include_emails: bool) -> dict[str, Any]:
+def _actor_fields(
+    prefix: str, actor: Mapping[str, Any] | None, include_emails: bool
+) -> dict[str, Any]:
     actor = actor or {}
     user = actor.get("user") or {}
     return {
@@ -94,30 +95,46 @@ class CommitsStream(CommitHistoryStream):
     schema = th.PropertiesList(
         *REPOSITORY_CONTEXT,
         th.Property("sha", th.StringType, required=True, description="The commit's id."),
-        th.Property("message_headline", th.StringType,
-                    description="The message's first line."),
-        th.Property("message_body", th.StringType,
-                    description="The message after its first line."),
+        th.Property("message_headline", th.StringType, description="The message's first line."),
+        th.Property("message_body", th.StringType, description="The message after its first line."),
         th.Property("author_name", th.StringType, description="The git author's name."),
-        th.Property("author_login", th.StringType,
-                    description="The GitHub user the author's e-mail belongs to, if any."),
+        th.Property(
+            "author_login",
+            th.StringType,
+            description="The GitHub user the author's e-mail belongs to, if any.",
+        ),
         th.Property("author_id", th.IntegerType, description="That user's id."),
-        th.Property("author_email", th.StringType,
-                    description="The git author's e-mail (only with include_emails)."),
+        th.Property(
+            "author_email",
+            th.StringType,
+            description="The git author's e-mail (only with include_emails).",
+        ),
         th.Property("committer_name", th.StringType, description="The git committer's name."),
-        th.Property("committer_login", th.StringType,
-                    description="The GitHub user the committer's e-mail belongs to, if any."),
+        th.Property(
+            "committer_login",
+            th.StringType,
+            description="The GitHub user the committer's e-mail belongs to, if any.",
+        ),
         th.Property("committer_id", th.IntegerType, description="That user's id."),
-        th.Property("committer_email", th.StringType,
-                    description="The git committer's e-mail (only with include_emails)."),
+        th.Property(
+            "committer_email",
+            th.StringType,
+            description="The git committer's e-mail (only with include_emails).",
+        ),
         th.Property("authored_at", th.DateTimeType, description="The author date."),
         th.Property("committed_at", th.DateTimeType, description="The committer date."),
-        th.Property("parent_count", th.IntegerType,
-                    description="Number of parents: 2 or more for a merge commit."),
+        th.Property(
+            "parent_count",
+            th.IntegerType,
+            description="Number of parents: 2 or more for a merge commit.",
+        ),
         th.Property("additions", th.IntegerType, description="Lines added."),
         th.Property("deletions", th.IntegerType, description="Lines deleted."),
-        th.Property("changed_files", th.IntegerType,
-                    description="Files changed (null when GitHub does not compute it)."),
+        th.Property(
+            "changed_files",
+            th.IntegerType,
+            description="Files changed (null when GitHub does not compute it).",
+        ),
         th.Property("html_url", th.StringType, description="The commit's page on GitHub."),
         EVENT_UUID,
     ).to_dict()
@@ -137,8 +154,10 @@ class CommitsStream(CommitHistoryStream):
         """The record's fields; e-mail addresses are not even asked for unless wanted."""
         email = " email" if self.include_emails else ""
         actor = f"{{ name{email} user {{ login databaseId }} }}"
-        return (f"messageHeadline messageBody authoredDate additions deletions "
-                f"changedFilesIfAvailable url author {actor} committer {actor}")
+        return (
+            f"messageHeadline messageBody authoredDate additions deletions "
+            f"changedFilesIfAvailable url author {actor} committer {actor}"
+        )
 
     @property
     def membership_selected(self) -> bool:
@@ -170,7 +189,8 @@ class CommitsStream(CommitHistoryStream):
             # walked a few repositories ahead: one entry each, taken once).
             with self._shared_lock:
                 self._shared[context["repo_id"]] = SharedWalk(
-                    heads, {w.head.name: w for w in walks if not w.lost})
+                    heads, {w.head.name: w for w in walks if not w.lost}
+                )
         self.log_walks(context, heads, walks, len(emitted))
 
     def to_record(self, node: Mapping[str, Any]) -> dict[str, Any]:
@@ -201,10 +221,18 @@ class CommitBranchesStream(CommitHistoryStream):
 
     schema = th.PropertiesList(
         *REPOSITORY_CONTEXT,
-        th.Property("branch", th.StringType, required=True,
-                    description="The branch name (without refs/heads/)."),
-        th.Property("sha", th.StringType, required=True,
-                    description="A commit the branch contains (commits.sha)."),
+        th.Property(
+            "branch",
+            th.StringType,
+            required=True,
+            description="The branch name (without refs/heads/).",
+        ),
+        th.Property(
+            "sha",
+            th.StringType,
+            required=True,
+            description="A commit the branch contains (commits.sha).",
+        ),
     ).to_dict()
 
     @property
@@ -218,8 +246,9 @@ class CommitBranchesStream(CommitHistoryStream):
     def repository_records(self, context: Context) -> Iterator[dict[str, Any]]:
         bookmarks = dict(self.partition_state(context).get("branches") or {})
         commits = self.github_tap.streams.get(CommitsStream.name)
-        shared = commits.take_shared(context["repo_id"]) \
-            if isinstance(commits, CommitsStream) else None
+        shared = (
+            commits.take_shared(context["repo_id"]) if isinstance(commits, CommitsStream) else None
+        )
         heads = shared.heads if shared else self.read_heads(context)
         walks = self.plan(heads, bookmarks)
         own: list[BranchWalk] = []

@@ -67,7 +67,8 @@ fragment ReviewFields on PullRequestReview {
 }
 """
 
-PAGE_QUERY = """
+PAGE_QUERY = (
+    """
 query PullRequestPage($owner: String!, $name: String!, $cursor: String, $pageSize: Int!,
                       $listSize: Int!, $reviewsSize: Int!) {
   rateLimit { cost }
@@ -118,7 +119,9 @@ query PullRequestPage($owner: String!, $name: String!, $cursor: String, $pageSiz
     }
   }
 }
-""" + _FRAGMENTS
+"""
+    + _FRAGMENTS
+)
 PAGE_SIZES = {"pageSize": PAGE_SIZE, "listSize": LIST_PAGE_SIZE, "reviewsSize": REVIEWS_PAGE_SIZE}
 
 
@@ -131,13 +134,17 @@ def follow_up_query(count: int) -> str:
         "        pageInfo { hasNextPage endCursor }\n"
         "        nodes { ...ReviewFields }\n"
         "      }\n"
-        "    }\n" for i in range(count))
-    return (f"query PullRequestReviews($owner: String!, $name: String!{params}) {{\n"
-            "  rateLimit { cost }\n"
-            "  repository(owner: $owner, name: $name) {\n"
-            f"{fields}"
-            "  }\n"
-            "}\n" + _FRAGMENTS)
+        "    }\n"
+        for i in range(count)
+    )
+    return (
+        f"query PullRequestReviews($owner: String!, $name: String!{params}) {{\n"
+        "  rateLimit { cost }\n"
+        "  repository(owner: $owner, name: $name) {\n"
+        f"{fields}"
+        "  }\n"
+        "}\n" + _FRAGMENTS
+    )
 
 
 # -- records -----------------------------------------------------------------------------------
@@ -186,8 +193,10 @@ def pull_request_record(pull: Pull) -> dict[str, Any]:
     """The pull_requests record of one pull request."""
     node, reviews = pull.node, pull.reviews
     author = node.get("author") or {}
-    requested = [(r or {}).get("requestedReviewer") or {}
-                 for r in (node.get("reviewRequests") or {}).get("nodes") or []]
+    requested = [
+        (r or {}).get("requestedReviewer") or {}
+        for r in (node.get("reviewRequests") or {}).get("nodes") or []
+    ]
     submitted = [r["submittedAt"] for r in reviews if r.get("submittedAt")]
     return {
         "id": _database_id(node),
@@ -213,10 +222,12 @@ def pull_request_record(pull: Pull) -> dict[str, Any]:
         "commit_count": node["commits"]["totalCount"],
         "comment_count": node["comments"]["totalCount"],
         "review_comment_count": sum(r["comments"]["totalCount"] for r in reviews),
-        "labels": [label["name"] for label in (node.get("labels") or {}).get("nodes") or []
-                   if label],
-        "requested_reviewers": [actor_login(r) for r in requested
-                                if r.get("__typename") != "Team" and r.get("login")],
+        "labels": [
+            label["name"] for label in (node.get("labels") or {}).get("nodes") or [] if label
+        ],
+        "requested_reviewers": [
+            actor_login(r) for r in requested if r.get("__typename") != "Team" and r.get("login")
+        ],
         "requested_teams": [r["slug"] for r in requested if r.get("__typename") == "Team"],
         "html_url": node["url"],
         "review_count": len(reviews),
@@ -232,19 +243,21 @@ def review_records(pull: Pull) -> list[dict[str, Any]]:
     rows = []
     for review in pull.reviews:
         author = review.get("author") or {}
-        rows.append({
-            "id": _database_id(review),
-            "node_id": review["id"],
-            "pull_request_id": _database_id(pull.node),
-            "pull_request_number": pull.node["number"],
-            "author_login": actor_login(author),
-            "author_id": author.get("databaseId"),
-            "state": review["state"],
-            "submitted_at": review.get("submittedAt"),
-            "body_length": len(review.get("body") or ""),
-            "commit_id": (review.get("commit") or {}).get("oid"),
-            "comment_count": review["comments"]["totalCount"],
-            "html_url": review["url"],
-            "updated_at": pull.updated_at,
-        })
+        rows.append(
+            {
+                "id": _database_id(review),
+                "node_id": review["id"],
+                "pull_request_id": _database_id(pull.node),
+                "pull_request_number": pull.node["number"],
+                "author_login": actor_login(author),
+                "author_id": author.get("databaseId"),
+                "state": review["state"],
+                "submitted_at": review.get("submittedAt"),
+                "body_length": len(review.get("body") or ""),
+                "commit_id": (review.get("commit") or {}).get("oid"),
+                "comment_count": review["comments"]["totalCount"],
+                "html_url": review["url"],
+                "updated_at": pull.updated_at,
+            }
+        )
     return rows

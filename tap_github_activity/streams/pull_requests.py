@@ -76,7 +76,8 @@ class Fetched:
         self.error = error
         self.newest: str | None = None
         self._spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115 -- closed by replay/discard
-            max_size=SPOOL_MEMORY_BYTES, mode="w+", encoding="utf-8")
+            max_size=SPOOL_MEMORY_BYTES, mode="w+", encoding="utf-8"
+        )
 
     def add(self, rows: Iterable[dict[str, Any]]) -> None:
         """Keep records."""
@@ -144,8 +145,9 @@ class PullRequestFamilyStream(RepositoryChildStream):
         # repository's walk starts can carry the same updatedAt as one the walk saw. Capping the
         # bookmark one second before the start keeps it from being skipped (records are emitted
         # only when strictly newer than the bookmark, so a quiet repository emits nothing).
-        moment = datetime.fromtimestamp(math.floor(self.github_tap.clock.now()) - 1,
-                                        tz=timezone.utc)
+        moment = datetime.fromtimestamp(
+            math.floor(self.github_tap.clock.now()) - 1, tz=timezone.utc
+        )
         return _github_time(moment)
 
     @property
@@ -156,9 +158,12 @@ class PullRequestFamilyStream(RepositoryChildStream):
 
     @override
     def partition_inputs(self, context: Context) -> dict[str, Any]:
-        return {"since": {sibling.name: sibling.bookmark_start(context)
-                          for sibling in self._siblings()},
-                "changes": self.github_tap.change_probe.changes(context["repo_id"])}
+        return {
+            "since": {
+                sibling.name: sibling.bookmark_start(context) for sibling in self._siblings()
+            },
+            "changes": self.github_tap.change_probe.changes(context["repo_id"]),
+        }
 
     @override
     def repository_records(self, context: Context) -> Iterator[dict[str, Any]]:
@@ -170,15 +175,23 @@ class PullRequestFamilyStream(RepositoryChildStream):
         if fetched.newest is not None:
             # Pull requests without records for this stream (no reviews) still move it on.
             newest = fetched.newest
-            self.after_records(context, lambda: self.state_manager.increment_state(
-                {self.replication_key: newest}, context=context,
-                replication_key=self.replication_key))
+            self.after_records(
+                context,
+                lambda: self.state_manager.increment_state(
+                    {self.replication_key: newest},
+                    context=context,
+                    replication_key=self.replication_key,
+                ),
+            )
 
     def _family(self) -> list[PullRequestFamilyStream]:
         """The selected streams of the family, in the order singer-sdk syncs them."""
         parent = self.github_tap.streams[self.parent_stream_type.name]
-        return [stream for stream in parent.child_streams
-                if isinstance(stream, PullRequestFamilyStream) and stream.selected]
+        return [
+            stream
+            for stream in parent.child_streams
+            if isinstance(stream, PullRequestFamilyStream) and stream.selected
+        ]
 
     def _walker(self) -> PullRequestFamilyStream | None:
         family = self._family()
@@ -187,7 +200,7 @@ class PullRequestFamilyStream(RepositoryChildStream):
     def _siblings(self) -> list[PullRequestFamilyStream]:
         """The selected streams of the family synced after this one (they take its walk)."""
         family = self._family()
-        return family[family.index(self) + 1:] if self in family else []
+        return family[family.index(self) + 1 :] if self in family else []
 
     @override
     def stop_prefetching(self) -> None:
@@ -249,17 +262,22 @@ class PullRequestFamilyStream(RepositoryChildStream):
         self._hand_to_siblings(context, fetched)
         return fetched[self]
 
-    def _hand_to_siblings(self, context: Context,
-                          fetched: dict[PullRequestFamilyStream, Fetched]) -> None:
+    def _hand_to_siblings(
+        self, context: Context, fetched: dict[PullRequestFamilyStream, Fetched]
+    ) -> None:
         for stream, records in fetched.items():
             if stream is not self:
                 stream._hand_over(context, records)
 
-    def _since(self, context: Context, inputs: dict[str, Any],
-               ) -> dict[PullRequestFamilyStream, datetime | None]:
+    def _since(
+        self,
+        context: Context,
+        inputs: dict[str, Any],
+    ) -> dict[PullRequestFamilyStream, datetime | None]:
         """Each stream the walk feeds -> its starting timestamp (this one first)."""
         since: dict[PullRequestFamilyStream, datetime | None] = {
-            self: self.get_starting_timestamp(context)}
+            self: self.get_starting_timestamp(context)
+        }
         for stream in self._siblings():
             if stream.name in inputs["since"]:
                 since[stream] = inputs["since"][stream.name]
@@ -303,9 +321,15 @@ class PullRequestFamilyStream(RepositoryChildStream):
             for name in ("labels", "reviewRequests"):
                 listed = node.get(name) or {}
                 if listed.get("totalCount", 0) > len(listed.get("nodes") or []):
-                    self.logger.warning("%s: %s #%s has %s %s; the first %d are kept", self.name,
-                                        full_name(context), node["number"],
-                                        listed["totalCount"], name, LIST_PAGE_SIZE)
+                    self.logger.warning(
+                        "%s: %s #%s has %s %s; the first %d are kept",
+                        self.name,
+                        full_name(context),
+                        node["number"],
+                        listed["totalCount"],
+                        name,
+                        LIST_PAGE_SIZE,
+                    )
             pulls.append(pull)
         while remaining:
             batch = list(remaining.items())[:FOLLOW_UP_BATCH]
@@ -328,14 +352,19 @@ class PullRequestFamilyStream(RepositoryChildStream):
 
     def _query(self, context: Context, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         """The repository object of one query; a repository GitHub does not show is skipped."""
-        data = self.client.graphql(query, {"owner": context["owner"], "name": context["repo"],
-                                           **variables},
-                                   stream=self.name, owner=context["owner"])
+        data = self.client.graphql(
+            query,
+            {"owner": context["owner"], "name": context["repo"], **variables},
+            stream=self.name,
+            owner=context["owner"],
+        )
         repository = data.get("repository")
         if repository is None:
-            raise NotAccessibleError(self.client.settings.graphql_url, 404,
-                                     "GraphQL NOT_FOUND: the repository is not visible to "
-                                     "these credentials")
+            raise NotAccessibleError(
+                self.client.settings.graphql_url,
+                404,
+                "GraphQL NOT_FOUND: the repository is not visible to these credentials",
+            )
         return repository  # type: ignore[no-any-return]
 
 
@@ -351,8 +380,12 @@ class PullRequestsStream(PullRequestFamilyStream):
     replication_key = "updated_at"
     schema = th.PropertiesList(
         *REPOSITORY_CONTEXT,
-        th.Property("id", th.IntegerType, required=True,
-                    description="The pull request's id (as REST's `id`)."),
+        th.Property(
+            "id",
+            th.IntegerType,
+            required=True,
+            description="The pull request's id (as REST's `id`).",
+        ),
         th.Property("node_id", th.StringType, description="GraphQL node id."),
         th.Property("number", th.IntegerType, required=True),
         th.Property("title", th.StringType),
@@ -360,13 +393,18 @@ class PullRequestsStream(PullRequestFamilyStream):
         th.Property("draft", th.BooleanType),
         th.Property("merged", th.BooleanType),
         th.Property("created_at", th.DateTimeType),
-        th.Property("updated_at", th.DateTimeType, required=True,
-                    description="Last update (the bookmark): new reviews, comments, merges, "
-                                "label changes and edits move it."),
+        th.Property(
+            "updated_at",
+            th.DateTimeType,
+            required=True,
+            description="Last update (the bookmark): new reviews, comments, merges, "
+            "label changes and edits move it.",
+        ),
         th.Property("closed_at", th.DateTimeType),
         th.Property("merged_at", th.DateTimeType),
-        th.Property("author_login", th.StringType,
-                    description="As REST spells it (bots end in [bot])."),
+        th.Property(
+            "author_login", th.StringType, description="As REST spells it (bots end in [bot])."
+        ),
         th.Property("author_id", th.IntegerType, description="The author's account id."),
         th.Property("author_type", th.StringType, allowed_values=_ACTOR_TYPES),
         th.Property("merged_by_login", th.StringType),
@@ -376,24 +414,41 @@ class PullRequestsStream(PullRequestFamilyStream):
         th.Property("deletions", th.IntegerType),
         th.Property("changed_files", th.IntegerType),
         th.Property("commit_count", th.IntegerType),
-        th.Property("comment_count", th.IntegerType,
-                    description="Conversation comments (not review comments)."),
-        th.Property("review_comment_count", th.IntegerType,
-                    description="Comments on the diff, summed over the reviews."),
+        th.Property(
+            "comment_count",
+            th.IntegerType,
+            description="Conversation comments (not review comments).",
+        ),
+        th.Property(
+            "review_comment_count",
+            th.IntegerType,
+            description="Comments on the diff, summed over the reviews.",
+        ),
         th.Property("labels", th.ArrayType(th.StringType)),
-        th.Property("requested_reviewers", th.ArrayType(th.StringType),
-                    description="Logins whose review is requested and not yet given."),
-        th.Property("requested_teams", th.ArrayType(th.StringType),
-                    description="Slugs of teams whose review is requested."),
+        th.Property(
+            "requested_reviewers",
+            th.ArrayType(th.StringType),
+            description="Logins whose review is requested and not yet given.",
+        ),
+        th.Property(
+            "requested_teams",
+            th.ArrayType(th.StringType),
+            description="Slugs of teams whose review is requested.",
+        ),
         th.Property("html_url", th.StringType),
         th.Property("review_count", th.IntegerType, description="Submitted reviews."),
-        th.Property("reviewers", th.ArrayType(th.StringType),
-                    description="Distinct logins that submitted a review, sorted."),
+        th.Property(
+            "reviewers",
+            th.ArrayType(th.StringType),
+            description="Distinct logins that submitted a review, sorted.",
+        ),
         th.Property("approval_count", th.IntegerType, description="APPROVED reviews."),
-        th.Property("changes_requested_count", th.IntegerType,
-                    description="CHANGES_REQUESTED reviews."),
-        th.Property("first_review_at", th.DateTimeType,
-                    description="When the first review was submitted."),
+        th.Property(
+            "changes_requested_count", th.IntegerType, description="CHANGES_REQUESTED reviews."
+        ),
+        th.Property(
+            "first_review_at", th.DateTimeType, description="When the first review was submitted."
+        ),
         EVENT_UUID,
     ).to_dict()
 
@@ -412,27 +467,43 @@ class PullRequestReviewsStream(PullRequestFamilyStream):
     replication_key = "updated_at"
     schema = th.PropertiesList(
         *REPOSITORY_CONTEXT,
-        th.Property("id", th.IntegerType, required=True,
-                    description="The review's id (as REST's `id`)."),
+        th.Property(
+            "id", th.IntegerType, required=True, description="The review's id (as REST's `id`)."
+        ),
         th.Property("node_id", th.StringType, description="GraphQL node id."),
-        th.Property("pull_request_id", th.IntegerType, required=True,
-                    description="pull_requests.id"),
+        th.Property(
+            "pull_request_id", th.IntegerType, required=True, description="pull_requests.id"
+        ),
         th.Property("pull_request_number", th.IntegerType),
-        th.Property("author_login", th.StringType,
-                    description="As REST spells it (bots end in [bot])."),
+        th.Property(
+            "author_login", th.StringType, description="As REST spells it (bots end in [bot])."
+        ),
         th.Property("author_id", th.IntegerType),
-        th.Property("state", th.StringType,
-                    allowed_values=["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"]),
+        th.Property(
+            "state",
+            th.StringType,
+            allowed_values=["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"],
+        ),
         th.Property("submitted_at", th.DateTimeType),
-        th.Property("body_length", th.IntegerType,
-                    description="Characters in the review's text (the text is not kept)."),
+        th.Property(
+            "body_length",
+            th.IntegerType,
+            description="Characters in the review's text (the text is not kept).",
+        ),
         th.Property("commit_id", th.StringType, description="The commit the review was on."),
-        th.Property("comment_count", th.IntegerType,
-                    description="Comments on the diff made with this review."),
+        th.Property(
+            "comment_count",
+            th.IntegerType,
+            description="Comments on the diff made with this review.",
+        ),
         th.Property("html_url", th.StringType),
-        th.Property("updated_at", th.DateTimeType, required=True,
-                    description="The pull request's last update when read (the bookmark), "
-                                "not the review's."),
+        th.Property(
+            "updated_at",
+            th.DateTimeType,
+            required=True,
+            description="The pull request's last update when read (the bookmark), "
+            "not the review's.",
+        ),
         EVENT_UUID,
     ).to_dict()
 

@@ -28,8 +28,7 @@ from tap_github_activity.client import PER_PAGE, GitHubClient, Page
 from tap_github_activity.streams.base import EVENT_UUID, flatten
 from tap_github_activity.streams.children import REPOSITORY_CONTEXT, RepositoryChildStream
 
-__all__ = ["ASSET_FIELDS", "MAX_STORED_ETAGS", "RELEASE_FIELDS", "PagedListing",
-           "ReleasesStream"]
+__all__ = ["ASSET_FIELDS", "MAX_STORED_ETAGS", "RELEASE_FIELDS", "PagedListing", "ReleasesStream"]
 
 # Pages whose ETags a repository's state keeps (GitHub's ETags are about 70 characters).
 MAX_STORED_ETAGS = 8
@@ -88,9 +87,13 @@ class PagedListing:
         number = 1
         while True:
             stored = previous[number - 1] if number <= len(previous) else None
-            page = self.client.get(self.path, stream=self.stream, owner=self.owner,
-                                   params={**self.params, "per_page": PER_PAGE, "page": number},
-                                   etag=stored or None)
+            page = self.client.get(
+                self.path,
+                stream=self.stream,
+                owner=self.owner,
+                params={**self.params, "per_page": PER_PAGE, "page": number},
+                etag=stored or None,
+            )
             self.etags.append(page.etag or stored or "")
             yield page
             # An unchanged page leaves the number of pages as it was.
@@ -118,25 +121,41 @@ class ReleasesStream(RepositoryChildStream):
         th.Property("name", th.StringType, description="The release's title."),
         th.Property("draft", th.BooleanType, description="Not published yet."),
         th.Property("prerelease", th.BooleanType, description="Marked as a prerelease."),
-        th.Property("author_login", th.StringType,
-                    description="Login of the user who created the release."),
+        th.Property(
+            "author_login", th.StringType, description="Login of the user who created the release."
+        ),
         th.Property("author_id", th.IntegerType, description="Id of that user."),
-        th.Property("created_at", th.DateTimeType,
-                    description="When the release (or its draft) was created."),
-        th.Property("published_at", th.DateTimeType,
-                    description="When the release was published (null for a draft)."),
+        th.Property(
+            "created_at",
+            th.DateTimeType,
+            description="When the release (or its draft) was created.",
+        ),
+        th.Property(
+            "published_at",
+            th.DateTimeType,
+            description="When the release was published (null for a draft).",
+        ),
         th.Property("body", th.StringType, description="The release notes (Markdown)."),
         th.Property("html_url", th.StringType, description="The release's page on GitHub."),
-        th.Property("assets", th.ArrayType(th.ObjectType(
-            th.Property("id", th.IntegerType, description="The asset's id."),
-            th.Property("name", th.StringType, description="File name."),
-            th.Property("size", th.IntegerType, description="Size in bytes."),
-            th.Property("content_type", th.StringType, description="Media type."),
-            th.Property("download_count", th.IntegerType,
-                        description="Downloads so far, when the release was last emitted."),
-            th.Property("created_at", th.DateTimeType, description="When it was uploaded."),
-            th.Property("updated_at", th.DateTimeType, description="When it last changed."),
-        )), description="The files attached to the release."),
+        th.Property(
+            "assets",
+            th.ArrayType(
+                th.ObjectType(
+                    th.Property("id", th.IntegerType, description="The asset's id."),
+                    th.Property("name", th.StringType, description="File name."),
+                    th.Property("size", th.IntegerType, description="Size in bytes."),
+                    th.Property("content_type", th.StringType, description="Media type."),
+                    th.Property(
+                        "download_count",
+                        th.IntegerType,
+                        description="Downloads so far, when the release was last emitted.",
+                    ),
+                    th.Property("created_at", th.DateTimeType, description="When it was uploaded."),
+                    th.Property("updated_at", th.DateTimeType, description="When it last changed."),
+                )
+            ),
+            description="The files attached to the release.",
+        ),
         EVENT_UUID,
     ).to_dict()
 
@@ -144,15 +163,22 @@ class ReleasesStream(RepositoryChildStream):
     def repository_records(self, context: Context) -> Iterator[dict[str, Any]]:
         path = f"/repos/{context['owner']}/{context['repo']}/releases"
         saved = self.partition_state(context).get("listing") or {}
-        listing = PagedListing(self.client, path, self.name, context["owner"], {},
-                               saved if saved.get("path") == path else None)
+        listing = PagedListing(
+            self.client,
+            path,
+            self.name,
+            context["owner"],
+            {},
+            saved if saved.get("path") == path else None,
+        )
         for page in listing.pages():
             if page.not_modified:
                 continue
             for release in page.data:
                 record = flatten(release, RELEASE_FIELDS)
-                record["assets"] = [flatten(asset, ASSET_FIELDS)
-                                    for asset in release.get("assets") or []]
+                record["assets"] = [
+                    flatten(asset, ASSET_FIELDS) for asset in release.get("assets") or []
+                ]
                 yield record
         # Stored only once every page is emitted: an interrupted run asks again.
         self.remember(context, listing={"path": path, **listing.saved_state()})

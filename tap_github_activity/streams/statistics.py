@@ -74,23 +74,47 @@ class ContributorStatsStream(GitHubStream):
     primary_keys = ("repo_id", "contributor_id", "week_start")
     replication_key = None
     schema = th.PropertiesList(
-        th.Property("repo_id", th.IntegerType, required=True,
-                    description="The repository's id (repositories.id)."),
+        th.Property(
+            "repo_id",
+            th.IntegerType,
+            required=True,
+            description="The repository's id (repositories.id).",
+        ),
         th.Property("owner", th.StringType, description="The repository owner's login."),
         th.Property("repo", th.StringType, description="The repository's name."),
-        th.Property("contributor_id", th.IntegerType, required=True,
-                    description="The contributor's GitHub user id."),
-        th.Property("contributor_login", th.StringType,
-                    description="The contributor's login when the statistics were read."),
-        th.Property("week_start", th.DateType, required=True,
-                    description="The week's first day (Sunday, UTC)."),
-        th.Property("commits", th.IntegerType,
-                    description="Commits of the week (merge and empty commits excluded)."),
-        th.Property("additions", th.IntegerType,
-                    description="Lines added; null where GitHub gives no line counts "
-                                "(repositories with 10,000 or more commits)."),
-        th.Property("deletions", th.IntegerType,
-                    description="Lines deleted; null where GitHub gives no line counts."),
+        th.Property(
+            "contributor_id",
+            th.IntegerType,
+            required=True,
+            description="The contributor's GitHub user id.",
+        ),
+        th.Property(
+            "contributor_login",
+            th.StringType,
+            description="The contributor's login when the statistics were read.",
+        ),
+        th.Property(
+            "week_start",
+            th.DateType,
+            required=True,
+            description="The week's first day (Sunday, UTC).",
+        ),
+        th.Property(
+            "commits",
+            th.IntegerType,
+            description="Commits of the week (merge and empty commits excluded).",
+        ),
+        th.Property(
+            "additions",
+            th.IntegerType,
+            description="Lines added; null where GitHub gives no line counts "
+            "(repositories with 10,000 or more commits).",
+        ),
+        th.Property(
+            "deletions",
+            th.IntegerType,
+            description="Lines deleted; null where GitHub gives no line counts.",
+        ),
     ).to_dict()
 
     @override
@@ -101,8 +125,9 @@ class ContributorStatsStream(GitHubStream):
         round_started = clock.now()
         pending = yield from self._round(repositories)
         configured = self.config.get("stats_max_wait_seconds")
-        max_wait = max(float(DEFAULT_STATS_MAX_WAIT_SECONDS if configured is None
-                             else configured), 0.0)
+        max_wait = max(
+            float(DEFAULT_STATS_MAX_WAIT_SECONDS if configured is None else configured), 0.0
+        )
         for delay in retry_delays(max_wait):
             if not pending:
                 break
@@ -110,23 +135,32 @@ class ContributorStatsStream(GitHubStream):
             # a long round (many repositories) needs little or no sleep after it.
             wait = delay - (clock.now() - round_started)
             if wait > 0:
-                self.logger.info("GitHub is computing the statistics of %d repositories: "
-                                 "asking again in %.0f s", len(pending), wait)
+                self.logger.info(
+                    "GitHub is computing the statistics of %d repositories: asking again in %.0f s",
+                    len(pending),
+                    wait,
+                )
                 self.client.ledger.record_wait(self.name, wait)
                 clock.sleep(wait)
             round_started = clock.now()
             pending = yield from self._round(pending)
         if pending:
             names = [repository["full_name"] for repository in pending]
-            self.logger.warning("GitHub was still computing the contributor statistics of %d "
-                                "repositories after %.0f s of waiting (stats_max_wait_seconds); "
-                                "the next run asks again: %s", len(names), max_wait,
-                                ", ".join(names))
+            self.logger.warning(
+                "GitHub was still computing the contributor statistics of %d "
+                "repositories after %.0f s of waiting (stats_max_wait_seconds); "
+                "the next run asks again: %s",
+                len(names),
+                max_wait,
+                ", ".join(names),
+            )
             for name in names:
                 self.github_tap.run_summary.skip(self.name, name, STILL_COMPUTING)
 
-    def _round(self, repositories: list[dict[str, Any]],
-               ) -> Generator[dict[str, Any], None, list[dict[str, Any]]]:
+    def _round(
+        self,
+        repositories: list[dict[str, Any]],
+    ) -> Generator[dict[str, Any], None, list[dict[str, Any]]]:
         """Ask every repository (concurrently) and emit their rows in order; returns those
         GitHub is still computing (202)."""
         etags = self._etags()
@@ -142,23 +176,34 @@ class ContributorStatsStream(GitHubStream):
         """One repository's answer (a request only: may run on any thread)."""
         repository, etag = ask
         try:
-            return self.client.get(f"/repos/{repository['full_name']}/stats/contributors",
-                                   stream=self.name, owner=repository["owner"]["login"],
-                                   etag=etag)
+            return self.client.get(
+                f"/repos/{repository['full_name']}/stats/contributors",
+                stream=self.name,
+                owner=repository["owner"]["login"],
+                etag=etag,
+            )
         except NotAccessibleError as exc:
             return exc
 
-    def _read(self, repository: dict[str, Any], answer: Page | NotAccessibleError,
-              ) -> Generator[dict[str, Any], None, bool]:
+    def _read(
+        self,
+        repository: dict[str, Any],
+        answer: Page | NotAccessibleError,
+    ) -> Generator[dict[str, Any], None, bool]:
         """Emit one repository's rows; True when GitHub is still computing them (202)."""
         repo_id = str(repository["id"])
         etags = self._etags()
         if isinstance(answer, NotAccessibleError):
             exc = answer
-            self.logger.warning("%s: skipping %s: %s answered %s (%s)", self.name,
-                                repository["full_name"], exc.url, exc.status, exc.message)
-            self.github_tap.run_summary.skip(self.name, repository["full_name"],
-                                             str(exc.status))
+            self.logger.warning(
+                "%s: skipping %s: %s answered %s (%s)",
+                self.name,
+                repository["full_name"],
+                exc.url,
+                exc.status,
+                exc.message,
+            )
+            self.github_tap.run_summary.skip(self.name, repository["full_name"], str(exc.status))
             return False
         page = answer
         if page.status == 202:
@@ -174,14 +219,20 @@ class ContributorStatsStream(GitHubStream):
         self.state_manager.is_flushed = False
         return False
 
-    def _records(self, repository: dict[str, Any], contributors: list[dict[str, Any]],
-                 ) -> Iterator[dict[str, Any]]:
+    def _records(
+        self,
+        repository: dict[str, Any],
+        contributors: list[dict[str, Any]],
+    ) -> Iterator[dict[str, Any]]:
         weeks = [week for contributor in contributors for week in contributor.get("weeks") or []]
         lines_known = any(week.get("a") or week.get("d") for week in weeks)
         if not lines_known and any(week.get("c") for week in weeks):
-            self.logger.info("%s: GitHub gives no line counts for %s (10,000 commits or more): "
-                             "additions and deletions are null; the commits stream has them",
-                             self.name, repository["full_name"])
+            self.logger.info(
+                "%s: GitHub gives no line counts for %s (10,000 commits or more): "
+                "additions and deletions are null; the commits stream has them",
+                self.name,
+                repository["full_name"],
+            )
         anonymous = 0
         for contributor in contributors:
             author = contributor.get("author")
@@ -204,8 +255,12 @@ class ContributorStatsStream(GitHubStream):
                     "deletions": deletions if lines_known else None,
                 }
         if anonymous:
-            self.logger.info("%s: %s: %d contributors without a GitHub account left out",
-                             self.name, repository["full_name"], anonymous)
+            self.logger.info(
+                "%s: %s: %d contributors without a GitHub account left out",
+                self.name,
+                repository["full_name"],
+                anonymous,
+            )
 
     def _etags(self) -> dict[str, str]:
         """Repository id -> ETag of its last 200 answer (kept in this stream's state)."""

@@ -117,8 +117,11 @@ class TrafficStream(RepositoryChildStream):
     def _family(self) -> list[TrafficStream]:
         """The selected traffic streams, in the order singer-sdk syncs them."""
         parent = self.github_tap.streams[self.parent_stream_type.name]
-        return [stream for stream in parent.child_streams
-                if isinstance(stream, TrafficStream) and stream.selected]
+        return [
+            stream
+            for stream in parent.child_streams
+            if isinstance(stream, TrafficStream) and stream.selected
+        ]
 
     @property
     @override
@@ -133,8 +136,12 @@ class TrafficStream(RepositoryChildStream):
             return {"others": []}
         # The prober asks the others' endpoints with their ETags (read here, on singer-sdk's
         # thread).
-        return {"others": [(stream, stream.etag_for(stream.get_context_state(context)))
-                           for stream in family[1:]]}
+        return {
+            "others": [
+                (stream, stream.etag_for(stream.get_context_state(context)))
+                for stream in family[1:]
+            ]
+        }
 
     def etag_for(self, state: dict[str, Any]) -> str | None:
         """The ETag this stream's request is sent with, from its repository state."""
@@ -151,8 +158,11 @@ class TrafficStream(RepositoryChildStream):
             return handed
         page = self.fetch(context, etag=self.etag_for(self.partition_state(context)))
         others = self.inputs(context)["others"]
-        answers = ordered_map(lambda other: _answer(other[0], context, other[1]), others,
-                              self.github_tap.settings.max_concurrent_requests)
+        answers = ordered_map(
+            lambda other: _answer(other[0], context, other[1]),
+            others,
+            self.github_tap.settings.max_concurrent_requests,
+        )
         for (other, _), answer in zip(others, answers, strict=True):
             with other._handoffs_lock:
                 other._handoffs[context["repo_id"]] = answer
@@ -171,19 +181,32 @@ class TrafficStream(RepositoryChildStream):
             self.logger.warning(
                 "Skipping the traffic of %s: %s answered %s (%s). Traffic needs write access "
                 "to the repository (classic token: repo scope; fine-grained token or GitHub "
-                "App: Administration read permission).", full_name(context), exc.url,
-                exc.status, exc.message)
-            self.github_tap.run_summary.skip(TRAFFIC_SUMMARY_NAME, full_name(context),
-                                             f"{exc.status} {exc.message}".strip())
+                "App: Administration read permission).",
+                full_name(context),
+                exc.url,
+                exc.status,
+                exc.message,
+            )
+            self.github_tap.run_summary.skip(
+                TRAFFIC_SUMMARY_NAME, full_name(context), f"{exc.status} {exc.message}".strip()
+            )
 
     def fetch(self, context: Context, *, etag: str | None) -> Page:
         """One traffic answer of this repository (a request only: may run on any thread)."""
-        return self.client.get(self.path.format(**context), stream=self.name,
-                               owner=context["owner"], params=self.params, etag=etag)
+        return self.client.get(
+            self.path.format(**context),
+            stream=self.name,
+            owner=context["owner"],
+            params=self.params,
+            etag=etag,
+        )
 
 
-def _answer(stream: TrafficStream, context: Context, etag: str | None,
-            ) -> Page | NotAccessibleError:
+def _answer(
+    stream: TrafficStream,
+    context: Context,
+    etag: str | None,
+) -> Page | NotAccessibleError:
     try:
         return stream.fetch(context, etag=etag)
     except NotAccessibleError as exc:
@@ -199,8 +222,12 @@ class DailyTrafficStream(TrafficStream):
     items_key: ClassVar[str]
     schema = th.PropertiesList(
         *REPOSITORY_CONTEXT,
-        th.Property("timestamp", th.DateTimeType, required=True,
-                    description="Start of the day (UTC midnight)."),
+        th.Property(
+            "timestamp",
+            th.DateTimeType,
+            required=True,
+            description="Start of the day (UTC midnight).",
+        ),
         *_count_properties(),
         EVENT_UUID,
     ).to_dict()
@@ -213,8 +240,11 @@ class DailyTrafficStream(TrafficStream):
         if page.not_modified:
             return  # the rows loaded last time are still current
         for entry in (page.data or {}).get(self.items_key) or []:
-            yield {"timestamp": entry["timestamp"], "count": entry["count"],
-                   "uniques": entry["uniques"]}
+            yield {
+                "timestamp": entry["timestamp"],
+                "count": entry["count"],
+                "uniques": entry["uniques"],
+            }
         if page.etag:
             self.remember(context, etag=page.etag)
 
@@ -242,8 +272,9 @@ class SnapshotTrafficStream(TrafficStream):
 
     @override
     def etag_for(self, state: dict[str, Any]) -> str | None:
-        reusable = state.get("snapshot_date") == self.traffic_run.snapshot_date \
-            or state.get("empty")
+        reusable = state.get("snapshot_date") == self.traffic_run.snapshot_date or state.get(
+            "empty"
+        )
         return state.get("etag") if reusable else None
 
     @override
@@ -256,8 +287,7 @@ class SnapshotTrafficStream(TrafficStream):
         for entry in entries:
             yield {"snapshot_date": snapshot_date, **self.entry_fields(entry)}
         if page.etag:
-            self.remember(context, etag=page.etag, snapshot_date=snapshot_date,
-                          empty=not entries)
+            self.remember(context, etag=page.etag, snapshot_date=snapshot_date, empty=not entries)
 
     def entry_fields(self, entry: dict[str, Any]) -> dict[str, Any]:
         """The record fields of one list entry."""
@@ -272,17 +302,24 @@ class TrafficReferrersStream(SnapshotTrafficStream):
     path = "/repos/{owner}/{repo}/traffic/popular/referrers"
     schema = th.PropertiesList(
         *REPOSITORY_CONTEXT,
-        th.Property("snapshot_date", th.DateType, required=True,
-                    description="UTC day of the run that read the list."),
-        th.Property("referrer", th.StringType, required=True,
-                    description="Referring site (e.g. github.com, Google)."),
+        th.Property(
+            "snapshot_date",
+            th.DateType,
+            required=True,
+            description="UTC day of the run that read the list.",
+        ),
+        th.Property(
+            "referrer",
+            th.StringType,
+            required=True,
+            description="Referring site (e.g. github.com, Google).",
+        ),
         *_count_properties(),
     ).to_dict()
 
     @override
     def entry_fields(self, entry: dict[str, Any]) -> dict[str, Any]:
-        return {"referrer": entry["referrer"], "count": entry["count"],
-                "uniques": entry["uniques"]}
+        return {"referrer": entry["referrer"], "count": entry["count"], "uniques": entry["uniques"]}
 
 
 class TrafficPathsStream(SnapshotTrafficStream):
@@ -293,15 +330,24 @@ class TrafficPathsStream(SnapshotTrafficStream):
     path = "/repos/{owner}/{repo}/traffic/popular/paths"
     schema = th.PropertiesList(
         *REPOSITORY_CONTEXT,
-        th.Property("snapshot_date", th.DateType, required=True,
-                    description="UTC day of the run that read the list."),
-        th.Property("path", th.StringType, required=True,
-                    description="Viewed path, e.g. /owner/repo/pulls."),
+        th.Property(
+            "snapshot_date",
+            th.DateType,
+            required=True,
+            description="UTC day of the run that read the list.",
+        ),
+        th.Property(
+            "path", th.StringType, required=True, description="Viewed path, e.g. /owner/repo/pulls."
+        ),
         th.Property("title", th.StringType, description="The page's title."),
         *_count_properties(),
     ).to_dict()
 
     @override
     def entry_fields(self, entry: dict[str, Any]) -> dict[str, Any]:
-        return {"path": entry["path"], "title": entry.get("title"), "count": entry["count"],
-                "uniques": entry["uniques"]}
+        return {
+            "path": entry["path"],
+            "title": entry.get("title"),
+            "count": entry["count"],
+            "uniques": entry["uniques"],
+        }

@@ -76,7 +76,8 @@ JOB_FIELDS = {
     "labels": "labels",
 }
 
-JOBS_QUERY = """
+JOBS_QUERY = (
+    """
 query WorkflowJobs($ids: [ID!]!) {
   rateLimit { cost }
   nodes(ids: $ids) {
@@ -91,9 +92,12 @@ query WorkflowJobs($ids: [ID!]!) {
     }
   }
 }
-""" % CHECK_RUNS_PER_RUN  # noqa: UP031 -- braces of GraphQL make format() unreadable
+"""  # noqa: UP031 -- braces of GraphQL make format() unreadable
+    % CHECK_RUNS_PER_RUN
+)
 
-STEPS_QUERY = """
+STEPS_QUERY = (
+    """
 query WorkflowJobSteps($ids: [ID!]!) {
   rateLimit { cost }
   nodes(ids: $ids) {
@@ -103,7 +107,9 @@ query WorkflowJobSteps($ids: [ID!]!) {
     }
   }
 }
-""" % STEPS_PER_JOB  # noqa: UP031 -- braces of GraphQL make format() unreadable
+"""  # noqa: UP031 -- braces of GraphQL make format() unreadable
+    % STEPS_PER_JOB
+)
 
 
 class WorkflowJobsStream(RepositoryChildStream):
@@ -119,27 +125,46 @@ class WorkflowJobsStream(RepositoryChildStream):
     ignore_parent_replication_key = False
     schema = th.PropertiesList(
         *REPOSITORY_CONTEXT,
-        th.Property("id", th.IntegerType, required=True,
-                    description="The job's id (its check run's id)."),
+        th.Property(
+            "id", th.IntegerType, required=True, description="The job's id (its check run's id)."
+        ),
         th.Property("run_id", th.IntegerType, description="The workflow run's id."),
         th.Property("run_attempt", th.IntegerType, description="The run attempt it belongs to."),
         th.Property("name", th.StringType, description="The job's name."),
-        th.Property("status", th.StringType,
-                    description="queued, in_progress, completed, waiting, requested, pending."),
-        th.Property("conclusion", th.StringType,
-                    description="success, failure, cancelled, skipped, ... (null until done)."),
+        th.Property(
+            "status",
+            th.StringType,
+            description="queued, in_progress, completed, waiting, requested, pending.",
+        ),
+        th.Property(
+            "conclusion",
+            th.StringType,
+            description="success, failure, cancelled, skipped, ... (null until done).",
+        ),
         th.Property("started_at", th.DateTimeType, description="When the job started."),
         th.Property("completed_at", th.DateTimeType, description="When the job completed."),
-        th.Property("duration_seconds", th.IntegerType,
-                    description="completed_at - started_at once completed (else null)."),
-        th.Property("runner_name", th.StringType,
-                    description="The runner that ran the job; null unless "
-                                "workflow_jobs_runner_details is on (REST only)."),
-        th.Property("labels", th.ArrayType(th.StringType),
-                    description="The runner labels the job asked for (runs-on); null unless "
-                                "workflow_jobs_runner_details is on (REST only)."),
-        th.Property("failed_steps", th.ArrayType(th.StringType),
-                    description="Names of the steps that failed or timed out."),
+        th.Property(
+            "duration_seconds",
+            th.IntegerType,
+            description="completed_at - started_at once completed (else null).",
+        ),
+        th.Property(
+            "runner_name",
+            th.StringType,
+            description="The runner that ran the job; null unless "
+            "workflow_jobs_runner_details is on (REST only).",
+        ),
+        th.Property(
+            "labels",
+            th.ArrayType(th.StringType),
+            description="The runner labels the job asked for (runs-on); null unless "
+            "workflow_jobs_runner_details is on (REST only).",
+        ),
+        th.Property(
+            "failed_steps",
+            th.ArrayType(th.StringType),
+            description="Names of the steps that failed or timed out.",
+        ),
         EVENT_UUID,
     ).to_dict()
 
@@ -153,8 +178,9 @@ class WorkflowJobsStream(RepositoryChildStream):
     @property
     def runner_details(self) -> bool:
         """The workflow_jobs_runner_details setting: every attempt's jobs from REST."""
-        return bool(self.config.get("workflow_jobs_runner_details",
-                                    DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS))
+        return bool(
+            self.config.get("workflow_jobs_runner_details", DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS)
+        )
 
     @property
     @override
@@ -181,15 +207,18 @@ class WorkflowJobsStream(RepositoryChildStream):
             if latest:
                 by_rest += self._graphql_jobs(context, latest, records)
         workers = self.github_tap.settings.max_concurrent_requests
-        for jobs in ordered_map(lambda attempt: self._rest_jobs(context, attempt), by_rest,
-                                workers):
+        for jobs in ordered_map(
+            lambda attempt: self._rest_jobs(context, attempt), by_rest, workers
+        ):
             records += jobs
         return records
 
     def _rest_jobs(self, context: Context, attempt: RunAttempt) -> list[dict[str, Any]]:
         """One attempt's jobs from REST (requests only: may run on any thread)."""
-        path = (f"/repos/{context['owner']}/{context['repo']}/actions/runs/{attempt.run_id}"
-                f"/attempts/{attempt.attempt}/jobs")
+        path = (
+            f"/repos/{context['owner']}/{context['repo']}/actions/runs/{attempt.run_id}"
+            f"/attempts/{attempt.attempt}/jobs"
+        )
         records = []
         runner = self.runner_details
         try:
@@ -202,71 +231,98 @@ class WorkflowJobsStream(RepositoryChildStream):
                     if not runner:
                         record["runner_name"] = None
                     record["failed_steps"] = [
-                        step["name"] for step in job.get("steps") or []
-                        if step.get("conclusion") in FAILED_STEP_CONCLUSIONS]
-                    record["duration_seconds"] = seconds_between(job.get("started_at"),
-                                                                 job.get("completed_at")) \
-                        if job.get("status") == "completed" else None
+                        step["name"]
+                        for step in job.get("steps") or []
+                        if step.get("conclusion") in FAILED_STEP_CONCLUSIONS
+                    ]
+                    record["duration_seconds"] = (
+                        seconds_between(job.get("started_at"), job.get("completed_at"))
+                        if job.get("status") == "completed"
+                        else None
+                    )
                     records.append(record)
         except NotAccessibleError as exc:
             if exc.status != 404:
                 raise
             # Deleted since it was listed.
-            self.logger.warning("%s: %s: run %s attempt %d has no jobs any more (404)",
-                                self.name, full_name(context), attempt.run_id, attempt.attempt)
+            self.logger.warning(
+                "%s: %s: run %s attempt %d has no jobs any more (404)",
+                self.name,
+                full_name(context),
+                attempt.run_id,
+                attempt.attempt,
+            )
         return records
 
-    def _graphql_jobs(self, context: Context, attempts: list[RunAttempt],
-                      records: list[dict[str, Any]]) -> list[RunAttempt]:
+    def _graphql_jobs(
+        self, context: Context, attempts: list[RunAttempt], records: list[dict[str, Any]]
+    ) -> list[RunAttempt]:
         """Jobs of the latest attempts, into `records`: one query per 100 runs, then one per
         100 unsuccessful jobs for their steps. Returns the attempts GraphQL could not give whole
         (more than 30 jobs, or a job of more than 50 steps), for REST."""
         fallback: list[RunAttempt] = []
         for offset in range(0, len(attempts), NODES_PER_QUERY):
-            chunk = attempts[offset:offset + NODES_PER_QUERY]
-            data = self.client.graphql(JOBS_QUERY, {"ids": [a.node_id for a in chunk]},
-                                       stream=self.name, owner=context["owner"])
+            chunk = attempts[offset : offset + NODES_PER_QUERY]
+            data = self.client.graphql(
+                JOBS_QUERY,
+                {"ids": [a.node_id for a in chunk]},
+                stream=self.name,
+                owner=context["owner"],
+            )
             nodes = data.get("nodes") or [None] * len(chunk)
             found: list[tuple[RunAttempt, list[dict[str, Any]]]] = []
             for attempt, node in zip(chunk, nodes, strict=True):
                 if node is None:
-                    self.logger.warning("%s: %s: run %s is gone", self.name,
-                                        full_name(context), attempt.run_id)
+                    self.logger.warning(
+                        "%s: %s: run %s is gone", self.name, full_name(context), attempt.run_id
+                    )
                     continue
                 check_runs = (node.get("checkSuite") or {}).get("checkRuns") or {}
                 if (check_runs.get("pageInfo") or {}).get("hasNextPage"):
                     fallback.append(attempt)
                     continue
                 found.append((attempt, [run for run in check_runs.get("nodes") or [] if run]))
-            steps = self._failed_steps(context, [
-                run for _, runs in found for run in runs
-                if run.get("conclusion") in UNSUCCESSFUL_JOB_CONCLUSIONS])
+            steps = self._failed_steps(
+                context,
+                [
+                    run
+                    for _, runs in found
+                    for run in runs
+                    if run.get("conclusion") in UNSUCCESSFUL_JOB_CONCLUSIONS
+                ],
+            )
             for attempt, runs in found:
                 if any(steps.get(run["id"], ()) is None for run in runs):
                     fallback.append(attempt)  # a job of more than 50 steps
                     continue
-                records += [_job_from_check_run(run, attempt, steps.get(run["id"]) or [])
-                            for run in runs]
+                records += [
+                    _job_from_check_run(run, attempt, steps.get(run["id"]) or []) for run in runs
+                ]
         return fallback
 
-    def _failed_steps(self, context: Context, check_runs: list[dict[str, Any]],
-                      ) -> dict[str, list[str] | None]:
+    def _failed_steps(
+        self,
+        context: Context,
+        check_runs: list[dict[str, Any]],
+    ) -> dict[str, list[str] | None]:
         """Check run node id -> names of its failed steps (None: more than one page)."""
         failed: dict[str, list[str] | None] = {}
         ids = [run["id"] for run in check_runs]
         for offset in range(0, len(ids), NODES_PER_QUERY):
-            chunk = ids[offset:offset + NODES_PER_QUERY]
-            data = self.client.graphql(STEPS_QUERY, {"ids": chunk}, stream=self.name,
-                                       owner=context["owner"])
-            for node_id, node in zip(chunk, data.get("nodes") or [None] * len(chunk),
-                                     strict=True):
+            chunk = ids[offset : offset + NODES_PER_QUERY]
+            data = self.client.graphql(
+                STEPS_QUERY, {"ids": chunk}, stream=self.name, owner=context["owner"]
+            )
+            for node_id, node in zip(chunk, data.get("nodes") or [None] * len(chunk), strict=True):
                 steps = (node or {}).get("steps") or {}
                 if (steps.get("pageInfo") or {}).get("hasNextPage"):
                     failed[node_id] = None
                     continue
-                failed[node_id] = [step["name"] for step in steps.get("nodes") or []
-                                   if step and _lower(step.get("conclusion"))
-                                   in FAILED_STEP_CONCLUSIONS]
+                failed[node_id] = [
+                    step["name"]
+                    for step in steps.get("nodes") or []
+                    if step and _lower(step.get("conclusion")) in FAILED_STEP_CONCLUSIONS
+                ]
         return failed
 
 
@@ -274,8 +330,9 @@ def _lower(value: str | None) -> str | None:
     return value.lower() if value else None
 
 
-def _job_from_check_run(check_run: dict[str, Any], attempt: RunAttempt,
-                        failed_steps: list[str]) -> dict[str, Any]:
+def _job_from_check_run(
+    check_run: dict[str, Any], attempt: RunAttempt, failed_steps: list[str]
+) -> dict[str, Any]:
     """A workflow_jobs row from a GraphQL check run (GitHub's enums are REST's, upper-case);
     GraphQL has no runner name or labels."""
     status = _lower(check_run.get("status"))
@@ -288,9 +345,11 @@ def _job_from_check_run(check_run: dict[str, Any], attempt: RunAttempt,
         "conclusion": _lower(check_run.get("conclusion")),
         "started_at": check_run.get("startedAt"),
         "completed_at": check_run.get("completedAt"),
-        "duration_seconds": seconds_between(check_run.get("startedAt"),
-                                            check_run.get("completedAt"))
-        if status == "completed" else None,
+        "duration_seconds": seconds_between(
+            check_run.get("startedAt"), check_run.get("completedAt")
+        )
+        if status == "completed"
+        else None,
         "runner_name": None,
         "labels": None,
         "failed_steps": failed_steps,

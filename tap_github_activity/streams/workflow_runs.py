@@ -66,8 +66,14 @@ from tap_github_activity.streams.children import (
 )
 from tap_github_activity.streams.releases import PagedListing
 
-__all__ = ["RUN_FIELDS", "JobsBatch", "RunAttempt", "WorkflowRunsStream", "run_record",
-           "seconds_between"]
+__all__ = [
+    "RUN_FIELDS",
+    "JobsBatch",
+    "RunAttempt",
+    "WorkflowRunsStream",
+    "run_record",
+    "seconds_between",
+]
 
 LISTING_CAP = 1000  # runs GitHub serves of one filtered listing
 
@@ -92,7 +98,6 @@ RUN_FIELDS = {
     "run_started_at": "run_started_at",
     "html_url": "html_url",
 }
-
 
 
 def _moment(text: str) -> datetime:
@@ -122,9 +127,11 @@ def run_record(payload: dict[str, Any]) -> dict[str, Any]:
     """A workflow_runs row from a run (attempt) payload."""
     record = flatten(payload, RUN_FIELDS)
     record["run_attempt"] = record["run_attempt"] or 1
-    record["duration_seconds"] = seconds_between(payload.get("run_started_at"),
-                                                 payload["updated_at"]) \
-        if payload.get("status") == "completed" else None
+    record["duration_seconds"] = (
+        seconds_between(payload.get("run_started_at"), payload["updated_at"])
+        if payload.get("status") == "completed"
+        else None
+    )
     return record
 
 
@@ -172,30 +179,50 @@ class _Batcher:
 def _run_properties() -> list[th.Property[Any]]:
     return [
         th.Property("id", th.IntegerType, required=True, description="The run's id."),
-        th.Property("run_attempt", th.IntegerType, required=True,
-                    description="The attempt (1, then 2 and more for re-runs)."),
-        th.Property("run_number", th.IntegerType,
-                    description="The run's number within its workflow."),
+        th.Property(
+            "run_attempt",
+            th.IntegerType,
+            required=True,
+            description="The attempt (1, then 2 and more for re-runs).",
+        ),
+        th.Property(
+            "run_number", th.IntegerType, description="The run's number within its workflow."
+        ),
         th.Property("workflow_id", th.IntegerType, description="The workflow's id."),
         th.Property("workflow_name", th.StringType, description="The workflow's name."),
         th.Property("event", th.StringType, description="What triggered the run (push, ...)."),
-        th.Property("status", th.StringType,
-                    description="queued, in_progress, completed, waiting, requested, pending."),
-        th.Property("conclusion", th.StringType,
-                    description="success, failure, cancelled, ... (null until completed)."),
+        th.Property(
+            "status",
+            th.StringType,
+            description="queued, in_progress, completed, waiting, requested, pending.",
+        ),
+        th.Property(
+            "conclusion",
+            th.StringType,
+            description="success, failure, cancelled, ... (null until completed).",
+        ),
         th.Property("head_branch", th.StringType, description="The branch the run ran on."),
         th.Property("head_sha", th.StringType, description="The commit the run ran on."),
-        th.Property("actor_login", th.StringType,
-                    description="Login of the user whose event started the run."),
+        th.Property(
+            "actor_login",
+            th.StringType,
+            description="Login of the user whose event started the run.",
+        ),
         th.Property("actor_id", th.IntegerType, description="Id of that user."),
-        th.Property("triggering_actor_login", th.StringType,
-                    description="Login of the user who started this attempt (a re-run's)."),
+        th.Property(
+            "triggering_actor_login",
+            th.StringType,
+            description="Login of the user who started this attempt (a re-run's).",
+        ),
         th.Property("triggering_actor_id", th.IntegerType, description="Id of that user."),
         th.Property("created_at", th.DateTimeType, description="When the run was created."),
         th.Property("updated_at", th.DateTimeType, description="When the attempt last changed."),
         th.Property("run_started_at", th.DateTimeType, description="When the attempt started."),
-        th.Property("duration_seconds", th.IntegerType,
-                    description="updated_at - run_started_at once completed (else null)."),
+        th.Property(
+            "duration_seconds",
+            th.IntegerType,
+            description="updated_at - run_started_at once completed (else null).",
+        ),
         th.Property("html_url", th.StringType, description="The run's page on GitHub."),
     ]
 
@@ -224,8 +251,11 @@ class WorkflowRunsStream(RepositoryChildStream):
     @property
     def earlier_attempts(self) -> bool:
         """The workflow_runs_earlier_attempts setting."""
-        return bool(self.config.get("workflow_runs_earlier_attempts",
-                                    DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS))
+        return bool(
+            self.config.get(
+                "workflow_runs_earlier_attempts", DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS
+            )
+        )
 
     @override
     def get_replication_key_signpost(self, context: Context | None = None) -> datetime:
@@ -251,8 +281,11 @@ class WorkflowRunsStream(RepositoryChildStream):
                 self._drop_batches(context["repo_id"])
 
     @override
-    def generate_child_contexts(self, record: dict[str, Any], context: Context | None,
-                                ) -> Iterable[Context | None]:
+    def generate_child_contexts(
+        self,
+        record: dict[str, Any],
+        context: Context | None,
+    ) -> Iterable[Context | None]:
         if not self.has_selected_descendents or context is None:
             return
         key = (record["id"], record["run_attempt"])
@@ -273,8 +306,10 @@ class WorkflowRunsStream(RepositoryChildStream):
         from tap_github_activity.streams.workflow_jobs import WorkflowJobsStream  # noqa: PLC0415
 
         jobs = self.github_tap.streams.get(WorkflowJobsStream.name)
-        if isinstance(jobs, WorkflowJobsStream) and \
-                self.github_tap.settings.max_concurrent_requests > 1:
+        if (
+            isinstance(jobs, WorkflowJobsStream)
+            and self.github_tap.settings.max_concurrent_requests > 1
+        ):
             attempts = batch.attempts
             batch.jobs = POOL.submit(lambda: jobs.fetch_jobs(context, attempts))
         with self._batches_lock:
@@ -304,8 +339,11 @@ class WorkflowRunsStream(RepositoryChildStream):
         finally:
             batcher.close()  # the repository's last batch (also after an error)
 
-    def _repository_records(self, context: Context, batcher: _Batcher,
-                            ) -> Iterator[dict[str, Any]]:
+    def _repository_records(
+        self,
+        context: Context,
+        batcher: _Batcher,
+    ) -> Iterator[dict[str, Any]]:
         state = self.partition_state(context)
         since = self.get_starting_timestamp(context)
         start = self._window_start(state)
@@ -320,35 +358,52 @@ class WorkflowRunsStream(RepositoryChildStream):
         segments.append((start, None, saved if saved.get("created") == window else None))
         listing: dict[str, Any] = {}
         for low, high, previous in segments:
-            listing, updated = yield from self._emit(context, low, high, previous, since,
-                                                     batcher=batcher)
+            listing, updated = yield from self._emit(
+                context, low, high, previous, since, batcher=batcher
+            )
             if updated and (latest_update is None or updated > latest_update):
                 latest_update = updated
         if not self.selected and latest_update:
             # singer-sdk advances bookmarks of selected streams only; workflow_jobs alone
             # still needs this one, or every changed page would be emitted from start_date.
-            self.remember(context, replication_key=self.replication_key,
-                          replication_key_value=latest_update)
+            self.remember(
+                context, replication_key=self.replication_key, replication_key_value=latest_update
+            )
         # Stored only once every page is emitted: an interrupted run asks again.
         self.remember(context, listing={"created": window, **listing})
 
     def _window_start(self, state: dict[str, Any]) -> datetime:
         """Lookback days before the bookmark (before now on a first sync), at UTC midnight;
         never before start_date."""
-        lookback = int(self.config.get("workflow_runs_lookback_days",
-                                       DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS))
-        bookmark = state.get("replication_key_value") \
-            if state.get("replication_key") == self.replication_key else None
-        anchor = _moment(bookmark) if bookmark else datetime.fromtimestamp(
-            self.client.clock.now(), tz=timezone.utc)
-        start = (anchor - timedelta(days=lookback)).replace(hour=0, minute=0, second=0,
-                                                            microsecond=0)
+        lookback = int(
+            self.config.get("workflow_runs_lookback_days", DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS)
+        )
+        bookmark = (
+            state.get("replication_key_value")
+            if state.get("replication_key") == self.replication_key
+            else None
+        )
+        anchor = (
+            _moment(bookmark)
+            if bookmark
+            else datetime.fromtimestamp(self.client.clock.now(), tz=timezone.utc)
+        )
+        start = (anchor - timedelta(days=lookback)).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
         start_date = self.github_tap.settings.start_date
         return max(start, start_date) if start_date else start
 
-    def _emit(self, context: Context, low: datetime | None, high: datetime | None,
-              saved: Mapping[str, Any] | None, since: datetime | None, *, batcher: _Batcher,
-              ) -> Generator[dict[str, Any], None, tuple[dict[str, Any], str | None]]:
+    def _emit(
+        self,
+        context: Context,
+        low: datetime | None,
+        high: datetime | None,
+        saved: Mapping[str, Any] | None,
+        since: datetime | None,
+        *,
+        batcher: _Batcher,
+    ) -> Generator[dict[str, Any], None, tuple[dict[str, Any], str | None]]:
         """Emit the runs created in [low, high] and updated since `since`, reading on past
         GitHub's cap. Returns the listing's state for the next read (empty when it took more
         than one query) and the latest update emitted."""
@@ -358,9 +413,14 @@ class WorkflowRunsStream(RepositoryChildStream):
         read_before: set[int] = set()  # runs of the boundary second, read by the last query
         while True:
             queries += 1
-            listing = PagedListing(self.client, path, self.name, context["owner"],
-                                   {"created": _created(low, high),
-                                    "exclude_pull_requests": "true"}, saved)
+            listing = PagedListing(
+                self.client,
+                path,
+                self.name,
+                context["owner"],
+                {"created": _created(low, high), "exclude_pull_requests": "true"},
+                saved,
+            )
             served, oldest, at_oldest = 0, None, set[int]()
             for page in listing.pages():
                 if page.not_modified:
@@ -373,7 +433,8 @@ class WorkflowRunsStream(RepositoryChildStream):
                         oldest, at_oldest = payload["created_at"], set()
                     at_oldest.add(payload["id"])
                     if payload["id"] in read_before or (
-                            since is not None and _moment(payload["updated_at"]) < since):
+                        since is not None and _moment(payload["updated_at"]) < since
+                    ):
                         continue
                     if latest_update is None or payload["updated_at"] > latest_update:
                         latest_update = payload["updated_at"]
@@ -382,22 +443,38 @@ class WorkflowRunsStream(RepositoryChildStream):
             if served < LISTING_CAP or oldest is None:
                 return (listing.saved_state() if queries == 1 else {}), latest_update
             if high is not None and _moment(oldest) >= high:
-                self.logger.warning("%s: %s: over %d runs were created at %s; the rest of them "
-                                    "and older runs are not read", self.name, full_name(context),
-                                    LISTING_CAP, oldest)
+                self.logger.warning(
+                    "%s: %s: over %d runs were created at %s; the rest of them "
+                    "and older runs are not read",
+                    self.name,
+                    full_name(context),
+                    LISTING_CAP,
+                    oldest,
+                )
                 return {}, latest_update
-            self.logger.info("%s: %s: over %d runs created %s; reading on up to %s", self.name,
-                             full_name(context), LISTING_CAP, _created(low, high), oldest)
+            self.logger.info(
+                "%s: %s: over %d runs created %s; reading on up to %s",
+                self.name,
+                full_name(context),
+                LISTING_CAP,
+                _created(low, high),
+                oldest,
+            )
             high, saved, read_before = _moment(oldest), None, at_oldest
 
-    def _attempt_records(self, context: Context, payloads: list[dict[str, Any]],
-                         since: datetime | None, batcher: _Batcher,
-                         ) -> Iterator[dict[str, Any]]:
+    def _attempt_records(
+        self,
+        context: Context,
+        payloads: list[dict[str, Any]],
+        since: datetime | None,
+        batcher: _Batcher,
+    ) -> Iterator[dict[str, Any]]:
         """Each run's earlier attempts when no earlier sync saw them (asked concurrently), then
         its latest attempt."""
         workers = self.github_tap.settings.max_concurrent_requests
-        earlier = ordered_map(lambda payload: self._earlier_attempts(context, payload, since),
-                              payloads, workers)
+        earlier = ordered_map(
+            lambda payload: self._earlier_attempts(context, payload, since), payloads, workers
+        )
         for payload, attempts in zip(payloads, earlier, strict=True):
             for data in attempts:
                 record = run_record(data)
@@ -407,31 +484,42 @@ class WorkflowRunsStream(RepositoryChildStream):
             self._hand_over(batcher, record, payload["node_id"], latest=True)
             yield record
 
-    def _earlier_attempts(self, context: Context, payload: dict[str, Any],
-                          since: datetime | None) -> list[dict[str, Any]]:
+    def _earlier_attempts(
+        self, context: Context, payload: dict[str, Any], since: datetime | None
+    ) -> list[dict[str, Any]]:
         """Attempts 1..k-1 of a run at attempt k created after the bookmark (a request each;
         requests only: may run on any thread)."""
         attempt = payload.get("run_attempt") or 1
-        if attempt == 1 or not self.earlier_attempts or (
-                since is not None and _moment(payload["created_at"]) <= since):
+        if (
+            attempt == 1
+            or not self.earlier_attempts
+            or (since is not None and _moment(payload["created_at"]) <= since)
+        ):
             return []
         base = f"/repos/{context['owner']}/{context['repo']}/actions/runs/{payload['id']}"
         found = []
         for number in range(1, attempt):
             try:
-                page = self.client.get(f"{base}/attempts/{number}", stream=self.name,
-                                       owner=context["owner"])
+                page = self.client.get(
+                    f"{base}/attempts/{number}", stream=self.name, owner=context["owner"]
+                )
             except NotAccessibleError as exc:
                 if exc.status != 404:
                     raise
-                self.logger.warning("%s: %s: attempt %d of run %s is gone (404)",
-                                    self.name, full_name(context), number, payload["id"])
+                self.logger.warning(
+                    "%s: %s: attempt %d of run %s is gone (404)",
+                    self.name,
+                    full_name(context),
+                    number,
+                    payload["id"],
+                )
                 continue
             found.append(page.data)
         return found
 
-    def _hand_over(self, batcher: _Batcher, record: dict[str, Any], node_id: str, *,
-                   latest: bool) -> None:
+    def _hand_over(
+        self, batcher: _Batcher, record: dict[str, Any], node_id: str, *, latest: bool
+    ) -> None:
         """Note an attempt about to be emitted, for workflow_jobs (when it is selected)."""
         if self.has_selected_descendents:
             batcher.add(RunAttempt(record["id"], record["run_attempt"], node_id, latest=latest))

@@ -68,16 +68,19 @@ class Jsonl(Destination):
         self.keys: dict[str, tuple[str, ...]] = {}
 
     def env(self) -> dict[str, str]:
-        return {"TARGET_JSONL_DESTINATION_PATH": str(self.output),
-                "TARGET_JSONL_DO_TIMESTAMP_FILE": "false"}
+        return {
+            "TARGET_JSONL_DESTINATION_PATH": str(self.output),
+            "TARGET_JSONL_DO_TIMESTAMP_FILE": "false",
+        }
 
     def after_run(self) -> None:
         run: dict[str, list[dict[str, Any]]] = {}
         target = self.workdir / f"jsonl-run-{len(self.runs) + 1}"
         target.mkdir()
         for path in sorted(self.output.glob("*.jsonl")) if self.output.exists() else []:
-            run[path.stem] = [json.loads(line) for line in path.read_text().splitlines()
-                              if line.strip()]
+            run[path.stem] = [
+                json.loads(line) for line in path.read_text().splitlines() if line.strip()
+            ]
             shutil.move(path, target / path.name)
         self.runs.append(run)
 
@@ -102,8 +105,10 @@ class DuckDB(Destination):
         self.path = workdir / "activity.duckdb"
 
     def env(self) -> dict[str, str]:
-        return {"TARGET_DUCKDB_FILEPATH": str(self.path),
-                "TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA": SCHEMA}
+        return {
+            "TARGET_DUCKDB_FILEPATH": str(self.path),
+            "TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA": SCHEMA,
+        }
 
     def rows(self, stream: str) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -112,7 +117,9 @@ class DuckDB(Destination):
         with closing(duckdb.connect(str(self.path), read_only=True)) as connection:
             found = connection.execute(
                 "SELECT count(*) FROM information_schema.tables "
-                "WHERE table_schema = ? AND table_name = ?", [SCHEMA, stream]).fetchone()
+                "WHERE table_schema = ? AND table_name = ?",
+                [SCHEMA, stream],
+            ).fetchone()
             if not found or not found[0]:
                 return []
             table = f'{SCHEMA}."{stream}"'  # a stream name from the tap's catalog
@@ -132,37 +139,49 @@ class Postgres(Destination):
         self.database = f"tga_e2e_{uuid.uuid4().hex[:12]}"
         try:
             with self._admin() as connection:
-                connection.execute(sql.SQL("CREATE DATABASE {}").format(
-                    sql.Identifier(self.database)))
+                connection.execute(
+                    sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database))
+                )
         except psycopg.OperationalError as exc:
-            pytest.fail(f"PostgreSQL is needed on {POSTGRES['host']}:{POSTGRES['port']} "
-                        f"(user {POSTGRES['user']}, trust authentication): {exc}",
-                        pytrace=False)
+            pytest.fail(
+                f"PostgreSQL is needed on {POSTGRES['host']}:{POSTGRES['port']} "
+                f"(user {POSTGRES['user']}, trust authentication): {exc}",
+                pytrace=False,
+            )
 
     @contextmanager
     def _admin(self) -> Iterator[psycopg.Connection[Any]]:
-        with psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=10,
-                             **POSTGRES) as connection:
+        with psycopg.connect(
+            dbname="postgres", autocommit=True, connect_timeout=10, **POSTGRES
+        ) as connection:
             yield connection
 
     def env(self) -> dict[str, str]:
-        return {"TARGET_POSTGRES_HOST": str(POSTGRES["host"]),
-                "TARGET_POSTGRES_PORT": str(POSTGRES["port"]),
-                "TARGET_POSTGRES_USER": str(POSTGRES["user"]),
-                # Trust authentication, but the loader insists on a password being set.
-                "TARGET_POSTGRES_PASSWORD": "",
-                "TARGET_POSTGRES_DATABASE": self.database,
-                "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": SCHEMA}
+        return {
+            "TARGET_POSTGRES_HOST": str(POSTGRES["host"]),
+            "TARGET_POSTGRES_PORT": str(POSTGRES["port"]),
+            "TARGET_POSTGRES_USER": str(POSTGRES["user"]),
+            # Trust authentication, but the loader insists on a password being set.
+            "TARGET_POSTGRES_PASSWORD": "",
+            "TARGET_POSTGRES_DATABASE": self.database,
+            "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": SCHEMA,
+        }
 
     def rows(self, stream: str) -> list[dict[str, Any]]:
         with psycopg.connect(dbname=self.database, row_factory=dict_row, **POSTGRES) as conn:
-            columns = {row["column_name"] for row in conn.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = %s AND table_name = %s", (SCHEMA, stream))}
+            columns = {
+                row["column_name"]
+                for row in conn.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = %s AND table_name = %s",
+                    (SCHEMA, stream),
+                )
+            }
             if not columns:
                 return []
-            query = sql.SQL("SELECT * FROM {}.{}").format(sql.Identifier(SCHEMA),
-                                                          sql.Identifier(stream))
+            query = sql.SQL("SELECT * FROM {}.{}").format(
+                sql.Identifier(SCHEMA), sql.Identifier(stream)
+            )
             if "_sdc_deleted_at" in columns:
                 # Rows an ACTIVATE_VERSION marked deleted are not part of the table's content.
                 query += sql.SQL(" WHERE _sdc_deleted_at IS NULL")
@@ -170,12 +189,18 @@ class Postgres(Destination):
 
     def close(self) -> None:
         with self._admin() as connection:
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(self.database)))
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(self.database)
+                )
+            )
 
 
 DESTINATIONS: dict[str, type[Destination]] = {
-    "jsonl": Jsonl, "duckdb": DuckDB, "postgres": Postgres}
+    "jsonl": Jsonl,
+    "duckdb": DuckDB,
+    "postgres": Postgres,
+}
 
 
 @contextmanager

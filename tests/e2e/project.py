@@ -38,20 +38,31 @@ EXECUTABLES = {
 }
 
 # Variables of the caller's shell that would change the runs' settings.
-_FOREIGN_PREFIXES = ("TAP_GITHUB_ACTIVITY_", "TARGET_JSONL_", "TARGET_DUCKDB_",
-                     "TARGET_POSTGRES_", "MELTANO_")
+_FOREIGN_PREFIXES = (
+    "TAP_GITHUB_ACTIVITY_",
+    "TARGET_JSONL_",
+    "TARGET_DUCKDB_",
+    "TARGET_POSTGRES_",
+    "MELTANO_",
+)
 
 
 def require_installed(*plugins: str) -> None:
     """Fail (not skip) with the fix when `meltano install` has not been run."""
-    missing = [name for name in (EXTRACTOR, *plugins)
-               if not (ROOT / ".meltano" / EXECUTABLES[name]).exists()]
+    missing = [
+        name
+        for name in (EXTRACTOR, *plugins)
+        if not (ROOT / ".meltano" / EXECUTABLES[name]).exists()
+    ]
     if not MELTANO.exists():
         missing.insert(0, f"meltano itself ({MELTANO})")
     if missing:
-        pytest.fail(f"Not installed: {', '.join(missing)}. Run scripts/test, which installs the "
-                    "package with its test extras and runs `meltano install` before pytest "
-                    "(or run `.venv/bin/meltano install` once).", pytrace=False)
+        pytest.fail(
+            f"Not installed: {', '.join(missing)}. Run scripts/test, which installs the "
+            "package with its test extras and runs `meltano install` before pytest "
+            "(or run `.venv/bin/meltano install` once).",
+            pytrace=False,
+        )
 
 
 def state_id(loader: str) -> str:
@@ -84,16 +95,21 @@ class MeltanoProject:
         shutil.copy(ROOT / "meltano.yml", self.root / "meltano.yml")
         for kind in ("extractors", "loaders"):
             (self.root / ".meltano" / kind).symlink_to(ROOT / ".meltano" / kind)
-        self.env = {name: value for name, value in os.environ.items()
-                    if not name.startswith(_FOREIGN_PREFIXES)}
-        self.env.update({
-            "MELTANO_PROJECT_ROOT": str(self.root),
-            "MELTANO_DATABASE_URI": f"sqlite:///{workdir / 'meltano.db'}",
-            "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
-            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "MELTANO_CLI_LOG_FORMAT": "uncolored",
-            **settings,
-        })
+        self.env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(_FOREIGN_PREFIXES)
+        }
+        self.env.update(
+            {
+                "MELTANO_PROJECT_ROOT": str(self.root),
+                "MELTANO_DATABASE_URI": f"sqlite:///{workdir / 'meltano.db'}",
+                "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
+                "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+                "MELTANO_CLI_LOG_FORMAT": "uncolored",
+                **settings,
+            }
+        )
         self.commands = 0
 
     def command(self, *args: str) -> list[str]:
@@ -107,25 +123,37 @@ class MeltanoProject:
             stdout, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill(process)
-            pytest.fail(f"`meltano {' '.join(args)}` ran longer than {timeout} s:\n"
-                        f"{_tail(log_path.read_text())}", pytrace=False)
+            pytest.fail(
+                f"`meltano {' '.join(args)}` ran longer than {timeout} s:\n"
+                f"{_tail(log_path.read_text())}",
+                pytrace=False,
+            )
         run = Run(args, process.returncode, stdout.decode(), log_path.read_text())
         if check and run.returncode != 0:
-            pytest.fail(f"`meltano {' '.join(args)}` exited {run.returncode}:\n{run.tail()}",
-                        pytrace=False)
+            pytest.fail(
+                f"`meltano {' '.join(args)}` exited {run.returncode}:\n{run.tail()}", pytrace=False
+            )
         return run
 
-    def start(self, *args: str, stdout: int | None = None,
-              ) -> tuple[subprocess.Popen[bytes], Path]:
+    def start(
+        self,
+        *args: str,
+        stdout: int | None = None,
+    ) -> tuple[subprocess.Popen[bytes], Path]:
         """Start `meltano ARGS` in its own process group (so the tap and the target it starts
         can be killed with it); stderr, where Meltano logs, goes to a file."""
         self.commands += 1
         log_path = self.workdir / f"meltano-{self.commands:02d}-{args[0]}.log"
         with log_path.open("wb") as log:
-            process = subprocess.Popen(  # noqa: S603 -- our own meltano, arguments from the test
-                self.command(*args), cwd=self.root, env=self.env, stdin=subprocess.DEVNULL,
-                stdout=stdout if stdout is not None else log, stderr=log,
-                start_new_session=True)
+            process = subprocess.Popen(
+                self.command(*args),
+                cwd=self.root,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout if stdout is not None else log,
+                stderr=log,
+                start_new_session=True,
+            )
         return process, log_path
 
     def kill(self, process: subprocess.Popen[bytes]) -> None:

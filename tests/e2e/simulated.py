@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from tests.simulator import FakeClock, World, seeded_world
+from github_simulator import FakeClock, World, seeded_world
 
 __all__ = ["SELECTION", "TOKEN", "realtime_world", "tap_config", "tap_settings"]
 
@@ -27,6 +27,8 @@ def tap_config(api_url: str) -> dict[str, object]:
 
 def tap_settings(api_url: str) -> dict[str, str]:
     """The same config as Meltano environment variables."""
-    return {"TAP_GITHUB_ACTIVITY_API_URL": api_url,
-            "TAP_GITHUB_ACTIVITY_AUTH_TOKEN": TOKEN,
-            "TAP_GITHUB_ACTIVITY_REPOSITORIES": json.dumps(SELECTION)}
+    return {
+        "TAP_GITHUB_ACTIVITY_API_URL": api_url,
+        "TAP_GITHUB_ACTIVITY_AUTH_TOKEN": TOKEN,
+        "TAP_GITHUB_ACTIVITY_REPOSITORIES": json.dumps(SELECTION),
+    }

@@ -43,8 +43,11 @@ def discover(config: dict[str, Any]) -> dict[str, StreamInfo]:
         metadata = next(m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == [])
         key = tuple(entry.get("key_properties") or metadata.get("table-key-properties") or ())
         streams[entry["tap_stream_id"]] = StreamInfo(
-            entry["tap_stream_id"], key, entry.get("replication_key"),
-            entry["schema"].get("properties", {}))
+            entry["tap_stream_id"],
+            key,
+            entry.get("replication_key"),
+            entry["schema"].get("properties", {}),
+        )
     return streams
 
 
@@ -59,10 +62,16 @@ def normalize(value: Any, schema: Mapping[str, Any], *, empty_is_null: bool = Fa
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if schema.get("format") == "date-time":
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(
-            str(value).replace("Z", "+00:00"))
-        return (moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None
-                else moment.astimezone(timezone.utc))
+        moment = (
+            value
+            if isinstance(value, datetime)
+            else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        )
+        return (
+            moment.replace(tzinfo=timezone.utc)
+            if moment.tzinfo is None
+            else moment.astimezone(timezone.utc)
+        )
     if schema.get("format") == "date":
         if isinstance(value, datetime):
             return value.date().isoformat()
@@ -73,8 +82,9 @@ def normalize(value: Any, schema: Mapping[str, Any], *, empty_is_null: bool = Fa
 class Table:
     """A stream's rows by key, as loaded (for appending loaders: the latest row per key)."""
 
-    def __init__(self, info: StreamInfo, rows: Iterable[Mapping[str, Any]], *,
-                 empty_is_null: bool = False) -> None:
+    def __init__(
+        self, info: StreamInfo, rows: Iterable[Mapping[str, Any]], *, empty_is_null: bool = False
+    ) -> None:
         self.info = info
         self.empty_is_null = empty_is_null
         keys = []
@@ -87,30 +97,39 @@ class Table:
 
     def value(self, field: str, value: Any) -> Any:
         """A value of `field` normalized by the field's schema."""
-        return normalize(value, self.info.properties.get(field, {}),
-                         empty_is_null=self.empty_is_null)
+        return normalize(
+            value, self.info.properties.get(field, {}), empty_is_null=self.empty_is_null
+        )
 
     def key_of(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         """The primary key of a row (or of a truth entry's key tuple, see `expected_key`)."""
         return tuple(self.value(field, row.get(field)) for field in self.info.key)
 
     def expected_key(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(self.value(field, part) for field, part in zip(self.info.key, key,
-                                                                     strict=True))
+        return tuple(
+            self.value(field, part) for field, part in zip(self.info.key, key, strict=True)
+        )
 
 
-def mismatches(table: Table, expected: Mapping[tuple[Any, ...], Mapping[str, Any]],
-               ) -> list[str]:
+def mismatches(
+    table: Table,
+    expected: Mapping[tuple[Any, ...], Mapping[str, Any]],
+) -> list[str]:
     """How the table differs from the truth (keys, then each truth field), readable."""
     name = table.info.name
-    problems = [f"{name}: truth field {field!r} is not in the stream's schema"
-                for field in sorted({f for fields in expected.values() for f in fields})
-                if field not in table.info.properties]
+    problems = [
+        f"{name}: truth field {field!r} is not in the stream's schema"
+        for field in sorted({f for fields in expected.values() for f in fields})
+        if field not in table.info.properties
+    ]
     wanted = {table.expected_key(key): fields for key, fields in expected.items()}
-    problems += [f"{name}: missing row {key}" for key in sorted(wanted.keys() - table.rows.keys(),
-                                                                key=repr)]
-    problems += [f"{name}: unexpected row {key}" for key in sorted(table.rows.keys()
-                                                                   - wanted.keys(), key=repr)]
+    problems += [
+        f"{name}: missing row {key}" for key in sorted(wanted.keys() - table.rows.keys(), key=repr)
+    ]
+    problems += [
+        f"{name}: unexpected row {key}"
+        for key in sorted(table.rows.keys() - wanted.keys(), key=repr)
+    ]
     for key in sorted(wanted.keys() & table.rows.keys(), key=repr):
         row = table.rows[key]
         for field, value in wanted[key].items():
@@ -123,8 +142,12 @@ def mismatches(table: Table, expected: Mapping[tuple[Any, ...], Mapping[str, Any
     return problems
 
 
-def state_problems(state: Mapping[str, Any], streams: Mapping[str, StreamInfo],
-                   tables: Mapping[str, Table], repo_ids: set[int]) -> list[str]:
+def state_problems(
+    state: Mapping[str, Any],
+    streams: Mapping[str, StreamInfo],
+    tables: Mapping[str, Table],
+    repo_ids: set[int],
+) -> list[str]:
     """Meltano's state after a finished run: one small, finished bookmark per repository (and
     branch) of each stream; every repository with rows of an incremental stream has one."""
     problems = []
@@ -132,8 +155,10 @@ def state_problems(state: Mapping[str, Any], streams: Mapping[str, StreamInfo],
         partitions = bookmark.get("partitions", [])
         top = len(json.dumps({k: v for k, v in bookmark.items() if k != "partitions"}))
         if top > MAX_BOOKMARK_CHARS + MAX_STREAM_CHARS_PER_REPOSITORY * len(repo_ids):
-            problems.append(f"{name}: {top} characters of state outside partitions for "
-                            f"{len(repo_ids)} repositories")
+            problems.append(
+                f"{name}: {top} characters of state outside partitions for "
+                f"{len(repo_ids)} repositories"
+            )
         identities = Counter()
         for partition in partitions:
             context = partition.get("context", {})
@@ -145,12 +170,17 @@ def state_problems(state: Mapping[str, Any], streams: Mapping[str, StreamInfo],
             if "repo_id" in context and context["repo_id"] not in repo_ids:
                 problems.append(f"{name}: bookmark for unknown repository {context}")
             identities[(context.get("repo_id"), context.get("branch"))] += 1
-        problems += [f"{name}: {count} bookmarks for repository {repo} branch {branch}"
-                     for (repo, branch), count in identities.items() if count > 1]
+        problems += [
+            f"{name}: {count} bookmarks for repository {repo} branch {branch}"
+            for (repo, branch), count in identities.items()
+            if count > 1
+        ]
         info, table = streams.get(name), tables.get(name)
         if info and info.replication_key and table and partitions:
             with_rows = {row.get("repo_id") for row in table.rows.values()}
             bookmarked = {identity[0] for identity in identities}
-            problems += [f"{name}: rows but no bookmark for repository {repo}"
-                         for repo in sorted(with_rows - bookmarked, key=repr)]
+            problems += [
+                f"{name}: rows but no bookmark for repository {repo}"
+                for repo in sorted(with_rows - bookmarked, key=repr)
+            ]
     return problems

@@ -23,18 +23,24 @@ from typing import Any
 
 from graphql import FieldNode, GraphQLError
 
-from tests.simulator.graphql_api import (
+from github_simulator.graphql_api import (
     NODE_RESOLVERS,
     REPOSITORY_FIELDS,
     NotFoundError,
     connection,
 )
-from tests.simulator.rest_core import can_see
-from tests.simulator.server import Request
-from tests.simulator.world import FAMILIES, Account, Repo, World, iso
+from github_simulator.rest_core import can_see
+from github_simulator.server import Request
+from github_simulator.world import FAMILIES, Account, Repo, World, iso
 
-__all__ = ["PullRequest", "Review", "expected_pull_request_reviews", "expected_pull_requests",
-           "mutate_pulls", "pulls_of"]
+__all__ = [
+    "PullRequest",
+    "Review",
+    "expected_pull_request_reviews",
+    "expected_pull_requests",
+    "mutate_pulls",
+    "pulls_of",
+]
 
 USERS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
 BOTS = ["dependabot[bot]", "renovate[bot]"]
@@ -118,22 +124,39 @@ def _oid(rng: random.Random) -> str:
     return f"{rng.getrandbits(160):040x}"
 
 
-def _review(world: World, rng: random.Random, author: Account, state: str,
-            submitted: datetime) -> Review:
-    return Review(world.new_id(), author, state, submitted,
-                  body=rng.choice(["", "LGTM", "Please add a test.", "Nit: naming. " * 3,
-                                   "Looks good overall, one question inline."]),
-                  commit_oid=_oid(rng), comments=rng.choice([0, 0, 1, 2, 4]))
+def _review(
+    world: World, rng: random.Random, author: Account, state: str, submitted: datetime
+) -> Review:
+    return Review(
+        world.new_id(),
+        author,
+        state,
+        submitted,
+        body=rng.choice(
+            [
+                "",
+                "LGTM",
+                "Please add a test.",
+                "Nit: naming. " * 3,
+                "Looks good overall, one question inline.",
+            ]
+        ),
+        commit_oid=_oid(rng),
+        comments=rng.choice([0, 0, 1, 2, 4]),
+    )
 
 
-def _reviews(world: World, rng: random.Random, author: Account, count: int, *,
-             start: datetime, end: datetime) -> list[Review]:
+def _reviews(
+    world: World, rng: random.Random, author: Account, count: int, *, start: datetime, end: datetime
+) -> list[Review]:
     users = [world.account(login) for login in USERS if login != author.login]
     span = max(int((end - start).total_seconds()), count + 1)
     moments = sorted(start + timedelta(seconds=rng.randint(1, span)) for _ in range(count))
     states = ["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "COMMENTED", "DISMISSED"]
-    return [_review(world, rng, rng.choice(users), rng.choice(states), min(moment, end))
-            for moment in moments]
+    return [
+        _review(world, rng, rng.choice(users), rng.choice(states), min(moment, end))
+        for moment in moments
+    ]
 
 
 def _seed_repo(world: World, rng: random.Random, repo: Repo, count: int, many: int) -> None:
@@ -153,19 +176,30 @@ def _seed_repo(world: World, rng: random.Random, repo: Repo, count: int, many: i
         else:
             state = rng.choices(["OPEN", "MERGED", "CLOSED"], weights=[3, 5, 2])[0]
         author = rng.choice(bots) if rng.random() < 0.15 else rng.choice(users)
-        review_count = MANY_REVIEWS[index % len(MANY_REVIEWS)] if index < many \
-            else rng.randint(0, 5)
+        review_count = (
+            MANY_REVIEWS[index % len(MANY_REVIEWS)] if index < many else rng.randint(0, 5)
+        )
         pull = PullRequest(
-            id=world.new_id(), repo=repo, number=number,
+            id=world.new_id(),
+            repo=repo,
+            number=number,
             title=f"{rng.choice(['Fix', 'Add', 'Bump'])} {rng.choice(LABELS)} #{number}",
-            author=author, state=state, draft=state == "OPEN" and rng.random() < 0.25,
-            created_at=created, updated_at=updated,
-            base_ref=repo.default_branch, head_ref=f"topic-{number}",
-            additions=rng.randint(0, 900), deletions=rng.randint(0, 400),
-            changed_files=rng.randint(1, 40), commits=rng.randint(1, 12),
-            comments=rng.randint(0, 9), labels=rng.sample(LABELS, rng.randint(0, 3)),
+            author=author,
+            state=state,
+            draft=state == "OPEN" and rng.random() < 0.25,
+            created_at=created,
+            updated_at=updated,
+            base_ref=repo.default_branch,
+            head_ref=f"topic-{number}",
+            additions=rng.randint(0, 900),
+            deletions=rng.randint(0, 400),
+            changed_files=rng.randint(1, 40),
+            commits=rng.randint(1, 12),
+            comments=rng.randint(0, 9),
+            labels=rng.sample(LABELS, rng.randint(0, 3)),
             requested=rng.sample([*users, *teams], rng.randint(0, 2)),
-            reviews=_reviews(world, rng, author, review_count, start=created, end=updated))
+            reviews=_reviews(world, rng, author, review_count, start=created, end=updated),
+        )
         if state != "OPEN":
             pull.closed_at = updated
         if state == "MERGED":
@@ -176,8 +210,11 @@ def _seed_repo(world: World, rng: random.Random, repo: Repo, count: int, many: i
             # token; bob's stays invisible).
             pending_author = rng.choice([users[0], users[1]])
             if pending_author != author:
-                pull.reviews.append(Review(world.new_id(), pending_author, "PENDING", updated,
-                                           "draft", _oid(rng), 1))
+                pull.reviews.append(
+                    Review(
+                        world.new_id(), pending_author, "PENDING", updated, "draft", _oid(rng), 1
+                    )
+                )
         pulls.append(pull)
 
 
@@ -204,16 +241,27 @@ def _actor(account: Account | None) -> dict[str, Any] | None:
         url = f"https://github.test/apps/{login}"
     else:
         login, node_id, url = account.login, account.node_id, f"https://github.test/{account.login}"
-    return {"__typename": account.type, "login": login, "databaseId": account.id, "id": node_id,
-            "url": url, "resourcePath": url.removeprefix("https://github.test"),
-            "avatarUrl": f"https://avatars.example.test/u/{account.id}"}
+    return {
+        "__typename": account.type,
+        "login": login,
+        "databaseId": account.id,
+        "id": node_id,
+        "url": url,
+        "resourcePath": url.removeprefix("https://github.test"),
+        "avatarUrl": f"https://avatars.example.test/u/{account.id}",
+    }
 
 
 def _reviewer(reviewer: Account | Team) -> dict[str, Any]:
     if isinstance(reviewer, Team):
-        return {"__typename": "Team", "id": f"T_{reviewer.id}", "databaseId": reviewer.id,
-                "slug": reviewer.slug, "name": reviewer.slug,
-                "combinedSlug": f"{reviewer.organization}/{reviewer.slug}"}
+        return {
+            "__typename": "Team",
+            "id": f"T_{reviewer.id}",
+            "databaseId": reviewer.id,
+            "slug": reviewer.slug,
+            "name": reviewer.slug,
+            "combinedSlug": f"{reviewer.organization}/{reviewer.slug}",
+        }
     actor = _actor(reviewer)
     assert actor is not None
     return actor
@@ -227,14 +275,23 @@ def _asked_fields(info: Any) -> set[str]:
     return asked
 
 
-def _paged(info: Any, items: Sequence[Any], *, first: int | None = None,
-           after: str | None = None, last: int | None = None, before: str | None = None,
-           node: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+def _paged(
+    info: Any,
+    items: Sequence[Any],
+    *,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+    node: Callable[[Any], Any] | None = None,
+) -> dict[str, Any]:
     """A connection; without first/last GitHub answers `totalCount` and nothing else."""
     if first is None and last is None:
         if _asked_fields(info) - {"totalCount", "__typename"}:
-            raise GraphQLError(f"You must provide a `first` or `last` value to properly "
-                               f"paginate the `{info.field_name}` connection.")
+            raise GraphQLError(
+                f"You must provide a `first` or `last` value to properly "
+                f"paginate the `{info.field_name}` connection."
+            )
         return {"totalCount": len(items)}
     return connection(items, first=first, after=after, last=last, before=before, node=node)
 
@@ -242,13 +299,22 @@ def _paged(info: Any, items: Sequence[Any], *, first: int | None = None,
 def _review_node(review: Review, pull: PullRequest) -> dict[str, Any]:
     submitted = None if review.state == "PENDING" else iso(review.submitted_at)
     return {
-        "__typename": "PullRequestReview", "id": review.node_id, "databaseId": review.id,
-        "fullDatabaseId": str(review.id), "author": _actor(review.author),
-        "state": review.state, "body": review.body, "submittedAt": submitted,
-        "createdAt": iso(review.submitted_at), "updatedAt": iso(review.submitted_at),
+        "__typename": "PullRequestReview",
+        "id": review.node_id,
+        "databaseId": review.id,
+        "fullDatabaseId": str(review.id),
+        "author": _actor(review.author),
+        "state": review.state,
+        "body": review.body,
+        "submittedAt": submitted,
+        "createdAt": iso(review.submitted_at),
+        "updatedAt": iso(review.submitted_at),
         "url": f"{pull.url}#pullrequestreview-{review.id}",
-        "commit": {"__typename": "Commit", "id": f"C_{review.commit_oid}",
-                   "oid": review.commit_oid},
+        "commit": {
+            "__typename": "Commit",
+            "id": f"C_{review.commit_oid}",
+            "oid": review.commit_oid,
+        },
         "comments": lambda info, **args: _paged(info, [{}] * review.comments, **args),
     }
 
@@ -257,43 +323,80 @@ def _pull_node(request: Request, pull: PullRequest) -> dict[str, Any]:
     viewer = request.caller.token.login if request.caller.token else None
     seen = [r for r in pull.reviews if r.state != "PENDING" or r.author.login == viewer]
 
-    def reviews(info: Any, author: str | None = None, states: list[str] | None = None,
-                **args: Any) -> dict[str, Any]:
-        chosen = [r for r in seen if (author is None or r.author.login == author)
-                  and (states is None or r.state in states)]
+    def reviews(
+        info: Any, author: str | None = None, states: list[str] | None = None, **args: Any
+    ) -> dict[str, Any]:
+        chosen = [
+            r
+            for r in seen
+            if (author is None or r.author.login == author)
+            and (states is None or r.state in states)
+        ]
         return _paged(info, chosen, node=lambda review: _review_node(review, pull), **args)
 
-    def labels(info: Any, orderBy: dict[str, str] | None = None,  # noqa: N803 -- GitHub's name
-               **args: Any) -> dict[str, Any]:
+    def labels(
+        info: Any,
+        orderBy: dict[str, str] | None = None,
+        **args: Any,
+    ) -> dict[str, Any]:
         names = list(pull.labels)  # in the order they were added (CREATED_AT ASC)
         order = orderBy or {"field": "CREATED_AT", "direction": "ASC"}
         if order["field"] == "NAME":
             names.sort()
         if order["direction"] == "DESC":
             names.reverse()
-        return _paged(info, [{"__typename": "Label", "id": f"LA_{name}", "name": name,
-                              "color": "ededed"} for name in names], **args)
+        return _paged(
+            info,
+            [
+                {"__typename": "Label", "id": f"LA_{name}", "name": name, "color": "ededed"}
+                for name in names
+            ],
+            **args,
+        )
 
     def review_requests(info: Any, **args: Any) -> dict[str, Any]:
-        return _paged(info, [{"__typename": "ReviewRequest", "id": f"RR_{pull.id}_{i}",
-                              "asCodeOwner": False, "requestedReviewer": _reviewer(r)}
-                             for i, r in enumerate(pull.requested)], **args)
+        return _paged(
+            info,
+            [
+                {
+                    "__typename": "ReviewRequest",
+                    "id": f"RR_{pull.id}_{i}",
+                    "asCodeOwner": False,
+                    "requestedReviewer": _reviewer(r),
+                }
+                for i, r in enumerate(pull.requested)
+            ],
+            **args,
+        )
 
     return {
-        "__typename": "PullRequest", "id": pull.node_id, "databaseId": pull.id,
-        "fullDatabaseId": str(pull.id), "number": pull.number, "title": pull.title,
-        "state": pull.state, "isDraft": pull.draft, "merged": pull.state == "MERGED",
-        "closed": pull.state != "OPEN", "createdAt": iso(pull.created_at),
+        "__typename": "PullRequest",
+        "id": pull.node_id,
+        "databaseId": pull.id,
+        "fullDatabaseId": str(pull.id),
+        "number": pull.number,
+        "title": pull.title,
+        "state": pull.state,
+        "isDraft": pull.draft,
+        "merged": pull.state == "MERGED",
+        "closed": pull.state != "OPEN",
+        "createdAt": iso(pull.created_at),
         "updatedAt": iso(pull.updated_at),
         "closedAt": iso(pull.closed_at) if pull.closed_at else None,
         "mergedAt": iso(pull.merged_at) if pull.merged_at else None,
-        "author": _actor(pull.author), "mergedBy": _actor(pull.merged_by),
-        "baseRefName": pull.base_ref, "headRefName": pull.head_ref,
-        "additions": pull.additions, "deletions": pull.deletions,
-        "changedFiles": pull.changed_files, "url": pull.url,
+        "author": _actor(pull.author),
+        "mergedBy": _actor(pull.merged_by),
+        "baseRefName": pull.base_ref,
+        "headRefName": pull.head_ref,
+        "additions": pull.additions,
+        "deletions": pull.deletions,
+        "changedFiles": pull.changed_files,
+        "url": pull.url,
         "commits": lambda info, **args: _paged(info, [{}] * pull.commits, **args),
         "comments": lambda info, **args: _paged(info, [{}] * pull.comments, **args),
-        "labels": labels, "reviewRequests": review_requests, "reviews": reviews,
+        "labels": labels,
+        "reviewRequests": review_requests,
+        "reviews": reviews,
     }
 
 
@@ -305,14 +408,24 @@ _ORDER_KEYS = {
 
 
 def _pull_requests(request: Request, repo: Repo) -> Any:
-    def resolve(info: Any, *, states: list[str] | None = None, labels: list[str] | None = None,
-                headRefName: str | None = None, baseRefName: str | None = None,  # noqa: N803
-                orderBy: dict[str, str] | None = None, **args: Any) -> dict[str, Any]:  # noqa: N803
-        pulls = [p for p in pulls_of(request.world).by_repo.get(repo.id, [])
-                 if (states is None or p.state in states)
-                 and (labels is None or set(labels) & set(p.labels))
-                 and (headRefName is None or p.head_ref == headRefName)
-                 and (baseRefName is None or p.base_ref == baseRefName)]
+    def resolve(
+        info: Any,
+        *,
+        states: list[str] | None = None,
+        labels: list[str] | None = None,
+        headRefName: str | None = None,
+        baseRefName: str | None = None,
+        orderBy: dict[str, str] | None = None,
+        **args: Any,
+    ) -> dict[str, Any]:
+        pulls = [
+            p
+            for p in pulls_of(request.world).by_repo.get(repo.id, [])
+            if (states is None or p.state in states)
+            and (labels is None or set(labels) & set(p.labels))
+            and (headRefName is None or p.head_ref == headRefName)
+            and (baseRefName is None or p.base_ref == baseRefName)
+        ]
         if orderBy is None:
             pulls.sort(key=lambda p: p.number)
         else:
@@ -354,12 +467,17 @@ def _rest_login(account: Account | None) -> str | None:
 
 def _selected(world: World) -> list[PullRequest]:
     """The pull requests of the repositories the end-to-end selection reads."""
-    from tests.simulator.truth import SELECTED_OWNER, SELECTED_TOKEN  # noqa: PLC0415 -- truth imports this module
+    from github_simulator.truth import SELECTED_OWNER, SELECTED_TOKEN  # noqa: PLC0415 -- truth imports this module
 
     token = world.tokens[SELECTED_TOKEN]
-    return [pull for pulls in pulls_of(world).by_repo.values() for pull in pulls
-            if pull.repo.owner.login == SELECTED_OWNER and not pull.repo.fork
-            and world.visible_to_token(token, pull.repo)]
+    return [
+        pull
+        for pulls in pulls_of(world).by_repo.values()
+        for pull in pulls
+        if pull.repo.owner.login == SELECTED_OWNER
+        and not pull.repo.fork
+        and world.visible_to_token(token, pull.repo)
+    ]
 
 
 def _submitted(pull: PullRequest) -> list[Review]:
@@ -373,30 +491,38 @@ def expected_pull_requests(world: World) -> dict[tuple[Any, ...], dict[str, Any]
     for pull in _selected(world):
         reviews = _submitted(pull)
         expected[(pull.id,)] = {
-            "repo_id": pull.repo.id, "number": pull.number, "node_id": pull.node_id,
-            "title": pull.title, "state": pull.state.lower(), "draft": pull.draft,
-            "merged": pull.state == "MERGED", "created_at": iso(pull.created_at),
+            "repo_id": pull.repo.id,
+            "number": pull.number,
+            "node_id": pull.node_id,
+            "title": pull.title,
+            "state": pull.state.lower(),
+            "draft": pull.draft,
+            "merged": pull.state == "MERGED",
+            "created_at": iso(pull.created_at),
             "updated_at": iso(pull.updated_at),
             "closed_at": iso(pull.closed_at) if pull.closed_at else None,
             "merged_at": iso(pull.merged_at) if pull.merged_at else None,
-            "author_login": pull.author.login, "author_id": pull.author.id,
-            "author_type": pull.author.type, "merged_by_login": _rest_login(pull.merged_by),
-            "base_ref": pull.base_ref, "head_ref": pull.head_ref,
-            "additions": pull.additions, "deletions": pull.deletions,
-            "changed_files": pull.changed_files, "commit_count": pull.commits,
+            "author_login": pull.author.login,
+            "author_id": pull.author.id,
+            "author_type": pull.author.type,
+            "merged_by_login": _rest_login(pull.merged_by),
+            "base_ref": pull.base_ref,
+            "head_ref": pull.head_ref,
+            "additions": pull.additions,
+            "deletions": pull.deletions,
+            "changed_files": pull.changed_files,
+            "commit_count": pull.commits,
             "comment_count": pull.comments,
             "review_comment_count": sum(r.comments for r in reviews),
             "labels": list(pull.labels),
-            "requested_reviewers": [r.login for r in pull.requested
-                                    if isinstance(r, Account)],
+            "requested_reviewers": [r.login for r in pull.requested if isinstance(r, Account)],
             "requested_teams": [r.slug for r in pull.requested if isinstance(r, Team)],
             "html_url": pull.url,
             "review_count": len(reviews),
             "reviewers": sorted({r.author.login for r in reviews}),
             "approval_count": sum(r.state == "APPROVED" for r in reviews),
             "changes_requested_count": sum(r.state == "CHANGES_REQUESTED" for r in reviews),
-            "first_review_at": iso(min(r.submitted_at for r in reviews)) if reviews
-            else None,
+            "first_review_at": iso(min(r.submitted_at for r in reviews)) if reviews else None,
         }
     return expected
 
@@ -407,11 +533,16 @@ def expected_pull_request_reviews(world: World) -> dict[tuple[Any, ...], dict[st
     for pull in _selected(world):
         for review in _submitted(pull):
             expected[(review.id,)] = {
-                "repo_id": pull.repo.id, "pull_request_id": pull.id,
-                "pull_request_number": pull.number, "node_id": review.node_id,
-                "author_login": review.author.login, "author_id": review.author.id,
-                "state": review.state, "submitted_at": iso(review.submitted_at),
-                "body_length": len(review.body), "commit_id": review.commit_oid,
+                "repo_id": pull.repo.id,
+                "pull_request_id": pull.id,
+                "pull_request_number": pull.number,
+                "node_id": review.node_id,
+                "author_login": review.author.login,
+                "author_id": review.author.id,
+                "state": review.state,
+                "submitted_at": iso(review.submitted_at),
+                "body_length": len(review.body),
+                "commit_id": review.commit_oid,
                 "comment_count": review.comments,
                 "html_url": f"{pull.url}#pullrequestreview-{review.id}",
                 "updated_at": iso(pull.updated_at),
@@ -433,8 +564,10 @@ def mutate_pulls(world: World, rng: random.Random) -> None:
             by_age = sorted(pulls, key=lambda p: (p.updated_at, p.id))
             touched: set[int] = set()
 
-            def pick(candidates: list[PullRequest], touched: set[int] = touched,
-                     ) -> PullRequest | None:
+            def pick(
+                candidates: list[PullRequest],
+                touched: set[int] = touched,
+            ) -> PullRequest | None:
                 for pull in candidates:
                     if pull.id not in touched:
                         touched.add(pull.id)
@@ -442,8 +575,7 @@ def mutate_pulls(world: World, rng: random.Random) -> None:
                 return None
 
             if (oldest := pick(by_age)) is not None:
-                oldest.reviews.append(_review(world, rng, rng.choice(users[1:]), "APPROVED",
-                                              now))
+                oldest.reviews.append(_review(world, rng, rng.choice(users[1:]), "APPROVED", now))
                 oldest.updated_at = now
             if (opened := pick([p for p in pulls if p.state == "OPEN"])) is not None:
                 opened.state, opened.draft = "MERGED", False
@@ -458,12 +590,25 @@ def mutate_pulls(world: World, rng: random.Random) -> None:
             number = max(p.number for p in pulls) + 1
             author = rng.choice(users)
             new = PullRequest(
-                id=world.new_id(), repo=repo, number=number, title=f"Add feature #{number}",
-                author=author, state="OPEN", draft=False,
-                created_at=now - timedelta(minutes=1), updated_at=now,
-                base_ref=repo.default_branch, head_ref=f"topic-{number}", additions=12,
-                deletions=3, changed_files=2, commits=1, labels=["feature"],
-                requested=[users[2]])
-            new.reviews.append(_review(world, rng, users[3] if author != users[3] else users[4],
-                                       "COMMENTED", now))
+                id=world.new_id(),
+                repo=repo,
+                number=number,
+                title=f"Add feature #{number}",
+                author=author,
+                state="OPEN",
+                draft=False,
+                created_at=now - timedelta(minutes=1),
+                updated_at=now,
+                base_ref=repo.default_branch,
+                head_ref=f"topic-{number}",
+                additions=12,
+                deletions=3,
+                changed_files=2,
+                commits=1,
+                labels=["feature"],
+                requested=[users[2]],
+            )
+            new.reviews.append(
+                _review(world, rng, users[3] if author != users[3] else users[4], "COMMENTED", now)
+            )
             pulls.append(new)

@@ -27,9 +27,9 @@ from graphql import (
     SelectionSetNode,
 )
 
-from tests.simulator.rest_core import can_see
-from tests.simulator.server import GRAPHQL_HANDLERS, HTTPError, Reply, Request
-from tests.simulator.world import Repo, iso
+from github_simulator.rest_core import can_see
+from github_simulator.server import GRAPHQL_HANDLERS, HTTPError, Reply, Request
+from github_simulator.world import Repo, iso
 
 SDL_PATH = Path(__file__).with_name("github.graphql")
 
@@ -57,9 +57,15 @@ def schema() -> GraphQLSchema:
     return built
 
 
-def connection(items: Sequence[Any], *, first: int | None = None, after: str | None = None,
-               last: int | None = None, before: str | None = None,
-               node: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+def connection(
+    items: Sequence[Any],
+    *,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+    node: Callable[[Any], Any] | None = None,
+) -> dict[str, Any]:
     """A GitHub connection over `items` (already in the requested order). `node` turns an item
     into its GraphQL object, for the items of the page only."""
     if (first is None) == (last is None) and not (first is None and last is None):
@@ -91,7 +97,8 @@ def connection(items: Sequence[Any], *, first: int | None = None, after: str | N
         "nodes": [item for _, item in window],
         "edges": [{"node": item, "cursor": _encode(index)} for index, item in window],
         "pageInfo": {
-            "hasNextPage": has_next, "hasPreviousPage": has_previous,
+            "hasNextPage": has_next,
+            "hasPreviousPage": has_previous,
             "startCursor": _encode(window[0][0]) if window else None,
             "endCursor": _encode(window[-1][0]) if window else None,
         },
@@ -112,8 +119,9 @@ def _decode(cursor: str) -> int:
 def query_cost(document: graphql.DocumentNode, variables: dict[str, Any]) -> int:
     """GitHub's rule: one request per connection page, nested connections multiplied by their
     parents' page sizes; the sum divided by 100, rounded, at least 1."""
-    fragments = {d.name.value: d for d in document.definitions
-                 if isinstance(d, FragmentDefinitionNode)}
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
     operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
 
     def argument(field: FieldNode, name: str) -> Any:
@@ -149,13 +157,23 @@ def query_cost(document: graphql.DocumentNode, variables: dict[str, Any]) -> int
 def repository_node(request: Request, repo: Repo) -> dict[str, Any]:
     """The Repository object: core fields plus every family's fields."""
     node: dict[str, Any] = {
-        "__typename": "Repository", "id": repo.node_id, "databaseId": repo.id,
-        "name": repo.name, "nameWithOwner": repo.full_name,
-        "owner": {"__typename": repo.owner.type, "login": repo.owner.login,
-                  "id": repo.owner.node_id},
-        "isPrivate": repo.private, "isFork": repo.fork, "isArchived": repo.archived,
-        "createdAt": iso(repo.created_at), "updatedAt": iso(repo.updated_at),
-        "pushedAt": iso(repo.pushed_at), "url": f"https://github.test/{repo.full_name}",
+        "__typename": "Repository",
+        "id": repo.node_id,
+        "databaseId": repo.id,
+        "name": repo.name,
+        "nameWithOwner": repo.full_name,
+        "owner": {
+            "__typename": repo.owner.type,
+            "login": repo.owner.login,
+            "id": repo.owner.node_id,
+        },
+        "isPrivate": repo.private,
+        "isFork": repo.fork,
+        "isArchived": repo.archived,
+        "createdAt": iso(repo.created_at),
+        "updatedAt": iso(repo.updated_at),
+        "pushedAt": iso(repo.pushed_at),
+        "url": f"https://github.test/{repo.full_name}",
     }
     for name, build in REPOSITORY_FIELDS.items():
         node[name] = build(request, repo)
@@ -169,14 +187,21 @@ def _root(request: Request, cost: int) -> dict[str, Any]:
         limit = int(request.rate.get("x-ratelimit-limit", 5000))
         used = int(request.rate.get("x-ratelimit-used", 0)) + cost
         reset = float(request.rate.get("x-ratelimit-reset", world.clock.now() + 3600))
-        return {"cost": cost, "limit": limit, "remaining": max(limit - used, 0), "used": used,
-                "resetAt": iso(datetime.fromtimestamp(reset, tz=timezone.utc)), "nodeCount": 0}
+        return {
+            "cost": cost,
+            "limit": limit,
+            "remaining": max(limit - used, 0),
+            "used": used,
+            "resetAt": iso(datetime.fromtimestamp(reset, tz=timezone.utc)),
+            "nodeCount": 0,
+        }
 
     def repository(info: Any, owner: str, name: str, **args: Any) -> Any:
         repo = world.repo(owner, name)
         if repo is None or not can_see(request, repo):
-            raise NotFoundError(f"Could not resolve to a Repository with the name "
-                                f"'{owner}/{name}'.")
+            raise NotFoundError(
+                f"Could not resolve to a Repository with the name '{owner}/{name}'."
+            )
         return repository_node(request, repo)
 
     def node(info: Any, id: str) -> Any:
@@ -201,8 +226,13 @@ def _root(request: Request, cost: int) -> dict[str, Any]:
         return found
 
     viewer_login = request.caller.token.login if request.caller.token else "app-bot"
-    return {"rateLimit": rate_limit, "repository": repository, "node": node, "nodes": nodes,
-            "viewer": {"login": viewer_login, "__typename": "User"}}
+    return {
+        "rateLimit": rate_limit,
+        "repository": repository,
+        "node": node,
+        "nodes": nodes,
+        "viewer": {"login": viewer_login, "__typename": "User"},
+    }
 
 
 @functools.lru_cache(maxsize=256)
@@ -232,9 +262,14 @@ def execute(request: Request) -> Any:
     if errors:
         return Reply({"errors": errors}, headers={"x-sim-points": "1"})
     cost = query_cost(document, variables)
-    result = graphql.execute(schema(), document, root_value=_root(request, cost),
-                             variable_values=variables, context_value=request,
-                             is_awaitable=_synchronous)
+    result = graphql.execute(
+        schema(),
+        document,
+        root_value=_root(request, cost),
+        variable_values=variables,
+        context_value=request,
+        is_awaitable=_synchronous,
+    )
     assert isinstance(result, graphql.ExecutionResult)  # every resolver is synchronous
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
@@ -246,8 +281,7 @@ def _format(error: GraphQLError) -> dict[str, Any]:
     formatted = dict(error.formatted)
     if isinstance(error.original_error, NotFoundError) or isinstance(error, NotFoundError):
         formatted["type"] = "NOT_FOUND"
-    elif error.original_error is not None and not isinstance(error.original_error,
-                                                             GraphQLError):
+    elif error.original_error is not None and not isinstance(error.original_error, GraphQLError):
         # A bug in a resolver must fail the test, not pass as a GraphQL error.
         raise error.original_error
     return formatted

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from tests.simulator.rest_core import NAME, OWNER, visible_repo
-from tests.simulator.server import ROUTER, Reply, Request
-from tests.simulator.world import FAMILIES, World
+from github_simulator.rest_core import NAME, OWNER, visible_repo
+from github_simulator.server import ROUTER, Reply, Request
+from github_simulator.world import FAMILIES, World
 
 LINE_COUNT_COMMIT_LIMIT = 10_000
 CONTRIBUTORS = ["alice", "bob", "carol", "dave", "erin", "frank"]
@@ -50,8 +50,9 @@ def current_week(world: World) -> int:
     return week_start(world.now().date())
 
 
-def add_activity(world: World, repo_id: int, login: str, week: int,
-                 activity: tuple[int, int, int]) -> None:
+def add_activity(
+    world: World, repo_id: int, login: str, week: int, activity: tuple[int, int, int]
+) -> None:
     """`login` made (additions, deletions, commits) more in the week starting at `week`."""
     world.account(login)
     weeks = store(world).contributors.setdefault(repo_id, {}).setdefault(login, {})
@@ -116,10 +117,21 @@ def contributors_answer(world: World, repo_id: int, api: str) -> list[dict[str, 
         entries = []
         for week in all_weeks:
             additions, deletions, commits = weeks.get(week, [0, 0, 0])
-            entries.append({"w": week, "a": additions if lines else 0,
-                            "d": deletions if lines else 0, "c": commits})
-        answer.append({"author": world.account(login).payload(api),
-                       "total": sum(entry["c"] for entry in entries), "weeks": entries})
+            entries.append(
+                {
+                    "w": week,
+                    "a": additions if lines else 0,
+                    "d": deletions if lines else 0,
+                    "c": commits,
+                }
+            )
+        answer.append(
+            {
+                "author": world.account(login).payload(api),
+                "total": sum(entry["c"] for entry in entries),
+                "weeks": entries,
+            }
+        )
     # GitHub lists the contributor with the most commits last.
     answer.sort(key=lambda entry: (entry["total"], entry["author"]["login"]))
     return answer
@@ -155,6 +167,8 @@ def expected_contributor_stats(world: World) -> dict[tuple[Any, ...], dict[str, 
                     continue
                 day = datetime.fromtimestamp(week, tz=timezone.utc).date().isoformat()
                 expected[(repo.id, account.id, day)] = {
-                    "commits": commits, "additions": additions if lines else None,
-                    "deletions": deletions if lines else None}
+                    "commits": commits,
+                    "additions": additions if lines else None,
+                    "deletions": deletions if lines else None,
+                }
     return expected

@@ -33,8 +33,11 @@ class FakeClock:
     """Time that tests move by hand; sleeping advances it instantly and is recorded."""
 
     def __init__(self, start: float | None = None) -> None:
-        self._now = start if start is not None else datetime(
-            2026, 11, 20, 12, tzinfo=timezone.utc).timestamp()
+        self._now = (
+            start
+            if start is not None
+            else datetime(2026, 11, 20, 12, tzinfo=timezone.utc).timestamp()
+        )
         self.slept: list[float] = []
         self._lock = threading.Lock()
 
@@ -75,9 +78,13 @@ class Account:
 
     def payload(self, api: str) -> dict[str, Any]:
         return {
-            "login": self.login, "id": self.id, "node_id": self.node_id,
-            "avatar_url": f"https://avatars.example.test/u/{self.id}", "gravatar_id": "",
-            "url": f"{api}/users/{self.login}", "html_url": f"https://github.test/{self.login}",
+            "login": self.login,
+            "id": self.id,
+            "node_id": self.node_id,
+            "avatar_url": f"https://avatars.example.test/u/{self.id}",
+            "gravatar_id": "",
+            "url": f"{api}/users/{self.login}",
+            "html_url": f"https://github.test/{self.login}",
             "followers_url": f"{api}/users/{self.login}/followers",
             "following_url": f"{api}/users/{self.login}/following{{/other_user}}",
             "gists_url": f"{api}/users/{self.login}/gists{{/gist_id}}",
@@ -87,7 +94,9 @@ class Account:
             "repos_url": f"{api}/users/{self.login}/repos",
             "events_url": f"{api}/users/{self.login}/events{{/privacy}}",
             "received_events_url": f"{api}/users/{self.login}/received_events",
-            "type": self.type, "site_admin": False, "user_view_type": "public",
+            "type": self.type,
+            "site_admin": False,
+            "user_view_type": "public",
         }
 
 
@@ -151,12 +160,18 @@ class App:
     @classmethod
     def generate(cls, app_id: str) -> App:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        private = key.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
-        public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo
-                                               ).decode()
+        private = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        public = (
+            key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
         return cls(app_id, private, public)
 
 
@@ -206,8 +221,7 @@ class World:
     def add_repo(self, full_name: str, **attrs: Any) -> Repo:
         owner_login, name = full_name.split("/")
         kind = attrs.pop("owner_type", None)
-        owner = self.accounts.get(owner_login.lower()) or self.account(owner_login,
-                                                                       kind or "User")
+        owner = self.accounts.get(owner_login.lower()) or self.account(owner_login, kind or "User")
         repo = Repo(id=self.new_id(), owner=owner, name=name, **attrs)
         with self.lock:
             self.repos[repo.id] = repo
@@ -219,8 +233,14 @@ class World:
                 return repo
         return None
 
-    def add_token(self, token: str, login: str, orgs: set[str] | None = None,
-                  limit: int = 5000, graphql_limit: int = 5000) -> TokenInfo:
+    def add_token(
+        self,
+        token: str,
+        login: str,
+        orgs: set[str] | None = None,
+        limit: int = 5000,
+        graphql_limit: int = 5000,
+    ) -> TokenInfo:
         self.account(login)
         info = TokenInfo(token, login, set(orgs or ()), limit, graphql_limit)
         self.tokens[token] = info
@@ -231,8 +251,9 @@ class World:
         self.apps[app_id] = app
         return app
 
-    def install(self, app: App, owner: str, repo_ids: list[int] | None = None,
-                token_lifetime: int = 3600) -> Installation:
+    def install(
+        self, app: App, owner: str, repo_ids: list[int] | None = None, token_lifetime: int = 3600
+    ) -> Installation:
         installation = Installation(self.new_id(), self.account(owner), repo_ids, token_lifetime)
         app.installations[installation.id] = installation
         return installation
@@ -252,28 +273,47 @@ class World:
 
     def seed_families(self, seed: int) -> None:
         for name, seed_family in FAMILIES.items():
-            seed_family(self, random.Random(f"{seed}:{name}"))  # noqa: S311 -- seeded test data
+            seed_family(self, random.Random(f"{seed}:{name}"))
 
 
 def seeded_world(clock: Any, *, seed: int = 7, scale: dict[str, int] | None = None) -> World:
     """A small organization with a variety of repositories, plus every family's data."""
     world = World(clock)
     world.scale = {"repos": 3, **(scale or {})}
-    rng = random.Random(seed)  # noqa: S311 -- seeded test data, not secrets
+    rng = random.Random(seed)
     world.account("acme", "Organization")
     world.add_token("ghp_alice", "alice", orgs={"acme"})
     now = world.now()
-    names = ["api", "web", "infra", "docs", "mobile", "data", "auth", "billing", "search",
-             "notify", "gateway", "ml"]
+    names = [
+        "api",
+        "web",
+        "infra",
+        "docs",
+        "mobile",
+        "data",
+        "auth",
+        "billing",
+        "search",
+        "notify",
+        "gateway",
+        "ml",
+    ]
     for index in range(world.scale["repos"]):
         name = names[index] if index < len(names) else f"service-{index}"
         created = now - timedelta(days=400 + 30 * index)
-        world.add_repo(f"acme/{name}", private=index % 2 == 1, language=rng.choice(
-            ["Python", "Go", "TypeScript", None]), topics=sorted(rng.sample(
-                ["backend", "frontend", "ci", "ops", "ml"], 2)),
-            description=f"The {name} service", stargazers=rng.randint(0, 500),
-            forks=rng.randint(0, 50), open_issues=rng.randint(0, 30),
-            size=rng.randint(10, 90000), created_at=created, updated_at=now - timedelta(days=1),
-            pushed_at=now - timedelta(days=1))
+        world.add_repo(
+            f"acme/{name}",
+            private=index % 2 == 1,
+            language=rng.choice(["Python", "Go", "TypeScript", None]),
+            topics=sorted(rng.sample(["backend", "frontend", "ci", "ops", "ml"], 2)),
+            description=f"The {name} service",
+            stargazers=rng.randint(0, 500),
+            forks=rng.randint(0, 50),
+            open_issues=rng.randint(0, 30),
+            size=rng.randint(10, 90000),
+            created_at=created,
+            updated_at=now - timedelta(days=1),
+            pushed_at=now - timedelta(days=1),
+        )
     world.seed_families(seed)
     return world

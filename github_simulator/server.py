@@ -19,11 +19,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jwt
 
-from tests.simulator.world import App, Installation, TokenInfo, World
+from github_simulator.world import App, Installation, TokenInfo, World
 
 DOCS = "https://docs.github.com/rest"
-SECONDARY_MESSAGE = ("You have exceeded a secondary rate limit. Please wait a few minutes "
-                     "before you try again.")
+SECONDARY_MESSAGE = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+)
 
 
 class HTTPError(Exception):
@@ -186,17 +187,21 @@ class RateLimiter:
     def headers(self, caller: Caller, resource: str) -> dict[str, str]:
         with self.lock:
             used, reset, limit = self.window(caller, resource)
-        return {"x-ratelimit-limit": str(int(limit)),
-                "x-ratelimit-remaining": str(int(max(limit - used, 0))),
-                "x-ratelimit-reset": str(int(reset)), "x-ratelimit-used": str(int(used)),
-                "x-ratelimit-resource": resource}
+        return {
+            "x-ratelimit-limit": str(int(limit)),
+            "x-ratelimit-remaining": str(int(max(limit - used, 0))),
+            "x-ratelimit-reset": str(int(reset)),
+            "x-ratelimit-used": str(int(used)),
+            "x-ratelimit-resource": resource,
+        }
 
 
 class GitHubSimulator:
     """Start with `with GitHubSimulator(world) as sim:`; `sim.api_url` is the tap's api_url."""
 
-    def __init__(self, world: World, *, enterprise: bool = False,
-                 rate_limit_headers: bool = True) -> None:
+    def __init__(
+        self, world: World, *, enterprise: bool = False, rate_limit_headers: bool = True
+    ) -> None:
         self.world = world
         self.enterprise = enterprise
         self.rate_limit_headers = rate_limit_headers
@@ -207,7 +212,7 @@ class GitHubSimulator:
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests being answered at once
         # Where POST /graphql is executed instead of here, under the world's lock (the
-        # benchmark's forked executors: bench/forked_graphql.py).
+        # benchmark's forked executors: github_simulator/forked_graphql.py).
         self.graphql_executor: Callable[[Request], Reply] | None = None
         self._server: ThreadingHTTPServer | None = None
 
@@ -228,8 +233,9 @@ class GitHubSimulator:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     def stop(self) -> None:
         if self._server:
@@ -247,15 +253,19 @@ class GitHubSimulator:
 
     # -- what tests look at --------------------------------------------------------------------
 
-    def requests(self, path: str | None = None, method: str | None = None, *,
-                 caller: str | None = None) -> list[Recorded]:
+    def requests(
+        self, path: str | None = None, method: str | None = None, *, caller: str | None = None
+    ) -> list[Recorded]:
         """Recorded requests, optionally those whose path matches a regex (and of one method,
         or one caller)."""
         with self.lock:
-            return [r for r in self.recorded
-                    if (path is None or re.search(path, r.path))
-                    and (method is None or r.method == method)
-                    and (caller is None or r.caller == caller)]
+            return [
+                r
+                for r in self.recorded
+                if (path is None or re.search(path, r.path))
+                and (method is None or r.method == method)
+                and (caller is None or r.caller == caller)
+            ]
 
     def remaining(self, token: str, resource: str = "core") -> int:
         """What is left of a token's (or installation token's) hourly budget."""
@@ -275,8 +285,13 @@ class GitHubSimulator:
 
     # -- the pipeline --------------------------------------------------------------------------
 
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes,
-               ) -> tuple[int, dict[str, str], bytes]:
+    def handle(
+        self,
+        method: str,
+        raw_path: str,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> tuple[int, dict[str, str], bytes]:
         with self.lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -286,8 +301,13 @@ class GitHubSimulator:
             with self.lock:
                 self.in_flight -= 1
 
-    def _handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes,
-                ) -> tuple[int, dict[str, str], bytes]:
+    def _handle(
+        self,
+        method: str,
+        raw_path: str,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(raw_path)
         path = self._unprefixed(parts.path)
         if path is None:
@@ -307,7 +327,7 @@ class GitHubSimulator:
         if not self.enterprise:
             return path
         if path.startswith("/api/v3/"):
-            return path[len("/api/v3"):]
+            return path[len("/api/v3") :]
         return "/graphql" if path == "/api/graphql" else None
 
     def _fault_answer(self, fault: Fault) -> tuple[int, dict[str, str], bytes] | None:
@@ -316,16 +336,25 @@ class GitHubSimulator:
         if fault.advance:
             self.world.clock.advance(fault.advance)
         if fault.secondary is not None:
-            return 403, {"retry-after": str(int(fault.secondary)), **fault.headers}, encode_json({
-                "message": SECONDARY_MESSAGE, "documentation_url": DOCS})
+            return (
+                403,
+                {"retry-after": str(int(fault.secondary)), **fault.headers},
+                encode_json({"message": SECONDARY_MESSAGE, "documentation_url": DOCS}),
+            )
         if fault.status is not None:
-            return (fault.status, {"x-github-request-id": "SIM:FAULT", **fault.headers},
-                    fault.body if fault.body is not None
-                    else encode_json({"message": "Server Error"}))
+            return (
+                fault.status,
+                {"x-github-request-id": "SIM:FAULT", **fault.headers},
+                fault.body if fault.body is not None else encode_json({"message": "Server Error"}),
+            )
         return None  # latency or clock only: then answered normally
 
-    def _route(self, incoming: Incoming, body: bytes, resource: str,
-               ) -> tuple[int, dict[str, str], bytes]:
+    def _route(
+        self,
+        incoming: Incoming,
+        body: bytes,
+        resource: str,
+    ) -> tuple[int, dict[str, str], bytes]:
         method, path, query, headers = incoming
         if path == "/graphql":
             route: tuple[Handler, dict[str, str], str] | None = (GRAPHQL_HANDLERS[0], {}, "token")
@@ -337,19 +366,40 @@ class GitHubSimulator:
         try:
             caller = self._authenticate(headers.get("authorization"), auth)
         except HTTPError as exc:
-            return self._record(incoming, None, resource, 0,
-                                self._error(exc.status, exc.message))
+            return self._record(incoming, None, resource, 0, self._error(exc.status, exc.message))
         limit_headers = self._limit_headers(caller, resource)
         if caller.kind != "jwt" and self.limiter.remaining(caller, resource) <= 0:
             message = f"API rate limit exceeded for {caller.key}."
             # GraphQL answers 200 with an error of type RATE_LIMITED; REST answers 403.
-            refusal = (200, limit_headers, encode_json({"data": None, "errors": [
-                {"type": "RATE_LIMITED", "message": message}]})) if resource == "graphql" else (
-                403, limit_headers, encode_json({"message": message, "documentation_url": DOCS}))
+            refusal = (
+                (
+                    200,
+                    limit_headers,
+                    encode_json(
+                        {"data": None, "errors": [{"type": "RATE_LIMITED", "message": message}]}
+                    ),
+                )
+                if resource == "graphql"
+                else (
+                    403,
+                    limit_headers,
+                    encode_json({"message": message, "documentation_url": DOCS}),
+                )
+            )
             return self._record(incoming, caller, resource, 0, refusal)
         parsed_body = json.loads(body) if body else None
-        request = Request(method, path, query, headers, parsed_body, caller, params, self.world,
-                          self.api_url, limit_headers)
+        request = Request(
+            method,
+            path,
+            query,
+            headers,
+            parsed_body,
+            caller,
+            params,
+            self.world,
+            self.api_url,
+            limit_headers,
+        )
         try:
             if path == "/graphql" and self.graphql_executor is not None:
                 result = self.graphql_executor(request)
@@ -358,37 +408,66 @@ class GitHubSimulator:
                     result = handler(request)
         except HTTPError as exc:
             points = self._spend(caller, resource, 1)
-            return self._record(incoming, caller, resource, points, (
-                exc.status, {**self._limit_headers(caller, resource), **exc.headers},
-                encode_json({"message": exc.message, "documentation_url": DOCS,
-                       "status": str(exc.status)})))
+            return self._record(
+                incoming,
+                caller,
+                resource,
+                points,
+                (
+                    exc.status,
+                    {**self._limit_headers(caller, resource), **exc.headers},
+                    encode_json(
+                        {
+                            "message": exc.message,
+                            "documentation_url": DOCS,
+                            "status": str(exc.status),
+                        }
+                    ),
+                ),
+            )
         status, extra_headers, payload, points = self._render(request, result, resource)
         etag = 'W/"' + hashlib.sha256(payload).hexdigest()[:40] + '"'
         if status == 200 and headers.get("if-none-match") == etag:
             # A conditional request answered 304 is free.
-            return self._record(incoming, caller, resource, 0, (
-                304, {**self._limit_headers(caller, resource), "etag": etag}, b""))
+            return self._record(
+                incoming,
+                caller,
+                resource,
+                0,
+                (304, {**self._limit_headers(caller, resource), "etag": etag}, b""),
+            )
         points = self._spend(caller, resource, points)
         response_headers = {**self._limit_headers(caller, resource), **extra_headers}
         if status == 200:
             response_headers["etag"] = etag
-        return self._record(incoming, caller, resource, points,
-                            (status, response_headers, payload))
+        return self._record(incoming, caller, resource, points, (status, response_headers, payload))
 
-    def _render(self, request: Request, result: Any, resource: str,
-                ) -> tuple[int, dict[str, str], bytes, int]:
+    def _render(
+        self,
+        request: Request,
+        result: Any,
+        resource: str,
+    ) -> tuple[int, dict[str, str], bytes, int]:
         if isinstance(result, Listing):
             per_page = min(int(request.query.get("per_page", 30)), 100)
             page = int(request.query.get("page", 1))
-            items = result.items[(page - 1) * per_page: page * per_page]
+            items = result.items[(page - 1) * per_page : page * per_page]
             last = max((len(result.items) + per_page - 1) // per_page, 1)
-            body: Any = items if result.wrap is None else {
-                "total_count": len(result.items), result.wrap: items}
+            body: Any = (
+                items
+                if result.wrap is None
+                else {"total_count": len(result.items), result.wrap: items}
+            )
             return 200, self._links(request, page, last), encode_json(body), 1
         if isinstance(result, Reply):
             points = int(result.headers.pop("x-sim-points", 1))
-            payload = (b"" if result.body is None else result.body
-                       if isinstance(result.body, bytes) else encode_json(result.body))
+            payload = (
+                b""
+                if result.body is None
+                else result.body
+                if isinstance(result.body, bytes)
+                else encode_json(result.body)
+            )
             return result.status, result.headers, payload, points
         return 200, {}, encode_json(result), 1
 
@@ -422,27 +501,38 @@ class GitHubSimulator:
                 raise HTTPError(401, "Bad credentials")
             for app in self.world.apps.values():
                 if installation_id in app.installations:
-                    return Caller("installation", f"installation:{installation_id}",
-                                  installation=app.installations[installation_id], app=app)
+                    return Caller(
+                        "installation",
+                        f"installation:{installation_id}",
+                        installation=app.installations[installation_id],
+                        app=app,
+                    )
         raise HTTPError(401, "Bad credentials")
 
     def _verify_jwt(self, token: str) -> Caller:
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
             app = self.world.apps[str(unverified["iss"])]
-            jwt.decode(token, app.public_key_pem, algorithms=["RS256"],
-                       options={"verify_exp": False, "verify_iat": False})
+            jwt.decode(
+                token,
+                app.public_key_pem,
+                algorithms=["RS256"],
+                options={"verify_exp": False, "verify_iat": False},
+            )
         except (jwt.PyJWTError, KeyError) as exc:
             raise HTTPError(401, f"A JSON web token could not be decoded ({exc})") from None
         now = self.world.clock.now()
         # GitHub: iat not in the future (60 s in the past allows for drift); exp at most 10
         # minutes ahead, and not passed.
         if not unverified["iat"] <= now:
-            raise HTTPError(401, "'Issued at' claim ('iat') must be an Integer representing a "
-                                 "time in the past")
+            raise HTTPError(
+                401, "'Issued at' claim ('iat') must be an Integer representing a time in the past"
+            )
         if not now < unverified["exp"] <= now + 600:
-            raise HTTPError(401, "'Expiration time' claim ('exp') is too far in the future or "
-                                 "the token has expired")
+            raise HTTPError(
+                401,
+                "'Expiration time' claim ('exp') is too far in the future or the token has expired",
+            )
         return Caller("jwt", f"app:{app.app_id}", app=app)
 
     def _limit_headers(self, caller: Caller, resource: str) -> dict[str, str]:
@@ -461,27 +551,47 @@ class GitHubSimulator:
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
             for fault in self.faults:
-                if (fault.times > 0 and re.search(fault.path, path)
-                        and fault.method in (None, method)):
+                if (
+                    fault.times > 0
+                    and re.search(fault.path, path)
+                    and fault.method in (None, method)
+                ):
                     fault.times -= 1
                     return fault
         return None
 
     def _error(self, status: int, message: str) -> tuple[int, dict[str, str], bytes]:
-        return status, {}, encode_json({"message": message, "documentation_url": DOCS,
-                                  "status": str(status)})
+        return (
+            status,
+            {},
+            encode_json({"message": message, "documentation_url": DOCS, "status": str(status)}),
+        )
 
-    def _record(self, incoming: Incoming, caller: Caller | None, resource: str, points: int,
-                response: tuple[int, dict[str, str], bytes],
-                ) -> tuple[int, dict[str, str], bytes]:
+    def _record(
+        self,
+        incoming: Incoming,
+        caller: Caller | None,
+        resource: str,
+        points: int,
+        response: tuple[int, dict[str, str], bytes],
+    ) -> tuple[int, dict[str, str], bytes]:
         status, response_headers, payload = response
         with self.lock:
             response_headers.setdefault("x-github-request-id", f"SIM:{len(self.recorded) + 1}")
-            self.recorded.append(Recorded(
-                incoming.method, incoming.path, incoming.query, status,
-                caller.key if caller else "anonymous", resource, points,
-                incoming.headers.get("if-none-match"), incoming.headers.get("authorization"),
-                self.world.clock.now()))
+            self.recorded.append(
+                Recorded(
+                    incoming.method,
+                    incoming.path,
+                    incoming.query,
+                    status,
+                    caller.key if caller else "anonymous",
+                    resource,
+                    points,
+                    incoming.headers.get("if-none-match"),
+                    incoming.headers.get("authorization"),
+                    self.world.clock.now(),
+                )
+            )
         return status, response_headers, payload
 
 

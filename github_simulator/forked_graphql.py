@@ -22,9 +22,9 @@ import struct
 import traceback
 from typing import Any
 
-from tests.simulator import GitHubSimulator
-from tests.simulator.graphql_api import execute
-from tests.simulator.server import HTTPError, Reply, Request, encode_json
+from github_simulator import GitHubSimulator
+from github_simulator.graphql_api import execute
+from github_simulator.server import HTTPError, Reply, Request, encode_json
 
 __all__ = ["ForkedGraphQL"]
 
@@ -73,8 +73,7 @@ class ForkedGraphQL:
         Authorization header). A refusal (HTTPError) or a bug there is raised here."""
         connection = self._idle.get()
         try:
-            _send(connection, (request.headers.get("authorization"), request.body,
-                               request.rate))
+            _send(connection, (request.headers.get("authorization"), request.body, request.rate))
             outcome, answer = _receive(connection)
         finally:
             self._idle.put(connection)
@@ -94,8 +93,18 @@ def _serve(simulator: GitHubSimulator, connection: socket.socket) -> None:
             return
         try:
             caller = simulator._authenticate(authorization, "token")  # its own copy
-            request = Request("POST", "/graphql", {}, {"authorization": authorization}, body,
-                              caller, {}, simulator.world, simulator.api_url, rate)
+            request = Request(
+                "POST",
+                "/graphql",
+                {},
+                {"authorization": authorization},
+                body,
+                caller,
+                {},
+                simulator.world,
+                simulator.api_url,
+                rate,
+            )
             reply = execute(request)
             payload = None if reply.body is None else encode_json(reply.body)
             answer: tuple[str, Any] = ("answered", (reply.status, reply.headers, payload))

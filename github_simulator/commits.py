@@ -24,10 +24,10 @@ from typing import Any
 
 from graphql import GraphQLError
 
-from tests.simulator.graphql_api import REPOSITORY_FIELDS, connection
-from tests.simulator.rest_core import NAME, OWNER, visible_repo
-from tests.simulator.server import ROUTER, HTTPError, Listing, Request
-from tests.simulator.world import FAMILIES, Repo, World, iso
+from github_simulator.graphql_api import REPOSITORY_FIELDS, connection
+from github_simulator.rest_core import NAME, OWNER, visible_repo
+from github_simulator.server import ROUTER, HTTPError, Listing, Request
+from github_simulator.world import FAMILIES, Repo, World, iso
 
 FAMILY = "commits"
 HEADS = "refs/heads/"
@@ -83,16 +83,36 @@ class GitRepo:
 
     # -- building history ----------------------------------------------------------------------
 
-    def commit(self, parents: list[str], when: datetime, *, message: str,
-               author: Person = ALICE, committer: Person | None = None,
-               authored: datetime | None = None, additions: int = 10, deletions: int = 2,
-               changed_files: int = 1) -> GitCommit:
+    def commit(
+        self,
+        parents: list[str],
+        when: datetime,
+        *,
+        message: str,
+        author: Person = ALICE,
+        committer: Person | None = None,
+        authored: datetime | None = None,
+        additions: int = 10,
+        deletions: int = 2,
+        changed_files: int = 1,
+    ) -> GitCommit:
         """A new commit object (no branch moves)."""
         self._counter += 1
         oid = hashlib.sha1(  # noqa: S324 -- git's object ids are SHA-1; not a security use
-            f"{self.repo_id}:{self._counter}:{message}:{parents}".encode()).hexdigest()
-        commit = GitCommit(oid, list(parents), message, author, authored or when,
-                           committer or author, when, additions, deletions, changed_files)
+            f"{self.repo_id}:{self._counter}:{message}:{parents}".encode()
+        ).hexdigest()
+        commit = GitCommit(
+            oid,
+            list(parents),
+            message,
+            author,
+            authored or when,
+            committer or author,
+            when,
+            additions,
+            deletions,
+            changed_files,
+        )
         self.commits[oid] = commit
         return commit
 
@@ -103,12 +123,18 @@ class GitRepo:
         self.branches[branch] = commit.oid
         return commit
 
-    def merge(self, into: str, source: str, when: datetime, *,
-              author: Person = ALICE) -> GitCommit:
+    def merge(self, into: str, source: str, when: datetime, *, author: Person = ALICE) -> GitCommit:
         """A merge commit of `source` into `into` (GitHub's merge button: committer web-flow)."""
-        commit = self.commit([self.branches[into], self.branches[source]], when,
-                             message=f"Merge branch '{source}' into {into}", author=author,
-                             committer=WEB_FLOW, additions=0, deletions=0, changed_files=0)
+        commit = self.commit(
+            [self.branches[into], self.branches[source]],
+            when,
+            message=f"Merge branch '{source}' into {into}",
+            author=author,
+            committer=WEB_FLOW,
+            additions=0,
+            deletions=0,
+            changed_files=0,
+        )
         self.branches[into] = commit.oid
         return commit
 
@@ -180,8 +206,13 @@ def _message(rng: random.Random, index: int) -> str:
 def _work(rng: random.Random) -> dict[str, Any]:
     author = rng.choice(PEOPLE)
     committer = author if rng.random() < 0.8 else rng.choice(PEOPLE)
-    return {"author": author, "committer": committer, "additions": rng.randint(0, 400),
-            "deletions": rng.randint(0, 150), "changed_files": rng.randint(1, 12)}
+    return {
+        "author": author,
+        "committer": committer,
+        "additions": rng.randint(0, 400),
+        "deletions": rng.randint(0, 150),
+        "changed_files": rng.randint(1, 12),
+    }
 
 
 def seed_repository(world: World, repo: Repo, rng: random.Random, count: int) -> GitRepo:
@@ -202,8 +233,12 @@ def seed_repository(world: World, repo: Repo, rng: random.Random, count: int) ->
             data.branches[merged_topic] = data.branches[main]
             for offset in range(feature_commits):
                 # The feature's commits interleave in time with main's.
-                data.advance(merged_topic, when + step * (offset * 1.5 + 0.5),
-                             message=_message(rng, index), **_work(rng))
+                data.advance(
+                    merged_topic,
+                    when + step * (offset * 1.5 + 0.5),
+                    message=_message(rng, index),
+                    **_work(rng),
+                )
                 index += 1
             continue
         if feature_commits and index == merge_at:
@@ -217,8 +252,12 @@ def seed_repository(world: World, repo: Repo, rng: random.Random, count: int) ->
         fork = data.first_parents(data.branches[main])[count // 3].oid
         data.branches["feature/search"] = fork
         for offset in range(3):
-            data.advance("feature/search", now - timedelta(days=1, hours=6 - offset),
-                         message=_message(rng, 1000 + offset), **_work(rng))
+            data.advance(
+                "feature/search",
+                now - timedelta(days=1, hours=6 - offset),
+                message=_message(rng, 1000 + offset),
+                **_work(rng),
+            )
     return data
 
 
@@ -249,9 +288,13 @@ def _in_range(commit: GitCommit, start_date: datetime | None) -> bool:
     return start_date is None or commit.committed >= start_date
 
 
-def expected_commits(world: World, branches: Iterable[str] | None = None,
-                     start_date: datetime | None = None, *,
-                     include_emails: bool = False) -> dict[tuple[Any, ...], dict[str, Any]]:
+def expected_commits(
+    world: World,
+    branches: Iterable[str] | None = None,
+    start_date: datetime | None = None,
+    *,
+    include_emails: bool = False,
+) -> dict[tuple[Any, ...], dict[str, Any]]:
     """(repo_id, sha) -> record fields, for every commit reachable from a selected branch now.
     (Commits that left a branch through a force-push stay in a warehouse; they are not here.)"""
     expected: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -261,14 +304,17 @@ def expected_commits(world: World, branches: Iterable[str] | None = None,
             for oid in data.reachable(data.branches[branch]):
                 commit = data.commits[oid]
                 if _in_range(commit, start_date):
-                    expected[(repo.id, oid)] = commit_fields(world, repo, commit,
-                                                             include_emails=include_emails)
+                    expected[(repo.id, oid)] = commit_fields(
+                        world, repo, commit, include_emails=include_emails
+                    )
     return expected
 
 
-def expected_commit_branches(world: World, branches: Iterable[str] | None = None,
-                             start_date: datetime | None = None,
-                             ) -> dict[tuple[Any, ...], dict[str, Any]]:
+def expected_commit_branches(
+    world: World,
+    branches: Iterable[str] | None = None,
+    start_date: datetime | None = None,
+) -> dict[tuple[Any, ...], dict[str, Any]]:
     """(repo_id, branch, sha) -> {} for every commit of every selected branch."""
     expected: dict[tuple[Any, ...], dict[str, Any]] = {}
     for repo in world.repos.values():
@@ -280,22 +326,32 @@ def expected_commit_branches(world: World, branches: Iterable[str] | None = None
     return expected
 
 
-def commit_fields(world: World, repo: Repo, commit: GitCommit, *,
-                  include_emails: bool = False) -> dict[str, Any]:
+def commit_fields(
+    world: World, repo: Repo, commit: GitCommit, *, include_emails: bool = False
+) -> dict[str, Any]:
     """The fields a commits record must carry for `commit`."""
 
     def person(prefix: str, who: Person) -> dict[str, Any]:
         account = world.accounts.get(who.login.lower()) if who.login else None
-        return {f"{prefix}_name": who.name, f"{prefix}_login": account.login if account else None,
-                f"{prefix}_id": account.id if account else None,
-                f"{prefix}_email": who.email if include_emails else None}
+        return {
+            f"{prefix}_name": who.name,
+            f"{prefix}_login": account.login if account else None,
+            f"{prefix}_id": account.id if account else None,
+            f"{prefix}_email": who.email if include_emails else None,
+        }
 
     return {
-        "sha": commit.oid, "message_headline": commit.headline, "message_body": commit.body,
-        **person("author", commit.author), **person("committer", commit.committer),
-        "authored_at": iso(commit.authored), "committed_at": iso(commit.committed),
-        "parent_count": len(commit.parents), "additions": commit.additions,
-        "deletions": commit.deletions, "changed_files": commit.changed_files,
+        "sha": commit.oid,
+        "message_headline": commit.headline,
+        "message_body": commit.body,
+        **person("author", commit.author),
+        **person("committer", commit.committer),
+        "authored_at": iso(commit.authored),
+        "committed_at": iso(commit.committed),
+        "parent_count": len(commit.parents),
+        "additions": commit.additions,
+        "deletions": commit.deletions,
+        "changed_files": commit.changed_files,
         "html_url": f"https://github.test/{repo.full_name}/commit/{commit.oid}",
     }
 
@@ -303,8 +359,9 @@ def commit_fields(world: World, repo: Repo, commit: GitCommit, *,
 # -- mutations for the end-to-end scenario ----------------------------------------------------
 
 
-def merge_old_dated_branch(world: World, repo: Repo, rng: random.Random, *,
-                           days_old: int = 20, name: str | None = None) -> list[GitCommit]:
+def merge_old_dated_branch(
+    world: World, repo: Repo, rng: random.Random, *, days_old: int = 20, name: str | None = None
+) -> list[GitCommit]:
     """A branch forked `days_old` days ago whose commits are all dated then, merged into the
     default branch now: its commits are older than the branch's previous head."""
     data = git(world, repo)
@@ -315,8 +372,15 @@ def merge_old_dated_branch(world: World, repo: Repo, rng: random.Random, *,
     base = next((c for c in chain if c.committed <= forked), chain[-1])
     name = name or f"topic/old-{len(data.branches)}-{rng.randint(100, 999)}"
     data.branches[name] = base.oid
-    made = [data.advance(name, forked + timedelta(hours=6 * (i + 1)),
-                         message=_message(rng, 2000 + i), **_work(rng)) for i in range(3)]
+    made = [
+        data.advance(
+            name,
+            forked + timedelta(hours=6 * (i + 1)),
+            message=_message(rng, 2000 + i),
+            **_work(rng),
+        )
+        for i in range(3)
+    ]
     made.append(data.merge(main, name, now - timedelta(minutes=30)))
     del data.branches[name]
     return made
@@ -330,11 +394,20 @@ def force_push(world: World, repo: Repo, branch: str) -> list[GitCommit]:
     own = [c for c in reversed(data.history(data.branches[branch])) if c.oid not in main_reach]
     data.branches[branch] = data.branches[repo.default_branch]
     now = world.now()
-    return [data.advance(branch, now - timedelta(minutes=10 - i), message=old.message,
-                         author=old.author, authored=old.authored, committer=old.committer,
-                         additions=old.additions, deletions=old.deletions,
-                         changed_files=old.changed_files)
-            for i, old in enumerate(own)]
+    return [
+        data.advance(
+            branch,
+            now - timedelta(minutes=10 - i),
+            message=old.message,
+            author=old.author,
+            authored=old.authored,
+            committer=old.committer,
+            additions=old.additions,
+            deletions=old.deletions,
+            changed_files=old.changed_files,
+        )
+        for i, old in enumerate(own)
+    ]
 
 
 def mutate_commits(world: World, rng: random.Random) -> None:
@@ -348,8 +421,12 @@ def mutate_commits(world: World, rng: random.Random) -> None:
             merge_old_dated_branch(world, repo, rng)
             now = world.now()
             for minutes in (20, 10):
-                data.advance(repo.default_branch, now - timedelta(minutes=minutes),
-                             message=_message(rng, 3000 + minutes), **_work(rng))
+                data.advance(
+                    repo.default_branch,
+                    now - timedelta(minutes=minutes),
+                    message=_message(rng, 3000 + minutes),
+                    **_work(rng),
+                )
             features = sorted(b for b in data.branches if b != repo.default_branch)
             if features:
                 force_push(world, repo, features[0])
@@ -364,8 +441,9 @@ def _timestamp(value: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise GraphQLError(f"Variable has an invalid value: {value!r} is not a GitTimestamp"
-                           ) from None
+        raise GraphQLError(
+            f"Variable has an invalid value: {value!r} is not a GitTimestamp"
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
@@ -373,15 +451,24 @@ def _user(world: World, person: Person) -> dict[str, Any] | None:
     account = world.accounts.get(person.login.lower()) if person.login else None
     if account is None:
         return None
-    return {"__typename": "User", "login": account.login, "databaseId": account.id,
-            "id": account.node_id, "url": f"https://github.test/{account.login}",
-            "name": person.name}
+    return {
+        "__typename": "User",
+        "login": account.login,
+        "databaseId": account.id,
+        "id": account.node_id,
+        "url": f"https://github.test/{account.login}",
+        "name": person.name,
+    }
 
 
 def _actor(world: World, person: Person, when: datetime) -> dict[str, Any]:
-    return {"name": person.name, "email": person.email, "date": iso(when),
-            "user": _user(world, person),
-            "avatarUrl": lambda info, size=None: "https://avatars.example.test/u/0"}
+    return {
+        "name": person.name,
+        "email": person.email,
+        "date": iso(when),
+        "user": _user(world, person),
+        "avatarUrl": lambda info, size=None: "https://avatars.example.test/u/0",
+    }
 
 
 def commit_node(world: World, repo: Repo, data: GitRepo, commit: GitCommit) -> dict[str, Any]:
@@ -397,25 +484,39 @@ def commit_node(world: World, repo: Repo, data: GitRepo, commit: GitCommit) -> d
         author = args.get("author") or {}
         if args.get("path") is not None:
             raise GraphQLError("history(path:) is not simulated: the simulator has no trees")
-        items = [c for c in data.history(commit.oid)
-                 if (since is None or c.committed >= since)
-                 and (until is None or c.committed <= until)
-                 and _authored_by(world, c, author)]
-        return connection(items, node=lambda c: commit_node(world, repo, data, c),
-                          **_page_args(args))
+        items = [
+            c
+            for c in data.history(commit.oid)
+            if (since is None or c.committed >= since)
+            and (until is None or c.committed <= until)
+            and _authored_by(world, c, author)
+        ]
+        return connection(
+            items, node=lambda c: commit_node(world, repo, data, c), **_page_args(args)
+        )
 
     return {
-        "__typename": "Commit", "id": f"C_{commit.oid}", "oid": commit.oid,
-        "abbreviatedOid": commit.oid[:7], "message": commit.message,
-        "messageHeadline": commit.headline, "messageBody": commit.body,
-        "authoredDate": iso(commit.authored), "committedDate": iso(commit.committed),
+        "__typename": "Commit",
+        "id": f"C_{commit.oid}",
+        "oid": commit.oid,
+        "abbreviatedOid": commit.oid[:7],
+        "message": commit.message,
+        "messageHeadline": commit.headline,
+        "messageBody": commit.body,
+        "authoredDate": iso(commit.authored),
+        "committedDate": iso(commit.committed),
         "author": _actor(world, commit.author, commit.authored),
         "committer": _actor(world, commit.committer, commit.committed),
         "authoredByCommitter": commit.author == commit.committer,
-        "additions": commit.additions, "deletions": commit.deletions,
-        "changedFiles": commit.changed_files, "changedFilesIfAvailable": commit.changed_files,
-        "url": url, "commitUrl": url, "resourcePath": f"/{repo.full_name}/commit/{commit.oid}",
-        "parents": parents, "history": history,
+        "additions": commit.additions,
+        "deletions": commit.deletions,
+        "changedFiles": commit.changed_files,
+        "changedFilesIfAvailable": commit.changed_files,
+        "url": url,
+        "commitUrl": url,
+        "resourcePath": f"/{repo.full_name}/commit/{commit.oid}",
+        "parents": parents,
+        "history": history,
     }
 
 
@@ -435,8 +536,13 @@ def _page_args(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def ref_node(world: World, repo: Repo, data: GitRepo, name: str) -> dict[str, Any]:
-    return {"__typename": "Ref", "id": f"REF_{repo.id}_{name}", "name": name, "prefix": HEADS,
-            "target": commit_node(world, repo, data, data.commits[data.branches[name]])}
+    return {
+        "__typename": "Ref",
+        "id": f"REF_{repo.id}_{name}",
+        "name": name,
+        "prefix": HEADS,
+        "target": commit_node(world, repo, data, data.commits[data.branches[name]]),
+    }
 
 
 def _repository_fields(request: Request, repo: Repo) -> dict[str, Any]:
@@ -448,42 +554,51 @@ def _repository_fields(request: Request, repo: Repo) -> dict[str, Any]:
             return None  # an empty repository has no default branch yet
         return ref_node(world, repo, data, repo.default_branch)
 
-    def ref(info: Any, qualifiedName: str, **args: Any) -> dict[str, Any] | None:  # noqa: N803 -- GitHub's argument name
+    def ref(info: Any, qualifiedName: str, **args: Any) -> dict[str, Any] | None:
         if qualifiedName.startswith(HEADS):
-            name = qualifiedName[len(HEADS):]
+            name = qualifiedName[len(HEADS) :]
         elif qualifiedName.startswith("refs/"):
             return None  # tags and other namespaces are not simulated
         else:
             name = qualifiedName
         return ref_node(world, repo, data, name) if name in data.branches else None
 
-    def refs(info: Any, refPrefix: str, **args: Any) -> dict[str, Any]:  # noqa: N803 -- GitHub's argument name
+    def refs(info: Any, refPrefix: str, **args: Any) -> dict[str, Any]:
         if not refPrefix.endswith("/"):
             raise GraphQLError("refPrefix must end with '/'")
         names = sorted(data.branches) if refPrefix == HEADS else []
         if refPrefix.startswith(HEADS) and refPrefix != HEADS:
-            names = [n[len(refPrefix) - len(HEADS):] for n in sorted(data.branches)
-                     if (HEADS + n).startswith(refPrefix)]
+            names = [
+                n[len(refPrefix) - len(HEADS) :]
+                for n in sorted(data.branches)
+                if (HEADS + n).startswith(refPrefix)
+            ]
         if args.get("query"):
             names = [n for n in names if args["query"] in n]
         order = args.get("orderBy") or {}
         if order.get("direction") == "DESC":
             names.reverse()
-        nodes = [ref_node(world, repo, data, refPrefix[len(HEADS):] + n) for n in names]
+        nodes = [ref_node(world, repo, data, refPrefix[len(HEADS) :] + n) for n in names]
         for node, name in zip(nodes, names, strict=True):
             node["name"] = name  # a ref's name is relative to the prefix asked
         return connection(nodes, **_page_args(args))
 
-    def object_(info: Any, oid: str | None = None, expression: str | None = None,
-                **args: Any) -> dict[str, Any] | None:
+    def object_(
+        info: Any, oid: str | None = None, expression: str | None = None, **args: Any
+    ) -> dict[str, Any] | None:
         key = oid or expression
         if key in data.branches:
             key = data.branches[key]
         commit = data.commits.get(key or "")
         return commit_node(world, repo, data, commit) if commit else None
 
-    return {"defaultBranchRef": default_branch_ref, "ref": ref, "refs": refs,
-            "object": object_, "isEmpty": not data.commits}
+    return {
+        "defaultBranchRef": default_branch_ref,
+        "ref": ref,
+        "refs": refs,
+        "object": object_,
+        "isEmpty": not data.commits,
+    }
 
 
 def _field(name: str) -> Any:
@@ -510,26 +625,44 @@ def rest_commit(request: Request, repo: Repo, commit: GitCommit) -> dict[str, An
     html = f"https://github.test/{repo.full_name}/commit/{commit.oid}"
     tree = hashlib.sha1(commit.oid.encode()).hexdigest()  # noqa: S324 -- a git object id
     return {
-        "url": f"{base}/commits/{commit.oid}", "sha": commit.oid,
-        "node_id": f"C_{commit.oid}", "html_url": html,
+        "url": f"{base}/commits/{commit.oid}",
+        "sha": commit.oid,
+        "node_id": f"C_{commit.oid}",
+        "html_url": html,
         "comments_url": f"{base}/commits/{commit.oid}/comments",
         "commit": {
             "url": f"{base}/git/commits/{commit.oid}",
-            "author": {"name": commit.author.name, "email": commit.author.email,
-                       "date": iso(commit.authored)},
-            "committer": {"name": commit.committer.name, "email": commit.committer.email,
-                          "date": iso(commit.committed)},
+            "author": {
+                "name": commit.author.name,
+                "email": commit.author.email,
+                "date": iso(commit.authored),
+            },
+            "committer": {
+                "name": commit.committer.name,
+                "email": commit.committer.email,
+                "date": iso(commit.committed),
+            },
             "message": commit.message,
             "tree": {"url": f"{base}/git/trees/{tree}", "sha": tree},
             "comment_count": 0,
-            "verification": {"verified": False, "reason": "unsigned", "signature": None,
-                             "payload": None, "verified_at": None},
+            "verification": {
+                "verified": False,
+                "reason": "unsigned",
+                "signature": None,
+                "payload": None,
+                "verified_at": None,
+            },
         },
         "author": _rest_user(request, commit.author),
         "committer": _rest_user(request, commit.committer),
-        "parents": [{"url": f"{base}/commits/{p}", "sha": p,
-                     "html_url": f"https://github.test/{repo.full_name}/commit/{p}"}
-                    for p in commit.parents],
+        "parents": [
+            {
+                "url": f"{base}/commits/{p}",
+                "sha": p,
+                "html_url": f"https://github.test/{repo.full_name}/commit/{p}",
+            }
+            for p in commit.parents
+        ],
     }
 
 
@@ -553,8 +686,12 @@ def list_commits(request: Request) -> Any:
     if head is None:
         raise HTTPError(404, f"No commit found for SHA: {start}")
     since, until = _timestamp(query.get("since")), _timestamp(query.get("until"))
-    items = [rest_commit(request, repo, c) for c in data.history(head)
-             if (since is None or c.committed >= since) and (until is None or c.committed <= until)
-             and _matches_person(request, c.author, query.get("author"))
-             and _matches_person(request, c.committer, query.get("committer"))]
+    items = [
+        rest_commit(request, repo, c)
+        for c in data.history(head)
+        if (since is None or c.committed >= since)
+        and (until is None or c.committed <= until)
+        and _matches_person(request, c.author, query.get("author"))
+        and _matches_person(request, c.committer, query.get("committer"))
+    ]
     return Listing(items)

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from tests.simulator.graphql_api import NODE_RESOLVERS, connection
-from tests.simulator.rest_core import NAME, OWNER, can_see, repo_payload, visible_repo
-from tests.simulator.server import ROUTER, HTTPError, Listing, Request
-from tests.simulator.world import FAMILIES, Account, Repo, World, iso
+from github_simulator.graphql_api import NODE_RESOLVERS, connection
+from github_simulator.rest_core import NAME, OWNER, can_see, repo_payload, visible_repo
+from github_simulator.server import ROUTER, HTTPError, Listing, Request
+from github_simulator.world import FAMILIES, Account, Repo, World, iso
 
 RUN = r"(?P<run_id>\d+)"
 ATTEMPT = r"(?P<attempt>\d+)"
@@ -31,16 +31,58 @@ CAPPED_FILTERS = ("actor", "branch", "check_suite_id", "created", "event", "head
 STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
 JOB_NAMES = ["build", "test (3.11)", "test (3.12)", "lint", "docs", "package"]
 # A run's repository and head_repository: GitHub's minimal repository without counts or dates.
-RUN_REPOSITORY_KEYS = frozenset({
-    "archive_url", "assignees_url", "blobs_url", "branches_url", "collaborators_url",
-    "comments_url", "commits_url", "compare_url", "contents_url", "contributors_url",
-    "deployments_url", "description", "downloads_url", "events_url", "fork", "forks_url",
-    "full_name", "git_commits_url", "git_refs_url", "git_tags_url", "git_url", "hooks_url",
-    "html_url", "id", "issue_comment_url", "issue_events_url", "issues_url", "keys_url",
-    "labels_url", "languages_url", "merges_url", "milestones_url", "name", "node_id",
-    "notifications_url", "owner", "private", "pulls_url", "releases_url", "ssh_url",
-    "stargazers_url", "statuses_url", "subscribers_url", "subscription_url", "tags_url",
-    "teams_url", "trees_url", "url"})
+RUN_REPOSITORY_KEYS = frozenset(
+    {
+        "archive_url",
+        "assignees_url",
+        "blobs_url",
+        "branches_url",
+        "collaborators_url",
+        "comments_url",
+        "commits_url",
+        "compare_url",
+        "contents_url",
+        "contributors_url",
+        "deployments_url",
+        "description",
+        "downloads_url",
+        "events_url",
+        "fork",
+        "forks_url",
+        "full_name",
+        "git_commits_url",
+        "git_refs_url",
+        "git_tags_url",
+        "git_url",
+        "hooks_url",
+        "html_url",
+        "id",
+        "issue_comment_url",
+        "issue_events_url",
+        "issues_url",
+        "keys_url",
+        "labels_url",
+        "languages_url",
+        "merges_url",
+        "milestones_url",
+        "name",
+        "node_id",
+        "notifications_url",
+        "owner",
+        "private",
+        "pulls_url",
+        "releases_url",
+        "ssh_url",
+        "stargazers_url",
+        "statuses_url",
+        "subscribers_url",
+        "subscription_url",
+        "tags_url",
+        "teams_url",
+        "trees_url",
+        "url",
+    }
+)
 LABELS = [["ubuntu-latest"], ["ubuntu-22.04"], ["self-hosted", "linux", "x64"], ["macos-14"]]
 
 
@@ -142,15 +184,21 @@ def workflows_of(world: World, repo: Repo) -> list[Workflow]:
     workflows = store(world).workflows.setdefault(repo.id, [])
     if not workflows:
         for name, file in (("CI", "ci.yml"), ("Release", "release.yml")):
-            workflows.append(Workflow(world.new_id(), name, f".github/workflows/{file}",
-                                      repo.created_at))
+            workflows.append(
+                Workflow(world.new_id(), name, f".github/workflows/{file}", repo.created_at)
+            )
     return workflows
 
 
 def _steps(rng: random.Random, start: datetime, outcome: str) -> tuple[list[Step], datetime]:
     """The steps of a job that `outcome`s ("success", "failure", "in_progress", "queued")."""
-    names = ["Set up job", "Run actions/checkout@v4", "Install dependencies", "Run tests",
-             "Complete job"][: rng.randint(3, 5)]
+    names = [
+        "Set up job",
+        "Run actions/checkout@v4",
+        "Install dependencies",
+        "Run tests",
+        "Complete job",
+    ][: rng.randint(3, 5)]
     if names[-1] != "Complete job":
         names.append("Complete job")
     steps, moment = [], start
@@ -176,8 +224,9 @@ def _steps(rng: random.Random, start: datetime, outcome: str) -> tuple[list[Step
     return steps, moment
 
 
-def make_jobs(world: World, rng: random.Random, start: datetime, outcome: str,
-              count: int) -> tuple[list[Job], datetime]:
+def make_jobs(
+    world: World, rng: random.Random, start: datetime, outcome: str, count: int
+) -> tuple[list[Job], datetime]:
     """`count` jobs starting at `start`; a failing attempt has one failed job, an attempt in
     progress has its last job running. Returns the jobs and when the last one ended."""
     jobs, end = [], start
@@ -188,53 +237,89 @@ def make_jobs(world: World, rng: random.Random, start: datetime, outcome: str,
         steps, finished = _steps(rng, start, job_outcome)
         labels = list(rng.choice(LABELS))
         completed = job_outcome in ("success", "failure")
-        jobs.append(Job(
-            id=world.new_id(), name=name,
-            status="completed" if completed else job_outcome,
-            conclusion=job_outcome if completed else None,
-            created_at=start, started_at=start, completed_at=finished if completed else None,
-            runner_name=None if job_outcome == "queued" else f"GitHub Actions {rng.randint(1, 99)}",
-            labels=labels, steps=steps))
+        jobs.append(
+            Job(
+                id=world.new_id(),
+                name=name,
+                status="completed" if completed else job_outcome,
+                conclusion=job_outcome if completed else None,
+                created_at=start,
+                started_at=start,
+                completed_at=finished if completed else None,
+                runner_name=None
+                if job_outcome == "queued"
+                else f"GitHub Actions {rng.randint(1, 99)}",
+                labels=labels,
+                steps=steps,
+            )
+        )
         end = max(end, finished)
     return jobs, end
 
 
-def add_attempt(world: World, run: Run, rng: random.Random, started: datetime, outcome: str,
-                *, triggering_actor: Account | None = None, jobs: int | None = None) -> Attempt:
+def add_attempt(
+    world: World,
+    run: Run,
+    rng: random.Random,
+    started: datetime,
+    outcome: str,
+    *,
+    triggering_actor: Account | None = None,
+    jobs: int | None = None,
+) -> Attempt:
     """A new (latest) attempt of `run`, started at `started`, ending in `outcome`."""
     job_list, end = make_jobs(world, rng, started, outcome, jobs or rng.randint(1, 3))
     completed = outcome in ("success", "failure")
     attempt = Attempt(
-        number=len(run.attempts) + 1, status="completed" if completed else outcome,
-        conclusion=outcome if completed else None, run_started_at=started,
+        number=len(run.attempts) + 1,
+        status="completed" if completed else outcome,
+        conclusion=outcome if completed else None,
+        run_started_at=started,
         updated_at=end if completed else started + timedelta(seconds=30),
-        triggering_actor=triggering_actor or run.actor, jobs=job_list)
+        triggering_actor=triggering_actor or run.actor,
+        jobs=job_list,
+    )
     run.attempts.append(attempt)
     store(world).job_by_id.update({job.id: (run, job) for job in job_list})
     return attempt
 
 
-def add_run(world: World, repo: Repo, rng: random.Random, created: datetime, outcome: str,
-            *, jobs: int | None = None) -> Run:
+def add_run(
+    world: World,
+    repo: Repo,
+    rng: random.Random,
+    created: datetime,
+    outcome: str,
+    *,
+    jobs: int | None = None,
+) -> Run:
     """A new run of one of `repo`'s workflows created at `created` (its first attempt too)."""
     runs = runs_of(world, repo)
     workflow = rng.choice(workflows_of(world, repo))
     event = rng.choice(["push", "push", "pull_request", "schedule"])
     branch = repo.default_branch if event != "pull_request" else f"feature-{rng.randint(1, 40)}"
-    run = Run(id=world.new_id(), repo_id=repo.id,
-              run_number=1 + sum(r.workflow.id == workflow.id for r in runs),
-              workflow=workflow, event=event, head_branch=branch,
-              head_sha=f"{rng.getrandbits(160):040x}", display_title=f"Change {len(runs) + 1}",
-              actor=world.account(rng.choice(["alice", "bob", "carol"])), created_at=created,
-              check_suite_id=world.new_id())
+    run = Run(
+        id=world.new_id(),
+        repo_id=repo.id,
+        run_number=1 + sum(r.workflow.id == workflow.id for r in runs),
+        workflow=workflow,
+        event=event,
+        head_branch=branch,
+        head_sha=f"{rng.getrandbits(160):040x}",
+        display_title=f"Change {len(runs) + 1}",
+        actor=world.account(rng.choice(["alice", "bob", "carol"])),
+        created_at=created,
+        check_suite_id=world.new_id(),
+    )
     store(world).run_by_id[run.id] = run
     add_attempt(world, run, rng, created, outcome, jobs=jobs)
     runs.append(run)
     return run
 
 
-def rerun(world: World, run: Run, rng: random.Random, started: datetime,
-          outcome: str = "success") -> Attempt:
+def rerun(
+    world: World, run: Run, rng: random.Random, started: datetime, outcome: str = "success"
+) -> Attempt:
     """Re-run `run` (a new attempt), by someone other than its actor at times."""
     started = max(started, run.latest.updated_at + timedelta(seconds=1))
     who = world.account(rng.choice(["alice", "bob", "carol"]))
@@ -250,15 +335,19 @@ def seed_actions(world: World, rng: random.Random) -> None:
         for index in range(count):
             created = now - timedelta(hours=4 * (count - index), minutes=rng.randint(0, 120))
             newest = index == count - 1
-            outcome = "in_progress" if newest else (
-                "failure" if index == 1 or rng.random() < 0.25 else "success")
+            outcome = (
+                "in_progress"
+                if newest
+                else ("failure" if index == 1 or rng.random() < 0.25 else "success")
+            )
             run = add_run(world, repo, rng, created, outcome)
             if not newest and (index == 2 or rng.random() < 0.2):
                 rerun(world, run, rng, run.latest.updated_at + timedelta(minutes=20))
 
 
-def finish(world: World, run: Run, rng: random.Random, when: datetime,
-           outcome: str = "success") -> None:
+def finish(
+    world: World, run: Run, rng: random.Random, when: datetime, outcome: str = "success"
+) -> None:
     """The latest attempt of a queued or running `run` completes at `when`."""
     attempt = run.latest
     when = max(when, attempt.updated_at)
@@ -326,63 +415,97 @@ def find_attempt(request: Request, run: Run) -> Attempt:
 def run_payload(request: Request, repo: Repo, run: Run, attempt: Attempt) -> dict[str, Any]:
     api = request.api
     base = f"{api}/repos/{repo.full_name}/actions/runs/{run.id}"
-    minimal = {key: value for key, value in repo_payload(repo, api, full=False).items()
-               if key in RUN_REPOSITORY_KEYS}
+    minimal = {
+        key: value
+        for key, value in repo_payload(repo, api, full=False).items()
+        if key in RUN_REPOSITORY_KEYS
+    }
     return {
-        "id": run.id, "name": run.workflow.name, "node_id": run.node_id,
-        "check_suite_id": run.check_suite_id, "check_suite_node_id": f"CS_{run.check_suite_id}",
-        "head_branch": run.head_branch, "head_sha": run.head_sha,
+        "id": run.id,
+        "name": run.workflow.name,
+        "node_id": run.node_id,
+        "check_suite_id": run.check_suite_id,
+        "check_suite_node_id": f"CS_{run.check_suite_id}",
+        "head_branch": run.head_branch,
+        "head_sha": run.head_sha,
         "path": f"{run.workflow.path}@refs/heads/{run.head_branch}",
-        "display_title": run.display_title, "run_number": run.run_number, "event": run.event,
-        "status": attempt.status, "conclusion": attempt.conclusion,
-        "workflow_id": run.workflow.id, "url": base,
+        "display_title": run.display_title,
+        "run_number": run.run_number,
+        "event": run.event,
+        "status": attempt.status,
+        "conclusion": attempt.conclusion,
+        "workflow_id": run.workflow.id,
+        "url": base,
         "html_url": f"https://github.test/{repo.full_name}/actions/runs/{run.id}",
-        "pull_requests": [], "created_at": iso(run.created_at),
-        "updated_at": iso(attempt.updated_at), "actor": run.actor.payload(api),
-        "run_attempt": attempt.number, "referenced_workflows": [],
+        "pull_requests": [],
+        "created_at": iso(run.created_at),
+        "updated_at": iso(attempt.updated_at),
+        "actor": run.actor.payload(api),
+        "run_attempt": attempt.number,
+        "referenced_workflows": [],
         "run_started_at": iso(attempt.run_started_at),
         "triggering_actor": attempt.triggering_actor.payload(api),
-        "jobs_url": f"{base}/jobs", "logs_url": f"{base}/logs",
+        "jobs_url": f"{base}/jobs",
+        "logs_url": f"{base}/logs",
         "check_suite_url": f"{api}/repos/{repo.full_name}/check-suites/{run.check_suite_id}",
-        "artifacts_url": f"{base}/artifacts", "cancel_url": f"{base}/cancel",
+        "artifacts_url": f"{base}/artifacts",
+        "cancel_url": f"{base}/cancel",
         "rerun_url": f"{base}/rerun",
-        "previous_attempt_url": None if attempt.number == 1
+        "previous_attempt_url": None
+        if attempt.number == 1
         else f"{base}/attempts/{attempt.number - 1}",
         "workflow_url": f"{api}/repos/{repo.full_name}/actions/workflows/{run.workflow.id}",
-        "head_commit": {"id": run.head_sha, "tree_id": f"{run.id:040x}",
-                        "message": run.display_title, "timestamp": iso(run.created_at),
-                        "author": {"name": run.actor.login,
-                                   "email": f"{run.actor.login}@acme.test"},
-                        "committer": {"name": "GitHub", "email": "noreply@github.test"}},
-        "repository": minimal, "head_repository": minimal,
+        "head_commit": {
+            "id": run.head_sha,
+            "tree_id": f"{run.id:040x}",
+            "message": run.display_title,
+            "timestamp": iso(run.created_at),
+            "author": {"name": run.actor.login, "email": f"{run.actor.login}@acme.test"},
+            "committer": {"name": "GitHub", "email": "noreply@github.test"},
+        },
+        "repository": minimal,
+        "head_repository": minimal,
     }
 
 
-def job_payload(request: Request, repo: Repo, run: Run, attempt: Attempt,
-                job: Job) -> dict[str, Any]:
+def job_payload(
+    request: Request, repo: Repo, run: Run, attempt: Attempt, job: Job
+) -> dict[str, Any]:
     api = request.api
     return {
-        "id": job.id, "run_id": run.id,
+        "id": job.id,
+        "run_id": run.id,
         "run_url": f"{api}/repos/{repo.full_name}/actions/runs/{run.id}",
-        "run_attempt": attempt.number, "node_id": f"CR_{job.id}", "head_sha": run.head_sha,
+        "run_attempt": attempt.number,
+        "node_id": f"CR_{job.id}",
+        "head_sha": run.head_sha,
         "url": f"{api}/repos/{repo.full_name}/actions/jobs/{job.id}",
         "html_url": f"https://github.test/{repo.full_name}/actions/runs/{run.id}/job/{job.id}",
-        "status": job.status, "conclusion": job.conclusion, "created_at": iso(job.created_at),
+        "status": job.status,
+        "conclusion": job.conclusion,
+        "created_at": iso(job.created_at),
         "started_at": iso(job.started_at),
         "completed_at": None if job.completed_at is None else iso(job.completed_at),
         "name": job.name,
-        "steps": [{"name": s.name, "status": s.status, "conclusion": s.conclusion,
-                   "number": s.number,
-                   "started_at": None if s.started_at is None else iso(s.started_at),
-                   "completed_at": None if s.completed_at is None else iso(s.completed_at)}
-                  for s in job.steps],
+        "steps": [
+            {
+                "name": s.name,
+                "status": s.status,
+                "conclusion": s.conclusion,
+                "number": s.number,
+                "started_at": None if s.started_at is None else iso(s.started_at),
+                "completed_at": None if s.completed_at is None else iso(s.completed_at),
+            }
+            for s in job.steps
+        ],
         "check_run_url": f"{api}/repos/{repo.full_name}/check-runs/{job.id}",
         "labels": list(job.labels),
         "runner_id": None if job.runner_name is None else 1,
         "runner_name": job.runner_name,
         "runner_group_id": None if job.runner_name is None else 1,
         "runner_group_name": None if job.runner_name is None else "GitHub Actions",
-        "workflow_name": run.workflow.name, "head_branch": run.head_branch,
+        "workflow_name": run.workflow.name,
+        "head_branch": run.head_branch,
     }
 
 
@@ -413,8 +536,10 @@ def date_filter(value: str) -> tuple[datetime | None, datetime | None]:
         return None, _moment(value[1:], end_of_day=False) - second
     if ".." in value:
         low, high = value.split("..", 1)
-        return (None if low == "*" else _moment(low, end_of_day=False),
-                None if high == "*" else _moment(high, end_of_day=True))
+        return (
+            None if low == "*" else _moment(low, end_of_day=False),
+            None if high == "*" else _moment(high, end_of_day=True),
+        )
     return _moment(value, end_of_day=False), _moment(value, end_of_day=True)
 
 
@@ -433,16 +558,19 @@ def list_runs(request: Request) -> Any:
         runs = [r for r in runs if _within(r.created_at.replace(microsecond=0), bounds)]
     if "status" in query:
         runs = [r for r in runs if query["status"] in (r.latest.status, r.latest.conclusion)]
-    for name, value in (("branch", lambda r: r.head_branch), ("event", lambda r: r.event),
-                        ("actor", lambda r: r.actor.login), ("head_sha", lambda r: r.head_sha),
-                        ("check_suite_id", lambda r: str(r.check_suite_id))):
+    for name, value in (
+        ("branch", lambda r: r.head_branch),
+        ("event", lambda r: r.event),
+        ("actor", lambda r: r.actor.login),
+        ("head_sha", lambda r: r.head_sha),
+        ("check_suite_id", lambda r: str(r.check_suite_id)),
+    ):
         if name in query:
             runs = [r for r in runs if value(r) == query[name]]
     runs = sorted(runs, key=lambda r: (r.created_at, r.id), reverse=True)
     if any(name in query for name in CAPPED_FILTERS):
         runs = runs[:LISTING_CAP]
-    return Listing([run_payload(request, repo, r, r.latest) for r in runs],
-                   wrap="workflow_runs")
+    return Listing([run_payload(request, repo, r, r.latest) for r in runs], wrap="workflow_runs")
 
 
 @ROUTER.get(f"/repos/{OWNER}/{NAME}/actions/runs/{RUN}/attempts/{ATTEMPT}")
@@ -457,8 +585,7 @@ def list_attempt_jobs(request: Request) -> Any:
     repo = actions_repo(request)
     run = find_run(request, repo)
     attempt = find_attempt(request, run)
-    return Listing([job_payload(request, repo, run, attempt, j) for j in attempt.jobs],
-                   wrap="jobs")
+    return Listing([job_payload(request, repo, run, attempt, j) for j in attempt.jobs], wrap="jobs")
 
 
 @ROUTER.get(f"/repos/{OWNER}/{NAME}/actions/runs/{RUN}/jobs")
@@ -469,8 +596,10 @@ def list_run_jobs(request: Request) -> Any:
     if which not in ("latest", "all"):
         raise HTTPError(422, f"Invalid value for parameter 'filter': {which!r}")
     attempts = run.attempts if which == "all" else [run.latest]
-    return Listing([job_payload(request, repo, run, a, j)
-                    for a in reversed(attempts) for j in a.jobs], wrap="jobs")
+    return Listing(
+        [job_payload(request, repo, run, a, j) for a in reversed(attempts) for j in a.jobs],
+        wrap="jobs",
+    )
 
 
 # -- GraphQL -----------------------------------------------------------------------------------
@@ -482,27 +611,54 @@ def _upper(value: str | None) -> str | None:
 
 def check_run_node(repo: Repo, job: Job) -> dict[str, Any]:
     url = f"https://github.test/{repo.full_name}/runs/{job.id}"
-    steps = [{"__typename": "CheckStep", "name": s.name, "number": s.number,
-              "status": s.status.upper(), "conclusion": _upper(s.conclusion),
-              "startedAt": None if s.started_at is None else iso(s.started_at),
-              "completedAt": None if s.completed_at is None else iso(s.completed_at),
-              "secondsToCompletion": None if s.completed_at is None or s.started_at is None
-              else int((s.completed_at - s.started_at).total_seconds()),
-              "externalId": None} for s in job.steps]
+    steps = [
+        {
+            "__typename": "CheckStep",
+            "name": s.name,
+            "number": s.number,
+            "status": s.status.upper(),
+            "conclusion": _upper(s.conclusion),
+            "startedAt": None if s.started_at is None else iso(s.started_at),
+            "completedAt": None if s.completed_at is None else iso(s.completed_at),
+            "secondsToCompletion": None
+            if s.completed_at is None or s.started_at is None
+            else int((s.completed_at - s.started_at).total_seconds()),
+            "externalId": None,
+        }
+        for s in job.steps
+    ]
 
-    def step_connection(info: Any, *, first: int | None = None, after: str | None = None,
-                        last: int | None = None, before: str | None = None,
-                        number: int | None = None) -> dict[str, Any]:
+    def step_connection(
+        info: Any,
+        *,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        number: int | None = None,
+    ) -> dict[str, Any]:
         chosen = [s for s in steps if number is None or s["number"] == number]
         return connection(chosen, first=first, after=after, last=last, before=before)
 
-    return {"__typename": "CheckRun", "id": f"CR_{job.id}", "databaseId": job.id,
-            "name": job.name, "status": job.status.upper(), "conclusion": _upper(job.conclusion),
-            "startedAt": iso(job.started_at),
-            "completedAt": None if job.completed_at is None else iso(job.completed_at),
-            "url": url, "permalink": url, "resourcePath": f"/{repo.full_name}/runs/{job.id}",
-            "detailsUrl": url, "externalId": None, "title": None, "summary": None, "text": None,
-            "steps": step_connection}
+    return {
+        "__typename": "CheckRun",
+        "id": f"CR_{job.id}",
+        "databaseId": job.id,
+        "name": job.name,
+        "status": job.status.upper(),
+        "conclusion": _upper(job.conclusion),
+        "startedAt": iso(job.started_at),
+        "completedAt": None if job.completed_at is None else iso(job.completed_at),
+        "url": url,
+        "permalink": url,
+        "resourcePath": f"/{repo.full_name}/runs/{job.id}",
+        "detailsUrl": url,
+        "externalId": None,
+        "title": None,
+        "summary": None,
+        "text": None,
+        "steps": step_connection,
+    }
 
 
 def _node_id_number(node_id: str, prefix: str) -> int | None:
@@ -534,9 +690,15 @@ def _run_node(repo: Repo, run: Run) -> dict[str, Any]:
     latest = run.latest
     html = f"https://github.test/{repo.full_name}/actions/runs/{run.id}"
 
-    def check_runs(info: Any, *, first: int | None = None, after: str | None = None,
-                   last: int | None = None, before: str | None = None,
-                   filterBy: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: N803 -- GitHub's argument name
+    def check_runs(
+        info: Any,
+        *,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filterBy: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         wanted = filterBy or {}
         attempts = run.attempts if wanted.get("checkType") == "ALL" else [latest]
         nodes = [check_run_node(repo, job) for attempt in attempts for job in attempt.jobs]
@@ -551,34 +713,54 @@ def _run_node(repo: Repo, run: Run) -> dict[str, Any]:
             nodes = []
         return connection(nodes, first=first, after=after, last=last, before=before)
 
-    workflow = {"__typename": "Workflow", "id": f"W_{run.workflow.id}",
-                "databaseId": run.workflow.id, "name": run.workflow.name,
-                "createdAt": iso(run.workflow.created_at),
-                "updatedAt": iso(run.workflow.created_at), "state": "ACTIVE",
-                "url": f"https://github.test/{repo.full_name}/actions/workflows/"
-                       f"{run.workflow.path.rsplit('/', 1)[-1]}",
-                "resourcePath": f"/{repo.full_name}/actions/workflows/"
-                                f"{run.workflow.path.rsplit('/', 1)[-1]}"}
-    suite = {"__typename": "CheckSuite", "id": f"CS_{run.check_suite_id}",
-             "databaseId": run.check_suite_id, "status": latest.status.upper(),
-             "conclusion": _upper(latest.conclusion), "createdAt": iso(run.created_at),
-             "updatedAt": iso(latest.updated_at),
-             "url": f"https://github.test/{repo.full_name}/commit/{run.head_sha}/checks",
-             "resourcePath": f"/{repo.full_name}/commit/{run.head_sha}/checks",
-             "checkRuns": check_runs}
-    return {"__typename": "WorkflowRun", "id": run.node_id, "databaseId": run.id,
-            "runNumber": run.run_number, "event": run.event, "createdAt": iso(run.created_at),
-            "updatedAt": iso(latest.updated_at), "url": html,
-            "resourcePath": f"/{repo.full_name}/actions/runs/{run.id}", "workflow": workflow,
-            "checkSuite": suite, "file": None}
+    workflow = {
+        "__typename": "Workflow",
+        "id": f"W_{run.workflow.id}",
+        "databaseId": run.workflow.id,
+        "name": run.workflow.name,
+        "createdAt": iso(run.workflow.created_at),
+        "updatedAt": iso(run.workflow.created_at),
+        "state": "ACTIVE",
+        "url": f"https://github.test/{repo.full_name}/actions/workflows/"
+        f"{run.workflow.path.rsplit('/', 1)[-1]}",
+        "resourcePath": f"/{repo.full_name}/actions/workflows/"
+        f"{run.workflow.path.rsplit('/', 1)[-1]}",
+    }
+    suite = {
+        "__typename": "CheckSuite",
+        "id": f"CS_{run.check_suite_id}",
+        "databaseId": run.check_suite_id,
+        "status": latest.status.upper(),
+        "conclusion": _upper(latest.conclusion),
+        "createdAt": iso(run.created_at),
+        "updatedAt": iso(latest.updated_at),
+        "url": f"https://github.test/{repo.full_name}/commit/{run.head_sha}/checks",
+        "resourcePath": f"/{repo.full_name}/commit/{run.head_sha}/checks",
+        "checkRuns": check_runs,
+    }
+    return {
+        "__typename": "WorkflowRun",
+        "id": run.node_id,
+        "databaseId": run.id,
+        "runNumber": run.run_number,
+        "event": run.event,
+        "createdAt": iso(run.created_at),
+        "updatedAt": iso(latest.updated_at),
+        "url": html,
+        "resourcePath": f"/{repo.full_name}/actions/runs/{run.id}",
+        "workflow": workflow,
+        "checkSuite": suite,
+        "file": None,
+    }
 
 
 def check_run_by_node(request: Request, node_id: str) -> dict[str, Any] | None:
     """NODE_RESOLVERS["CR_"]: a job's check run (any attempt), if the caller may see its
     repository."""
     job_id = _node_id_number(node_id, "CR_")
-    run, job = (None, None) if job_id is None else \
-        store(request.world).job_by_id.get(job_id, (None, None))
+    run, job = (
+        (None, None) if job_id is None else store(request.world).job_by_id.get(job_id, (None, None))
+    )
     repo = _visible_repo(request, run)
     return None if repo is None or job is None else check_run_node(repo, job)
 
@@ -593,9 +775,14 @@ NODE_RESOLVERS["CR_"] = check_run_by_node
 def readable_repos(world: World) -> list[Repo]:
     """The repositories of alice's selection (acme/*) whose Actions she can read."""
     token = world.tokens["ghp_alice"]
-    return [repo for repo in sorted(world.repos.values(), key=lambda r: r.id)
-            if repo.owner.login == "acme" and not repo.fork
-            and world.visible_to_token(token, repo) and repo.id not in store(world).unavailable]
+    return [
+        repo
+        for repo in sorted(world.repos.values(), key=lambda r: r.id)
+        if repo.owner.login == "acme"
+        and not repo.fork
+        and world.visible_to_token(token, repo)
+        and repo.id not in store(world).unavailable
+    ]
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> int | None:
@@ -605,12 +792,17 @@ def _seconds(start: datetime | None, end: datetime | None) -> int | None:
 def latest_attempts(world: World) -> set[tuple[int, int]]:
     """(run id, attempt) of every run's latest attempt: what a sync sees without the
     workflow_runs_earlier_attempts setting."""
-    return {(run.id, run.latest.number) for repo in readable_repos(world)
-            for run in runs_of(world, repo)}
+    return {
+        (run.id, run.latest.number)
+        for repo in readable_repos(world)
+        for run in runs_of(world, repo)
+    }
 
 
-def expected_workflow_runs(world: World, attempts: Collection[tuple[int, int]] | None = None,
-                           ) -> dict[tuple[Any, ...], dict[str, Any]]:
+def expected_workflow_runs(
+    world: World,
+    attempts: Collection[tuple[int, int]] | None = None,
+) -> dict[tuple[Any, ...], dict[str, Any]]:
     """(id, run_attempt) -> the fields of every attempt of every run (only those of
     `attempts`, (run id, attempt) pairs, when given)."""
     expected: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -620,25 +812,35 @@ def expected_workflow_runs(world: World, attempts: Collection[tuple[int, int]] |
                 if attempts is not None and (run.id, attempt.number) not in attempts:
                     continue
                 expected[(run.id, attempt.number)] = {
-                    "repo_id": repo.id, "run_number": run.run_number,
-                    "workflow_id": run.workflow.id, "workflow_name": run.workflow.name,
-                    "event": run.event, "status": attempt.status,
-                    "conclusion": attempt.conclusion, "head_branch": run.head_branch,
-                    "head_sha": run.head_sha, "actor_login": run.actor.login,
+                    "repo_id": repo.id,
+                    "run_number": run.run_number,
+                    "workflow_id": run.workflow.id,
+                    "workflow_name": run.workflow.name,
+                    "event": run.event,
+                    "status": attempt.status,
+                    "conclusion": attempt.conclusion,
+                    "head_branch": run.head_branch,
+                    "head_sha": run.head_sha,
+                    "actor_login": run.actor.login,
                     "actor_id": run.actor.id,
                     "triggering_actor_login": attempt.triggering_actor.login,
                     "triggering_actor_id": attempt.triggering_actor.id,
-                    "created_at": iso(run.created_at), "updated_at": iso(attempt.updated_at),
+                    "created_at": iso(run.created_at),
+                    "updated_at": iso(attempt.updated_at),
                     "run_started_at": iso(attempt.run_started_at),
                     "duration_seconds": _seconds(attempt.run_started_at, attempt.updated_at)
-                    if attempt.status == "completed" else None,
+                    if attempt.status == "completed"
+                    else None,
                 }
     return expected
 
 
-def expected_workflow_jobs(world: World, attempts: Collection[tuple[int, int]] | None = None,
-                           *, runner_details: bool = False,
-                           ) -> dict[tuple[Any, ...], dict[str, Any]]:
+def expected_workflow_jobs(
+    world: World,
+    attempts: Collection[tuple[int, int]] | None = None,
+    *,
+    runner_details: bool = False,
+) -> dict[tuple[Any, ...], dict[str, Any]]:
     """(id,) -> the fields of every job of every attempt (of `attempts` only, when given).
     Runner name and labels come only with the workflow_jobs_runner_details setting (REST);
     otherwise they are null."""
@@ -650,13 +852,17 @@ def expected_workflow_jobs(world: World, attempts: Collection[tuple[int, int]] |
                     continue
                 for job in attempt.jobs:
                     expected[(job.id,)] = {
-                        "repo_id": repo.id, "run_id": run.id, "run_attempt": attempt.number,
-                        "name": job.name, "status": job.status, "conclusion": job.conclusion,
+                        "repo_id": repo.id,
+                        "run_id": run.id,
+                        "run_attempt": attempt.number,
+                        "name": job.name,
+                        "status": job.status,
+                        "conclusion": job.conclusion,
                         "started_at": iso(job.started_at),
-                        "completed_at": None if job.completed_at is None
-                        else iso(job.completed_at),
+                        "completed_at": None if job.completed_at is None else iso(job.completed_at),
                         "duration_seconds": _seconds(job.started_at, job.completed_at)
-                        if job.status == "completed" else None,
+                        if job.status == "completed"
+                        else None,
                         "runner_name": job.runner_name if runner_details else None,
                         "labels": list(job.labels) if runner_details else None,
                         "failed_steps": job.failed_steps,

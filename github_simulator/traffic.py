@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from tests.simulator.rest_core import NAME, OWNER, can_push, visible_repo
-from tests.simulator.server import ROUTER, HTTPError, Request
-from tests.simulator.world import FAMILIES, Repo, World, iso
+from github_simulator.rest_core import NAME, OWNER, can_push, visible_repo
+from github_simulator.server import ROUTER, HTTPError, Request
+from github_simulator.world import FAMILIES, Repo, World, iso
 
 WINDOW_DAYS = 14
 TOP = 10  # GitHub lists the top 10 referrers and paths
@@ -29,9 +29,20 @@ TOP = 10  # GitHub lists the top 10 referrers and paths
 # Hits per day: day -> [count, uniques].
 Daily = dict[date, list[int]]
 
-REFERRERS = ["github.com", "Google", "news.ycombinator.com", "stackoverflow.com", "reddit.com",
-             "duckduckgo.com", "Bing", "dev.to", "lobste.rs", "t.co", "medium.com",
-             "linkedin.com"]
+REFERRERS = [
+    "github.com",
+    "Google",
+    "news.ycombinator.com",
+    "stackoverflow.com",
+    "reddit.com",
+    "duckduckgo.com",
+    "Bing",
+    "dev.to",
+    "lobste.rs",
+    "t.co",
+    "medium.com",
+    "linkedin.com",
+]
 
 
 @dataclass
@@ -84,10 +95,12 @@ def seed_traffic(world: World, rng: random.Random) -> None:
         clones = data.clones.setdefault(repo.id, {})
         referrers = data.referrers.setdefault(repo.id, {})
         paths = data.paths.setdefault(repo.id, {})
-        pages = [(f"/{repo.full_name}", repo.name),
-                 (f"/{repo.full_name}/pulls", f"Pull requests · {repo.full_name}"),
-                 (f"/{repo.full_name}/actions", f"Actions · {repo.full_name}"),
-                 (f"/{repo.full_name}/blob/main/README.md", f"{repo.name}/README.md")]
+        pages = [
+            (f"/{repo.full_name}", repo.name),
+            (f"/{repo.full_name}/pulls", f"Pull requests · {repo.full_name}"),
+            (f"/{repo.full_name}/actions", f"Actions · {repo.full_name}"),
+            (f"/{repo.full_name}/blob/main/README.md", f"{repo.name}/README.md"),
+        ]
         for day in days:
             if rng.random() < 0.8:
                 add_hits(views, day, *_random_hits(rng, 200))
@@ -139,8 +152,10 @@ def _counts(world: World, daily: Daily, per: str) -> tuple[int, int, list[dict[s
         bucket = buckets.setdefault(start, [0, 0])
         bucket[0] += hits[0]
         bucket[1] += hits[1]
-    entries = [{"timestamp": iso(_midnight(start)), "count": count, "uniques": uniques}
-               for start, (count, uniques) in sorted(buckets.items())]
+    entries = [
+        {"timestamp": iso(_midnight(start)), "count": count, "uniques": uniques}
+        for start, (count, uniques) in sorted(buckets.items())
+    ]
     return (sum(e["count"] for e in entries), sum(e["uniques"] for e in entries), entries)
 
 
@@ -168,15 +183,17 @@ def clones_answer(world: World, repo: Repo, per: str = "day") -> dict[str, Any]:
 
 
 def referrers_answer(world: World, repo: Repo) -> list[dict[str, Any]]:
-    return [{"referrer": referrer, "count": count, "uniques": uniques}
-            for referrer, count, uniques in _popular(world,
-                                                     store(world).referrers.get(repo.id, {}))]
+    return [
+        {"referrer": referrer, "count": count, "uniques": uniques}
+        for referrer, count, uniques in _popular(world, store(world).referrers.get(repo.id, {}))
+    ]
 
 
 def paths_answer(world: World, repo: Repo) -> list[dict[str, Any]]:
-    return [{"path": path, "title": title, "count": count, "uniques": uniques}
-            for (path, title), count, uniques in _popular(world,
-                                                          store(world).paths.get(repo.id, {}))]
+    return [
+        {"path": path, "title": title, "count": count, "uniques": uniques}
+        for (path, title), count, uniques in _popular(world, store(world).paths.get(repo.id, {}))
+    ]
 
 
 def _pushable(request: Request) -> Repo:
@@ -189,7 +206,7 @@ def _pushable(request: Request) -> Repo:
 def _per(request: Request) -> str:
     per = request.query.get("per", "day")
     if per not in ("day", "week"):
-        raise HTTPError(422, f"Invalid request. {per!r} is not a member of [\"day\", \"week\"].")
+        raise HTTPError(422, f'Invalid request. {per!r} is not a member of ["day", "week"].')
     return per
 
 
@@ -233,29 +250,41 @@ def traffic_paths(request: Request) -> Any:
 def _readable(world: World) -> list[Repo]:
     """Repositories whose traffic the world's tokens may read (push access)."""
     logins = {token.login for token in world.tokens.values()}
-    return sorted((repo for repo in world.repos.values()
-                   if repo.pushers is None or logins & repo.pushers), key=lambda r: r.id)
+    return sorted(
+        (repo for repo in world.repos.values() if repo.pushers is None or logins & repo.pushers),
+        key=lambda r: r.id,
+    )
 
 
 def _daily_rows(world: World, repo: Repo, kind: str) -> dict[tuple[Any, ...], dict[str, Any]]:
     answer = views_answer if kind == "views" else clones_answer
-    return {(repo.id, entry["timestamp"]): {"count": entry["count"], "uniques": entry["uniques"]}
-            for entry in answer(world, repo)[kind]}
+    return {
+        (repo.id, entry["timestamp"]): {"count": entry["count"], "uniques": entry["uniques"]}
+        for entry in answer(world, repo)[kind]
+    }
 
 
 def _referrer_rows(world: World, repo: Repo) -> dict[tuple[Any, ...], dict[str, Any]]:
     snapshot = today(world).isoformat()
-    return {(repo.id, snapshot, entry["referrer"]): {"count": entry["count"],
-                                                     "uniques": entry["uniques"]}
-            for entry in referrers_answer(world, repo)}
+    return {
+        (repo.id, snapshot, entry["referrer"]): {
+            "count": entry["count"],
+            "uniques": entry["uniques"],
+        }
+        for entry in referrers_answer(world, repo)
+    }
 
 
 def _path_rows(world: World, repo: Repo) -> dict[tuple[Any, ...], dict[str, Any]]:
     snapshot = today(world).isoformat()
-    return {(repo.id, snapshot, entry["path"]): {"title": entry["title"],
-                                                 "count": entry["count"],
-                                                 "uniques": entry["uniques"]}
-            for entry in paths_answer(world, repo)}
+    return {
+        (repo.id, snapshot, entry["path"]): {
+            "title": entry["title"],
+            "count": entry["count"],
+            "uniques": entry["uniques"],
+        }
+        for entry in paths_answer(world, repo)
+    }
 
 
 ROWS: dict[str, Callable[[World, Repo], dict[tuple[Any, ...], dict[str, Any]]]] = {
@@ -279,8 +308,10 @@ def _truth(stream: str) -> Callable[[World], dict[tuple[Any, ...], dict[str, Any
         return {**store(world).served.get(stream, {}), **current(world, stream)}
 
     expected.__name__ = f"expected_{stream}"
-    expected.__doc__ = (f"{stream}: what a target holds after syncs that loaded every answer: "
-                        "GitHub's current rows plus the last value served of earlier ones.")
+    expected.__doc__ = (
+        f"{stream}: what a target holds after syncs that loaded every answer: "
+        "GitHub's current rows plus the last value served of earlier ones."
+    )
     return expected
 
 

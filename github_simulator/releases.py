@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.simulator.rest_core import NAME, OWNER, can_push, visible_repo
-from tests.simulator.server import ROUTER, Listing, Request
-from tests.simulator.world import FAMILIES, Account, Repo, World, iso
+from github_simulator.rest_core import NAME, OWNER, can_push, visible_repo
+from github_simulator.server import ROUTER, Listing, Request
+from github_simulator.world import FAMILIES, Account, Repo, World, iso
 
-CONTENT_TYPES = {".tar.gz": "application/gzip", ".zip": "application/zip",
-                 ".whl": "application/octet-stream",
-                 ".deb": "application/vnd.debian.binary-package"}
+CONTENT_TYPES = {
+    ".tar.gz": "application/gzip",
+    ".zip": "application/zip",
+    ".whl": "application/octet-stream",
+    ".deb": "application/vnd.debian.binary-package",
+}
 
 
 @dataclass
@@ -71,24 +74,46 @@ def releases_of(world: World, repo: Repo) -> list[Release]:
 
 def add_asset(world: World, release: Release, rng: random.Random, when: datetime) -> Asset:
     suffix = rng.choice(sorted(CONTENT_TYPES))
-    asset = Asset(id=world.new_id(), name=f"{release.tag_name}-{len(release.assets)}{suffix}",
-                  content_type=CONTENT_TYPES[suffix], size=rng.randint(1_000, 50_000_000),
-                  download_count=rng.randint(0, 500), created_at=when, updated_at=when,
-                  uploader=release.author)
+    asset = Asset(
+        id=world.new_id(),
+        name=f"{release.tag_name}-{len(release.assets)}{suffix}",
+        content_type=CONTENT_TYPES[suffix],
+        size=rng.randint(1_000, 50_000_000),
+        download_count=rng.randint(0, 500),
+        created_at=when,
+        updated_at=when,
+        uploader=release.author,
+    )
     release.assets.append(asset)
     return asset
 
 
-def add_release(world: World, repo: Repo, rng: random.Random, created: datetime, *,
-                draft: bool = False, prerelease: bool = False, assets: int = 0) -> Release:
+def add_release(
+    world: World,
+    repo: Repo,
+    rng: random.Random,
+    created: datetime,
+    *,
+    draft: bool = False,
+    prerelease: bool = False,
+    assets: int = 0,
+) -> Release:
     """A release of `repo` created at `created` (published then unless it is a draft)."""
     existing = releases_of(world, repo)
     version = f"v1.{len(existing)}.{rng.randint(0, 9)}"
     author = world.account(rng.choice(["alice", "bob", "carol"]))
-    release = Release(id=world.new_id(), tag_name=version, name=f"Release {version}",
-                      body=f"Changes in {version}.", draft=draft, prerelease=prerelease,
-                      author=author, created_at=created,
-                      published_at=None if draft else created, updated_at=created)
+    release = Release(
+        id=world.new_id(),
+        tag_name=version,
+        name=f"Release {version}",
+        body=f"Changes in {version}.",
+        draft=draft,
+        prerelease=prerelease,
+        author=author,
+        created_at=created,
+        published_at=None if draft else created,
+        updated_at=created,
+    )
     for _ in range(assets):
         add_asset(world, release, rng, created)
     existing.append(release)
@@ -104,8 +129,15 @@ def seed_releases(world: World, rng: random.Random) -> None:
         for index in range(count):
             created = now - timedelta(days=3 * (count - index), minutes=rng.randint(0, 600))
             newest = index == count - 1
-            add_release(world, repo, rng, created, draft=newest and rng.random() < 0.5,
-                        prerelease=rng.random() < 0.2, assets=rng.randint(0, 3))
+            add_release(
+                world,
+                repo,
+                rng,
+                created,
+                draft=newest and rng.random() < 0.5,
+                prerelease=rng.random() < 0.2,
+                assets=rng.randint(0, 3),
+            )
 
 
 def mutate_releases(world: World, rng: random.Random) -> None:
@@ -148,13 +180,19 @@ FAMILIES["releases"] = seed_releases
 def asset_payload(request: Request, repo: Repo, release: Release, asset: Asset) -> dict[str, Any]:
     return {
         "url": f"{request.api}/repos/{repo.full_name}/releases/assets/{asset.id}",
-        "browser_download_url":
-            f"https://github.test/{repo.full_name}/releases/download/{release.tag_name}/"
-            f"{asset.name}",
-        "id": asset.id, "node_id": f"RA_{asset.id}", "name": asset.name, "label": asset.label,
-        "state": "uploaded", "content_type": asset.content_type, "size": asset.size,
-        "digest": None, "download_count": asset.download_count,
-        "created_at": iso(asset.created_at), "updated_at": iso(asset.updated_at),
+        "browser_download_url": f"https://github.test/{repo.full_name}/releases/download/{release.tag_name}/"
+        f"{asset.name}",
+        "id": asset.id,
+        "node_id": f"RA_{asset.id}",
+        "name": asset.name,
+        "label": asset.label,
+        "state": "uploaded",
+        "content_type": asset.content_type,
+        "size": asset.size,
+        "digest": None,
+        "download_count": asset.download_count,
+        "created_at": iso(asset.created_at),
+        "updated_at": iso(asset.updated_at),
         "uploader": asset.uploader.payload(request.api),
     }
 
@@ -165,17 +203,24 @@ def release_payload(request: Request, repo: Repo, release: Release) -> dict[str,
     return {
         "url": f"{base}/releases/{release.id}",
         # GitHub links a draft by an "untagged-..." name until it is published.
-        "html_url": f"{html}/untagged-{release.id}" if release.draft
+        "html_url": f"{html}/untagged-{release.id}"
+        if release.draft
         else f"{html}/tag/{release.tag_name}",
         "assets_url": f"{base}/releases/{release.id}/assets",
         "upload_url": f"https://uploads.github.test/repos/{repo.full_name}/releases/"
-                      f"{release.id}/assets{{?name,label}}",
+        f"{release.id}/assets{{?name,label}}",
         "tarball_url": f"{base}/tarball/{release.tag_name}",
         "zipball_url": f"{base}/zipball/{release.tag_name}",
-        "id": release.id, "node_id": f"RE_{release.id}", "tag_name": release.tag_name,
-        "target_commitish": release.target_commitish, "name": release.name,
-        "body": release.body, "draft": release.draft, "prerelease": release.prerelease,
-        "immutable": False, "created_at": iso(release.created_at),
+        "id": release.id,
+        "node_id": f"RE_{release.id}",
+        "tag_name": release.tag_name,
+        "target_commitish": release.target_commitish,
+        "name": release.name,
+        "body": release.body,
+        "draft": release.draft,
+        "prerelease": release.prerelease,
+        "immutable": False,
+        "created_at": iso(release.created_at),
         "updated_at": None if release.updated_at is None else iso(release.updated_at),
         "published_at": None if release.published_at is None else iso(release.published_at),
         "author": release.author.payload(request.api),
@@ -208,17 +253,27 @@ def expected_releases(world: World) -> dict[tuple[Any, ...], dict[str, Any]]:
             if release.draft and not pushes:
                 continue
             expected[(release.id,)] = {
-                "repo_id": repo.id, "tag_name": release.tag_name, "name": release.name,
-                "draft": release.draft, "prerelease": release.prerelease,
-                "author_login": release.author.login, "author_id": release.author.id,
+                "repo_id": repo.id,
+                "tag_name": release.tag_name,
+                "name": release.name,
+                "draft": release.draft,
+                "prerelease": release.prerelease,
+                "author_login": release.author.login,
+                "author_id": release.author.id,
                 "created_at": iso(release.created_at),
-                "published_at": None if release.published_at is None
-                else iso(release.published_at),
+                "published_at": None if release.published_at is None else iso(release.published_at),
                 "body": release.body,
-                "assets": [{"id": a.id, "name": a.name, "size": a.size,
-                            "content_type": a.content_type,
-                            "download_count": a.download_count,
-                            "created_at": iso(a.created_at), "updated_at": iso(a.updated_at)}
-                           for a in release.assets],
+                "assets": [
+                    {
+                        "id": a.id,
+                        "name": a.name,
+                        "size": a.size,
+                        "content_type": a.content_type,
+                        "download_count": a.download_count,
+                        "created_at": iso(a.created_at),
+                        "updated_at": iso(a.updated_at),
+                    }
+                    for a in release.assets
+                ],
             }
     return expected

@@ -11,8 +11,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from tests.simulator import actions, commits, pulls, releases, statistics, traffic
-from tests.simulator.world import World, iso
+from github_simulator import actions, commits, pulls, releases, statistics, traffic
+from github_simulator.world import World, iso
 
 EXPECTED: dict[str, Callable[..., dict[tuple[Any, ...], dict[str, Any]]]] = {}
 MUTATIONS: dict[str, Callable[[World, random.Random], None]] = {}
@@ -25,17 +25,29 @@ SELECTED_TOKEN = "ghp_alice"
 def expected_repositories(world: World) -> dict[tuple[Any, ...], dict[str, Any]]:
     """(id,) -> the repository fields a user filters and joins on."""
     token = world.tokens[SELECTED_TOKEN]
-    return {(repo.id,): {
-        "full_name": repo.full_name, "name": repo.name, "owner_login": repo.owner.login,
-        "description": repo.description, "private": repo.private, "fork": repo.fork,
-        "archived": repo.archived, "default_branch": repo.default_branch,
-        "language": repo.language, "topics": list(repo.topics),
-        "stargazers_count": repo.stargazers, "forks_count": repo.forks,
-        "created_at": iso(repo.created_at), "updated_at": iso(repo.updated_at),
-        "pushed_at": iso(repo.pushed_at),
-    } for repo in world.repos.values()
-        if repo.owner.login == SELECTED_OWNER and not repo.fork
-        and world.visible_to_token(token, repo)}
+    return {
+        (repo.id,): {
+            "full_name": repo.full_name,
+            "name": repo.name,
+            "owner_login": repo.owner.login,
+            "description": repo.description,
+            "private": repo.private,
+            "fork": repo.fork,
+            "archived": repo.archived,
+            "default_branch": repo.default_branch,
+            "language": repo.language,
+            "topics": list(repo.topics),
+            "stargazers_count": repo.stargazers,
+            "forks_count": repo.forks,
+            "created_at": iso(repo.created_at),
+            "updated_at": iso(repo.updated_at),
+            "pushed_at": iso(repo.pushed_at),
+        }
+        for repo in world.repos.values()
+        if repo.owner.login == SELECTED_OWNER
+        and not repo.fork
+        and world.visible_to_token(token, repo)
+    }
 
 
 def mutate_repositories(world: World, rng: random.Random) -> None:
@@ -45,9 +57,14 @@ def mutate_repositories(world: World, rng: random.Random) -> None:
         repo.description = f"{repo.description or repo.name}, revised"
         repo.stargazers += rng.randint(1, 20)
         repo.updated_at = world.now()
-        world.add_repo(f"{SELECTED_OWNER}/service-{world.new_id()}", description="A new service",
-                       topics=["backend"], created_at=world.now(), updated_at=world.now(),
-                       pushed_at=world.now())
+        world.add_repo(
+            f"{SELECTED_OWNER}/service-{world.new_id()}",
+            description="A new service",
+            topics=["backend"],
+            created_at=world.now(),
+            updated_at=world.now(),
+            pushed_at=world.now(),
+        )
 
 
 EXPECTED["repositories"] = expected_repositories
