@@ -283,7 +283,7 @@ def test_retries_recover_from_5xx_429_and_dropped_connections(
     posthog.inject(PostHogFault(status=502))
     run_target(posthog, [RELEASES, release(1), release(2)])
     assert len(posthog.deduplicated()) == 2
-    assert [r.status for r in posthog.requests] == [503, 503, 429, 502, 200]
+    assert [r.status for r in posthog.requests] == [503, 503, 429, 0, 502, 200]
     assert len(pauses) == 5
     assert pauses[2] >= 7, "Retry-After not honoured"
     # Exponential, with jitter between half and all of 1, 2, 4, ... seconds.
