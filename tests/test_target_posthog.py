@@ -24,7 +24,7 @@ from github_simulator.truth import MUTATIONS
 from target_posthog.client import CaptureClient
 from target_posthog.errors import CaptureFailedError, ConfigError
 from target_posthog.events import MAX_EVENT_BYTES
-from target_posthog.mapping import DEFAULTS
+from target_posthog.mapping import DEFAULTS, REPOSITORY
 from target_posthog.target import TargetPostHog
 from tests.conftest import run_sync
 from tests.e2e.project import ROOT
@@ -346,3 +346,19 @@ def test_meltano_yml_lists_the_target_settings():
     assert set(listed) == {*schema, "batch_size_rows"}
     assert listed["api_key"].get("sensitive") is True
     assert loader["executable"] == "target-posthog"
+
+
+def test_readme_mapping_table_is_the_code():
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("<!-- posthog-mapping:start -->")[1].split("<!-- posthog-mapping:end -->")[
+        0
+    ]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+
+    def cell(field: str) -> str:
+        return "repository" if field == REPOSITORY else f"`{field}`"
+
+    assert rows == [
+        f"| `{stream}` | `github_{stream}` | {cell(timestamp)} | {cell(distinct)} |"
+        for stream, (timestamp, distinct) in DEFAULTS.items()
+    ]
