@@ -6,6 +6,7 @@ reaches Meltano only once PostHog accepted every event read before it (tests pin
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,12 +23,77 @@ from target_posthog.errors import ConfigError, PostHogTargetError
 from target_posthog.mapping import StreamMapping
 from target_posthog.sink import PostHogSink
 
-__all__ = ["TargetPostHog"]
+__all__ = ["CONFIG_SCHEMA", "OWN_SETTINGS", "TargetPostHog"]
 
 DEFAULT_HOST = "https://us.i.posthog.com"
 HISTORICAL_MODES = ("auto", "always", "never")
 # PostHog's historical imports take events dated at least this long before the import.
 HISTORICAL_AGE = dt.timedelta(hours=48)
+
+
+CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
+    th.Property(
+        "api_key",
+        th.StringType,
+        required=True,
+        secret=True,
+        description="The PostHog project API key (phc_...).",
+    ),
+    th.Property(
+        "host",
+        th.StringType,
+        default=DEFAULT_HOST,
+        description="PostHog's address: https://us.i.posthog.com, https://eu.i.posthog.com "
+        "or a self-hosted instance's.",
+    ),
+    th.Property(
+        "streams",
+        th.ObjectType(
+            additional_properties=th.ObjectType(
+                th.Property("event", th.StringType),
+                th.Property("timestamp", th.StringType),
+                th.Property("distinct_id", th.StringType),
+            )
+        ),
+        description="Per stream: event (name), timestamp (field) and distinct_id (field, or "
+        "'repository' for owner/repo), replacing the defaults.",
+    ),
+    th.Property(
+        "process_person_profiles",
+        th.BooleanType,
+        default=False,
+        description="Let PostHog create person profiles for the distinct ids.",
+    ),
+    th.Property(
+        "historical_migration",
+        th.StringType,
+        default="auto",
+        allowed_values=list(HISTORICAL_MODES),
+        description="Send batches flagged historical_migration: auto (events older than "
+        "48 hours), always, or never.",
+    ),
+    th.Property(
+        "batch_max_bytes",
+        th.IntegerType,
+        default=5_000_000,
+        description="Largest request body before compression (PostHog's limit: 20 MB).",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=8,
+        description="Retries of a request that met 429, 5xx or a connection error.",
+    ),
+    th.Property(
+        "request_timeout",
+        th.IntegerType,
+        default=60,
+        description="Seconds to wait for PostHog's answer to one request.",
+    ),
+).to_dict()
+
+# The target's own settings (meltano.yml lists them, with singer-sdk's batch_size_rows).
+OWN_SETTINGS = frozenset(CONFIG_SCHEMA["properties"])
 
 
 @dataclass(frozen=True)
@@ -90,66 +156,8 @@ class TargetPostHog(Target):
     name = "target-posthog"
     default_sink_class = PostHogSink
 
-    config_jsonschema: ClassVar[dict[str, Any]] = th.PropertiesList(
-        th.Property(
-            "api_key",
-            th.StringType,
-            required=True,
-            secret=True,
-            description="The PostHog project API key (phc_...).",
-        ),
-        th.Property(
-            "host",
-            th.StringType,
-            default=DEFAULT_HOST,
-            description="PostHog's address: https://us.i.posthog.com, https://eu.i.posthog.com "
-            "or a self-hosted instance's.",
-        ),
-        th.Property(
-            "streams",
-            th.ObjectType(
-                additional_properties=th.ObjectType(
-                    th.Property("event", th.StringType),
-                    th.Property("timestamp", th.StringType),
-                    th.Property("distinct_id", th.StringType),
-                )
-            ),
-            description="Per stream: event (name), timestamp (field) and distinct_id (field, or "
-            "'repository' for owner/repo), replacing the defaults.",
-        ),
-        th.Property(
-            "process_person_profiles",
-            th.BooleanType,
-            default=False,
-            description="Let PostHog create person profiles for the distinct ids.",
-        ),
-        th.Property(
-            "historical_migration",
-            th.StringType,
-            default="auto",
-            allowed_values=list(HISTORICAL_MODES),
-            description="Send batches flagged historical_migration: auto (events older than "
-            "48 hours), always, or never.",
-        ),
-        th.Property(
-            "batch_max_bytes",
-            th.IntegerType,
-            default=5_000_000,
-            description="Largest request body before compression (PostHog's limit: 20 MB).",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType,
-            default=8,
-            description="Retries of a request that met 429, 5xx or a connection error.",
-        ),
-        th.Property(
-            "request_timeout",
-            th.IntegerType,
-            default=60,
-            description="Seconds to wait for PostHog's answer to one request.",
-        ),
-    ).to_dict()
+    # singer-sdk adds its own settings to this dict in place (see OWN_SETTINGS).
+    config_jsonschema: ClassVar[dict[str, Any]] = copy.deepcopy(CONFIG_SCHEMA)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

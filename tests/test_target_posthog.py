@@ -21,14 +21,14 @@ import yaml
 
 from github_simulator import World
 from github_simulator.truth import MUTATIONS
+from posthog_fake import API_KEY, FakePostHog, PostHogFault, serve_posthog
 from target_posthog.client import CaptureClient
 from target_posthog.errors import CaptureFailedError, ConfigError
 from target_posthog.events import MAX_EVENT_BYTES
 from target_posthog.mapping import DEFAULTS, REPOSITORY
-from target_posthog.target import TargetPostHog
+from target_posthog.target import OWN_SETTINGS, TargetPostHog
 from tests.conftest import run_sync
 from tests.e2e.project import ROOT
-from tests.posthog_fake import API_KEY, FakePostHog, PostHogFault, serve_posthog
 
 EVENT_STREAMS = {
     "pull_requests",
@@ -341,9 +341,8 @@ def test_meltano_yml_lists_the_target_settings():
         for p in yaml.safe_load((ROOT / "meltano.yml").read_text())["plugins"]["loaders"]
         if p["name"] == "target-posthog"
     )
-    schema = TargetPostHog.config_jsonschema["properties"]
     listed = {s["name"]: s for s in loader["settings"]}
-    assert set(listed) == {*schema, "batch_size_rows"}
+    assert set(listed) == {*OWN_SETTINGS, "batch_size_rows"}
     assert listed["api_key"].get("sensitive") is True
     assert loader["executable"] == "target-posthog"
 
@@ -362,3 +361,35 @@ def test_readme_mapping_table_is_the_code():
         f"| `{stream}` | `github_{stream}` | {cell(timestamp)} | {cell(distinct)} |"
         for stream, (timestamp, distinct) in DEFAULTS.items()
     ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "flagged"),
+    [("auto", {"old"}), ("always", {"old", "recent"}), ("never", set())],
+)
+def test_historical_migration_flags_batches_of_old_events(
+    posthog: FakePostHog, mode: str, flagged: set[str]
+):
+    now = dt.datetime.now(dt.UTC)
+    old = (now - dt.timedelta(hours=49)).isoformat()
+    recent = (now - dt.timedelta(hours=47)).isoformat()
+    run_target(
+        posthog,
+        [RELEASES, release(1, created_at=old, body="old"), release(2, created_at=recent)],
+        historical_migration=mode,
+    )
+    assert {e.properties["body"] for e in posthog.events if e.historical} == (
+        {"old" if f == "old" else "notes" for f in flagged}
+    )
+    assert len(posthog.events) == 2
+
+
+def test_413_splits_the_body_gzip_and_person_profiles(posthog: FakePostHog):
+    posthog.inject(PostHogFault(status=413))
+    run_target(
+        posthog, [RELEASES] + [release(n) for n in range(1, 5)], process_person_profiles=True
+    )
+    assert [(r.status, r.events) for r in posthog.requests] == [(413, 0), (200, 2), (200, 2)]
+    assert len(posthog.deduplicated()) == 4
+    assert all(r.sent_bytes < r.body_bytes for r in posthog.accepted()), "not gzipped"
+    assert all("$process_person_profile" not in e.properties for e in posthog.events)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.posthog_fake import API_KEY, FakePostHog, PostHogFault, serve_posthog
+from posthog_fake import API_KEY, FakePostHog, PostHogFault, serve_posthog
 
 SCRIPT = Path(sys.executable).with_name("target-posthog")
 

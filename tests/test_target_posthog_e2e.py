@@ -19,12 +19,12 @@ import pytest
 from github_simulator import FakeClock, GitHubSimulator, World
 from github_simulator.actions import latest_attempts
 from github_simulator.truth import EXPECTED, MUTATIONS, SEEN_ATTEMPTS_STREAMS
+from posthog_fake import FakePostHog, PostHogFault, serve_posthog
 from target_posthog.mapping import DEFAULTS
 from tests.e2e.posthog import PostHogDestination
 from tests.e2e.project import EXTRACTOR, MeltanoProject, Run, require_installed
 from tests.e2e.simulated import realtime_world, tap_config, tap_settings
 from tests.e2e.tables import StreamInfo, Table, discover, mismatches
-from tests.posthog_fake import FakePostHog, PostHogFault, serve_posthog
 
 pytestmark = pytest.mark.meltano
 

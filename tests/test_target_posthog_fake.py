@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.posthog_fake import API_KEY, FakePostHog, PostHogFault, serve_posthog
+from posthog_fake import API_KEY, FakePostHog, PostHogFault, serve_posthog
 
 EVENT = {
     "event": "e",

@@ -11,9 +11,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from posthog_fake import API_KEY, FakePostHog
 from target_posthog.mapping import DEFAULTS, REPOSITORY
 from tests.e2e.destinations import Destination
-from tests.posthog_fake import API_KEY, FakePostHog
 
 __all__ = ["PostHogDestination"]
 

@@ -1,4 +1,5 @@
-"""A local stand-in for PostHog's capture API (`POST /batch/`), holding to its documented contract.
+"""A local stand-in for PostHog's capture API (`POST /batch/`), holding to its documented contract,
+for the tests and the benchmark.
 
 - The body may be gzipped (`Content-Encoding: gzip`); over 20 MB, compressed or not, is 413.
 - `api_key` must be a known project key, else 401; `batch` must be a list of events, each with
