@@ -205,6 +205,12 @@ class TargetPostHog(Target):
     @override
     def process_endofpipe(self) -> None:
         super().process_endofpipe()
+        unused = sorted(set(self.settings.streams) - self.described - set(self.skipped))
+        if unused:
+            self.logger.warning(
+                "The streams setting names streams this run had no events of: %s",
+                ", ".join(unused),
+            )
         stats = self.stats
         self.logger.info(
             "Sent %d events to PostHog in %d batches: %d bytes of JSON, %d gzipped; "

@@ -203,7 +203,7 @@ def test_loading_again_after_a_day_of_changes_keeps_one_event_per_row(
     )
 
 
-def test_mapping_settings_and_new_streams(posthog: FakePostHog):
+def test_mapping_settings_and_new_streams(posthog: FakePostHog, caplog: pytest.LogCaptureFixture):
     issues = schema_message(
         "issues",
         created_at={"type": "string", "format": "date-time"},
@@ -223,7 +223,13 @@ def test_mapping_settings_and_new_streams(posthog: FakePostHog):
         RELEASES,
         release(1),
     ]
-    run_target(posthog, messages, streams={"releases": {"event": "release", "distinct_id": "id"}})
+    overrides = {"releases": {"event": "release", "distinct_id": "id"}, "pull_request": {}}
+    run_target(posthog, messages, streams=overrides)
+    assert any(
+        "The streams setting names streams this run had no events of: pull_request"
+        in r.getMessage()
+        for r in caplog.records
+    )
     events = {e.event: e for e in posthog.events}
     # A new stream: its defaults; the author is null, so the repository is the distinct id.
     assert events["github_issues"].distinct_id == "acme/api"

@@ -1,4 +1,4 @@
-"""The fake PostHog holds senders to the documented capture contract (tests/posthog_fake.py)."""
+"""The fake PostHog holds senders to the documented capture contract (posthog_fake/)."""
 
 from __future__ import annotations
 
