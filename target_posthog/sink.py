@@ -111,4 +111,3 @@ class PostHogSink(BatchSink):
         for historical, encoded in groups.items():
             if encoded:
                 self.client.send(encoded, historical=historical)
-        self.tally_record_written(len(events))

@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import json
 import random
+import threading
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from typing import Any
@@ -399,3 +400,13 @@ def test_413_splits_the_body_gzip_and_person_profiles(posthog: FakePostHog):
     assert len(posthog.deduplicated()) == 4
     assert all(r.sent_bytes < r.body_bytes for r in posthog.accepted()), "not gzipped"
     assert all("$process_person_profile" not in e.properties for e in posthog.events)
+
+
+def test_a_request_without_answer_times_out_and_is_retried(
+    posthog: FakePostHog, pauses: list[float]
+):
+    stall = posthog.inject(PostHogFault(stall=threading.Event()))
+    run_target(posthog, [RELEASES, release(1)], request_timeout=1)
+    assert stall.reached.is_set()
+    assert len(pauses) == 1
+    assert len(posthog.deduplicated()) == 1
