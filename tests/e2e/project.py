@@ -35,6 +35,7 @@ EXECUTABLES = {
     "target-jsonl": "loaders/target-jsonl/venv/bin/target-jsonl",
     "target-duckdb": "loaders/target-duckdb/venv/bin/target-duckdb",
     "target-postgres": "loaders/target-postgres/venv/bin/target-postgres",
+    "target-posthog": "loaders/target-posthog/venv/bin/target-posthog",
 }
 
 # Variables of the caller's shell that would change the runs' settings.
@@ -43,6 +44,7 @@ _FOREIGN_PREFIXES = (
     "TARGET_JSONL_",
     "TARGET_DUCKDB_",
     "TARGET_POSTGRES_",
+    "TARGET_POSTHOG_",
     "MELTANO_",
 )
 
