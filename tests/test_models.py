@@ -8,6 +8,7 @@ GitHub's 14 days.
 from __future__ import annotations
 
 import random
+import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from github_simulator import FakeClock, GitHubSimulator, World
 from github_simulator.actions import latest_attempts
 from github_simulator.truth import EXPECTED, MUTATIONS
 from tests.e2e.destinations import Destination, destination
-from tests.e2e.project import EXTRACTOR, MeltanoProject, require_installed
+from tests.e2e.project import EXTRACTOR, ROOT, MeltanoProject, require_installed
 from tests.e2e.simulated import realtime_world, tap_settings
 
 pytestmark = pytest.mark.meltano
@@ -279,3 +280,18 @@ def _comparable(row: dict[str, Any]) -> tuple[Any, ...]:
             value = str(value)
         values.append((name, value))
     return tuple(values)
+
+
+def _readme_mart_queries() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```sql\n(.*?)```", readme, flags=re.DOTALL)
+    statements = [s.strip() for block in blocks for s in block.split(";")]
+    return [s for s in statements if "analytics." in s]
+
+
+@pytest.mark.parametrize("warehouse", sorted(WAREHOUSES))
+def test_readme_mart_queries_run(warehouses, warehouse):
+    queries = _readme_mart_queries()
+    assert len(queries) >= 3
+    for query in queries:
+        assert warehouses[warehouse].destination.query(query), query

@@ -55,6 +55,10 @@ class Destination:
         """Settings of the dbt transformer that reads this destination."""
         raise NotImplementedError
 
+    def query(self, text: str) -> list[tuple[Any, ...]]:
+        """The rows of a SQL query run on the destination."""
+        raise NotImplementedError
+
     def close(self) -> None:
         """Release what the destination made (database, files)."""
 
@@ -116,6 +120,10 @@ class DuckDB(Destination):
 
     def transformer_env(self) -> dict[str, str]:
         return {"DBT_DUCKDB_PATH": str(self.path)}
+
+    def query(self, text: str) -> list[tuple[Any, ...]]:
+        with closing(duckdb.connect(str(self.path), read_only=True)) as connection:
+            return connection.execute(text).fetchall()
 
     def rows(self, stream: str, schema: str = SCHEMA) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -181,6 +189,10 @@ class Postgres(Destination):
             "DBT_POSTGRES_USER": str(POSTGRES["user"]),
             "DBT_POSTGRES_DBNAME": self.database,
         }
+
+    def query(self, text: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(dbname=self.database, **POSTGRES) as connection:
+            return list(connection.execute(text))  # type: ignore[arg-type]  # README's SQL
 
     def rows(self, stream: str, schema: str = SCHEMA) -> list[dict[str, Any]]:
         with psycopg.connect(dbname=self.database, row_factory=dict_row, **POSTGRES) as conn:
