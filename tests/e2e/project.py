@@ -36,6 +36,8 @@ EXECUTABLES = {
     "target-duckdb": "loaders/target-duckdb/venv/bin/target-duckdb",
     "target-postgres": "loaders/target-postgres/venv/bin/target-postgres",
     "target-posthog": "loaders/target-posthog/venv/bin/target-posthog",
+    "dbt-duckdb": "transformers/dbt-duckdb/venv/bin/dbt",
+    "dbt-postgres": "transformers/dbt-postgres/venv/bin/dbt",
 }
 
 # Variables of the caller's shell that would change the runs' settings.
@@ -45,6 +47,7 @@ _FOREIGN_PREFIXES = (
     "TARGET_DUCKDB_",
     "TARGET_POSTGRES_",
     "TARGET_POSTHOG_",
+    "DBT_",
     "MELTANO_",
 )
 
@@ -95,8 +98,14 @@ class MeltanoProject:
         self.root = workdir / "project"
         (self.root / ".meltano").mkdir(parents=True)
         shutil.copy(ROOT / "meltano.yml", self.root / "meltano.yml")
-        for kind in ("extractors", "loaders"):
+        for kind in ("extractors", "loaders", "transformers"):
             (self.root / ".meltano" / kind).symlink_to(ROOT / ".meltano" / kind)
+        # The dbt project, without what dbt writes into it (target/, logs/).
+        shutil.copytree(
+            ROOT / "transform",
+            self.root / "transform",
+            ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
+        )
         self.env = {
             name: value
             for name, value in os.environ.items()
