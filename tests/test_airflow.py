@@ -23,7 +23,7 @@ def run_airflow_tests(marker: str) -> None:
     # --confcutdir: tests/conftest.py imports the simulator, whose dependencies are not there.
     command = [str(AIRFLOW_PYTEST), "--confcutdir=tests/airflow", "-p", "no:cacheprovider"]
     result = subprocess.run(
-        [*command, "-q", "-m", marker, "tests/airflow"],
+        [*command, "-q", "--show-capture=no", "-m", marker, "tests/airflow"],
         cwd=ROOT,
         capture_output=True,
         text=True,

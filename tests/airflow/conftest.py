@@ -14,6 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "orchestrate" / "airflow" / "dags"
 
@@ -33,10 +35,10 @@ else:
     sys.path.insert(0, str(DAGS))
 
 
-def pytest_configure(config: object) -> None:
+def pytest_configure(config: pytest.Config) -> None:
     """Airflow 3.3.2's in-process execution API imports starlette's test client, which warns
     that httpx is deprecated there (starlette 1.10); not ours to fix, so not an error here."""
-    config.addinivalue_line(  # type: ignore[attr-defined]
+    config.addinivalue_line(
         "filterwarnings",
         "ignore:Using `httpx` with `starlette.testclient` is deprecated",
     )

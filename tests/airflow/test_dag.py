@@ -16,6 +16,7 @@ import github_activity_shards
 import pytest
 import yaml
 from airflow.dag_processing.dagbag import BundleDagBag
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from tests.airflow.conftest import DAGS, ROOT
 
@@ -286,3 +287,27 @@ def test_exit_codes_decide_between_success_retry_and_failure():
     assert module.outcome(1, {"extractors": 0, "loaders": 1}) is outcome.RETRY
     assert module.outcome(1, {"extractors": 77}) is outcome.RETRY
     assert module.outcome(1, {}) is outcome.RETRY
+
+
+def test_a_meltano_run_is_logged_readably_and_its_exit_codes_decide(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    # A stand-in for `meltano --log-format=json run`: a plugin's line, then the failed block.
+    fake_meltano = [
+        sys.executable,
+        "-c",
+        "import sys; "
+        'print(\'{"string_id": "tap-github-activity--a", "event": "GET /user/repos: 502"}\'); '
+        f"print({BLOCK_FAILED!r}); sys.exit(1)",
+    ]
+    caplog.set_level("INFO")
+    result = github_activity.run_meltano(fake_meltano, tmp_path, {})
+    assert result is github_activity.Outcome.RETRY
+    assert "tap-github-activity--a GET /user/repos: 502" in caplog.messages
+    assert "meltano exited 1, plugins {'extractors': 1}: retry" in caplog.messages
+    with pytest.raises(AirflowException, match="shard a failed; retried") as retried:
+        github_activity.raise_for(result, "shard a")
+    assert not isinstance(retried.value, AirflowFailException)
+    with pytest.raises(AirflowFailException, match="shard a failed; not retried"):
+        github_activity.raise_for(github_activity.Outcome.FAIL, "shard a")
+    github_activity.raise_for(github_activity.Outcome.SUCCESS, "shard a")

@@ -6,6 +6,7 @@ generated, which fails alone."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -33,6 +34,12 @@ POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 # Variables of the caller's shell that would change the runs' settings.
 FOREIGN_PREFIXES = ("TAP_GITHUB_ACTIVITY", "TARGET_POSTGRES_", "MELTANO_", "GITHUB_TOKEN_")
 SHARDS = {"platform": ["acme/api"], "product": ["acme/web", "acme/infra"]}
+# One token from the worker's environment, the other from an Airflow connection.
+CREDENTIALS = {
+    "platform": {"env": "GITHUB_TOKEN_PLATFORM"},
+    "product": {"connection": "github_product", "field": "password"},
+    "forgotten": {"env": "GITHUB_TOKEN_FORGOTTEN"},
+}
 
 
 @dataclass
@@ -97,7 +104,7 @@ def shard_file(path: Path, project: Path, shards: dict[str, list[str]]) -> Path:
                     {
                         "name": name,
                         "settings": {"repositories": repositories},
-                        "credentials": {"auth_token": {"env": f"GITHUB_TOKEN_{name.upper()}"}},
+                        "credentials": {"auth_token": CREDENTIALS[name]},
                     }
                     for name, repositories in shards.items()
                 ],
@@ -112,14 +119,36 @@ def rows(database: str, query: str) -> list[tuple[Any, ...]]:
         return list(connection.execute(query))
 
 
-def run_dag(capfd: pytest.CaptureFixture[str]) -> tuple[dict[str, str], str]:
+@dataclass
+class Captured:
+    """What a `dag.test()` logged: Airflow's logging goes to the log records or to the standard
+    streams, depending on when pytest started capturing them."""
+
+    capfd: pytest.CaptureFixture[str]
+    caplog: pytest.LogCaptureFixture
+
+    def clear(self) -> None:
+        self.capfd.readouterr()
+        self.caplog.clear()
+
+    def text(self) -> str:
+        return "".join(self.capfd.readouterr()) + "\n" + self.caplog.text
+
+
+@pytest.fixture
+def captured(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> Captured:
+    caplog.set_level(logging.INFO)
+    return Captured(capfd, caplog)
+
+
+def run_dag(captured: Captured) -> tuple[dict[str, str], str]:
     """One `dag.test()` of the DAG as parsed now: each task's state (by shard), and the log."""
     bag = BundleDagBag(dag_folder=str(DAGS / "github_activity.py"), bundle_path=DAGS)
     assert bag.import_errors == {}
     dag = bag.dags["github_activity"]
-    capfd.readouterr()
+    captured.clear()
     run = dag.test()
-    output = "".join(capfd.readouterr())
+    output = captured.text()
     states = {}
     for ti in run.get_task_instances():
         states[ti.rendered_map_index or str(ti.map_index)] = str(ti.state)
@@ -160,7 +189,7 @@ def test_two_shards_load_with_their_own_state_and_a_missing_plugin_fails_alone(
     github: Github,
     database: str,
     monkeypatch: pytest.MonkeyPatch,
-    capfd: pytest.CaptureFixture[str],
+    captured: Captured,
 ):
     for name in list(os.environ):
         if name.startswith(FOREIGN_PREFIXES):
@@ -178,7 +207,11 @@ def test_two_shards_load_with_their_own_state_and_a_missing_plugin_fails_alone(
         "TARGET_POSTGRES_PASSWORD": "",  # trust authentication; the loader wants one set
         "TARGET_POSTGRES_DATABASE": database,
         "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": "github",
-        **{f"GITHUB_TOKEN_{name.upper()}": token for name, token in github.tokens.items()},
+        "GITHUB_TOKEN_PLATFORM": github.tokens["platform"],
+        # Airflow reads connections from AIRFLOW_CONN_<ID> variables, among other places.
+        "AIRFLOW_CONN_GITHUB_PRODUCT": json.dumps(
+            {"conn_type": "generic", "password": github.tokens["product"]}
+        ),
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
@@ -196,10 +229,11 @@ def test_two_shards_load_with_their_own_state_and_a_missing_plugin_fails_alone(
     monkeypatch.setenv("GITHUB_ACTIVITY_SHARDS", str(shards))
     resetdb()
 
-    states, output = run_dag(capfd)
+    states, output = run_dag(captured)
     first = costs(output)
     assert states == {"platform": "success", "product": "success", "forgotten": "failed"}, output
     assert "declares no extractor tap-github-activity--forgotten" in output
+    assert all(token not in output for token in github.tokens.values())
     repositories = rows(database, "SELECT full_name FROM github.repositories ORDER BY 1")
     assert repositories == [("acme/api",), ("acme/infra",), ("acme/web",)]
     pull_requests = rows(
@@ -219,7 +253,7 @@ def test_two_shards_load_with_their_own_state_and_a_missing_plugin_fails_alone(
 
     # The second run of each shard starts from its own state: conditional requests answered 304.
     shard_file(shards, project, SHARDS)
-    states, output = run_dag(capfd)
+    states, output = run_dag(captured)
     assert states == {"platform": "success", "product": "success"}, output
     second = costs(output)
     plugins = [f"tap-github-activity--{name}" for name in SHARDS]
