@@ -184,13 +184,19 @@ def test_loader_transformer_and_parallelism_come_from_the_shard_file(
     ],
 )
 def test_a_bad_shard_is_one_line_naming_the_key(tmp_path: Path, shard: str, message: str):
-    path = write_shards(tmp_path, f"shards:\n  - {shard}\n")
+    path = write_shards(tmp_path, f"meltano: {{project: .}}\nshards:\n  - {shard}\n")
     module = github_activity_shards
     with pytest.raises(module.ShardFileError) as raised:
         module.load(path)
     assert message in str(raised.value)
     assert str(raised.value).startswith(f"{path}: ")
     assert "\n" not in str(raised.value)
+
+
+def test_a_misspelt_meltano_key_is_refused(tmp_path: Path):
+    path = write_shards(tmp_path, "meltano: {excutable: meltano}\nshards: []\n")
+    with pytest.raises(github_activity_shards.ShardFileError, match="meltano: a mapping of"):
+        github_activity_shards.load(path)
 
 
 def test_two_shard_names_that_meltano_reads_from_the_same_variables_are_refused(tmp_path: Path):

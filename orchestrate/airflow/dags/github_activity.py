@@ -39,10 +39,10 @@ class Outcome(enum.Enum):
 
 # The tap's exit code -> what the shard's task does. `meltano run` itself exits 1 whenever a
 # plugin fails; the tap's own code is read from Meltano's "Block run completed" log event. The
-# tap's codes (README, "Interrupted and failed runs"): 0 success, 1 failure. A failed run keeps
-# the bookmarks of what it finished, so a retry resumes where it stopped. A code not listed here
-# (a tap killed by a signal, a code newer than this table) retries; so does a failure of the
-# loader or of Meltano itself with the tap's code 0 or unknown.
+# tap's codes today: 0 success, 1 failure (of any kind, a bad setting included). A failed run
+# keeps the bookmarks of what it finished (README, "Interrupted and failed runs"), so a retry
+# resumes where it stopped. A code not listed here (a tap killed by a signal, a code newer than
+# this table) retries; so does a failure of the loader or of Meltano itself.
 TAP_EXIT_CODES: dict[int, Outcome] = {
     0: Outcome.SUCCESS,
     1: Outcome.RETRY,

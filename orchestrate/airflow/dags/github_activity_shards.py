@@ -203,6 +203,8 @@ def load(path: Path, *, project: Path | None = None) -> ShardFile:
     if unknown:
         raise _fail(path, unknown[0], f"unknown key (known: {', '.join(sorted(TOP_LEVEL))})")
     meltano = raw.get("meltano") or {}
+    if not isinstance(meltano, dict) or not set(meltano) <= {"project", "executable"}:
+        raise _fail(path, "meltano", "a mapping of project and executable")
     root = project or (path.parent / str(meltano.get("project", "."))).resolve()
     executable = str(meltano.get("executable", "meltano"))
     if "/" in executable:
