@@ -221,7 +221,12 @@ def test_the_generated_plugins_are_what_meltano_yml_includes(tmp_path: Path):
     project = tmp_path / "project"
     project.mkdir()
     (project / "meltano.yml").write_text(
-        yaml.safe_dump({"include_paths": patterns, "plugins": {"extractors": [{"name": "x"}]}})
+        yaml.safe_dump(
+            {
+                "include_paths": patterns,
+                "plugins": {"extractors": [{"name": "x"}], "loaders": [{"name": "target-x"}]},
+            }
+        )
     )
     path = write_shards(
         tmp_path,
@@ -231,7 +236,7 @@ def test_the_generated_plugins_are_what_meltano_yml_includes(tmp_path: Path):
           - {name: acme, credentials: {auth_token: {env: A}}}
         """,
     )
-    assert module.missing_plugin_message(project, "tap-github-activity--acme") == (
+    assert module.missing_plugin_message(project, "tap-github-activity--acme", "target-x") == (
         f"The Meltano project {project} declares no extractor tap-github-activity--acme. "
         "Generate the shards' plugins with `python orchestrate/airflow/dags/"
         "github_activity_shards.py` (it writes orchestrate/airflow/shards.meltano.yml, which "
@@ -239,7 +244,11 @@ def test_the_generated_plugins_are_what_meltano_yml_includes(tmp_path: Path):
         "inherit_from: tap-github-activity."
     )
     assert module.main([str(path)]) == 0
-    assert module.missing_plugin_message(project, "tap-github-activity--acme") is None
+    assert module.missing_plugin_message(project, "tap-github-activity--acme", "target-x") is None
+    assert module.missing_plugin_message(project, "tap-github-activity--acme", "target-y") == (
+        f"The Meltano project {project} declares no loader target-y: set the shard file's "
+        "loader to one of meltano.yml's loaders."
+    )
     assert yaml.safe_load((project / module.PLUGINS_FILE).read_text()) == {
         "plugins": {
             "extractors": [

@@ -137,7 +137,7 @@ def github_activity() -> None:
     def extract_load(shard: dict[str, Any]) -> None:
         """One shard's `meltano run`, with its settings and secrets as environment variables."""
         get_current_context()["shard_name"] = shard["shard"]
-        missing = missing_plugin_message(SHARDS.project, shard["plugin"])
+        missing = missing_plugin_message(SHARDS.project, shard["plugin"], SHARDS.loader)
         if missing:
             raise AirflowFailException(missing)
         try:

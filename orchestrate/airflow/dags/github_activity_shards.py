@@ -243,9 +243,9 @@ def shard_file_path(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(configured) if configured else DEFAULT_SHARD_FILE
 
 
-def declared_extractors(project: Path) -> set[str]:
-    """Extractor names of the Meltano project: meltano.yml and the files its include_paths
-    patterns match (how Meltano itself finds them)."""
+def declared_plugins(project: Path, kind: str) -> set[str]:
+    """Names of the Meltano project's plugins of `kind` ("extractors", "loaders"): meltano.yml
+    and the files its include_paths patterns match (how Meltano itself finds them)."""
     main = yaml.safe_load((project / "meltano.yml").read_text()) or {}
     files = [main]
     for pattern in main.get("include_paths") or []:
@@ -253,20 +253,26 @@ def declared_extractors(project: Path) -> set[str]:
     return {
         plugin["name"]
         for content in files
-        for plugin in (content.get("plugins") or {}).get("extractors") or []
+        for plugin in (content.get("plugins") or {}).get(kind) or []
     }
 
 
-def missing_plugin_message(project: Path, plugin: str) -> str | None:
-    """Why the shard's extractor cannot run, or None when the project declares it."""
-    if plugin in declared_extractors(project):
-        return None
-    return (
-        f"The Meltano project {project} declares no extractor {plugin}. Generate the shards' "
-        f"plugins with `python orchestrate/airflow/dags/github_activity_shards.py` (it writes "
-        f"{PLUGINS_FILE}, which meltano.yml's include_paths must match), or declare it in "
-        f"meltano.yml with inherit_from: {EXTRACTOR}."
-    )
+def missing_plugin_message(project: Path, extractor: str, loader: str) -> str | None:
+    """Why the shard's run cannot start (running it again would not help), or None when the
+    project declares its extractor and loader."""
+    if extractor not in declared_plugins(project, "extractors"):
+        return (
+            f"The Meltano project {project} declares no extractor {extractor}. Generate the "
+            f"shards' plugins with `python orchestrate/airflow/dags/github_activity_shards.py` "
+            f"(it writes {PLUGINS_FILE}, which meltano.yml's include_paths must match), or "
+            f"declare it in meltano.yml with inherit_from: {EXTRACTOR}."
+        )
+    if loader not in declared_plugins(project, "loaders"):
+        return (
+            f"The Meltano project {project} declares no loader {loader}: set the shard file's "
+            "loader to one of meltano.yml's loaders."
+        )
+    return None
 
 
 def resolve_secrets(
