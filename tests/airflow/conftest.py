@@ -8,8 +8,10 @@ folder goes on sys.path, as Airflow 3 puts a bundle's root there for the DAGs it
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +25,7 @@ if importlib.util.find_spec("airflow") is None:
     collect_ignore_glob = ["test_*.py"]
 else:
     _home = Path(tempfile.mkdtemp(prefix="airflow-home-"))
+    atexit.register(shutil.rmtree, _home, ignore_errors=True)
     os.environ.update(
         {
             "AIRFLOW_HOME": str(_home),
