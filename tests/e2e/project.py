@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["ROOT", "MeltanoProject", "Run", "require_installed", "state_id"]
+__all__ = ["FOREIGN_PREFIXES", "ROOT", "MeltanoProject", "Run", "require_installed", "state_id"]
 
 ROOT = Path(__file__).resolve().parents[2]
 MELTANO = Path(sys.executable).with_name("meltano")
@@ -38,7 +38,7 @@ EXECUTABLES = {
 }
 
 # Variables of the caller's shell that would change the runs' settings.
-_FOREIGN_PREFIXES = (
+FOREIGN_PREFIXES = (
     "TAP_GITHUB_ACTIVITY_",
     "TARGET_JSONL_",
     "TARGET_DUCKDB_",
@@ -98,7 +98,7 @@ class MeltanoProject:
         self.env = {
             name: value
             for name, value in os.environ.items()
-            if not name.startswith(_FOREIGN_PREFIXES)
+            if not name.startswith(FOREIGN_PREFIXES)
         }
         self.env.update(
             {
