@@ -64,7 +64,7 @@ def test_demo_loads_every_stream_into_its_own_database_only():
     assert "GitHub requests this run:" in demo.stdout
     assert re.search(r"^total\s+\d+\s+\d+", demo.stdout, flags=re.MULTILINE), demo.stdout
     assert "CI failure rate and duration by workflow" in demo.stdout
-    assert "Weekly contributor activity" in demo.stdout
+    assert "Pull request lead time" in demo.stdout
     with duckdb.connect(str(DEMO_DATABASE), read_only=True) as db:
         rows = {
             stream: db.sql(f"select count(*) from github.{stream}").fetchone()[0]  # noqa: S608 -- the tap's stream names

@@ -4,7 +4,6 @@ refresh, so a deleted database is refilled instead of staying empty behind Melta
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from github_simulator import GitHubSimulator
 from github_simulator.actions import latest_attempts
 from github_simulator.truth import EXPECTED, SEEN_ATTEMPTS_STREAMS
 from tests.e2e.destinations import destination
-from tests.e2e.project import FOREIGN_PREFIXES, ROOT, require_installed
+from tests.e2e.project import FOREIGN_PREFIXES, ROOT, require_installed, run_in_root
 from tests.e2e.simulated import realtime_world, tap_config, tap_settings
 from tests.e2e.tables import Table, discover, mismatches
 
@@ -21,17 +20,7 @@ FULL_REFRESH = "does not exist: running with --full-refresh"
 
 
 def quickstart(env: dict[str, str]) -> str:
-    done = subprocess.run(
-        [str(ROOT / "scripts" / "quickstart")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    return done.stdout
+    return run_in_root([str(ROOT / "scripts" / "quickstart")], env)
 
 
 @pytest.mark.meltano

@@ -23,7 +23,15 @@ from typing import Any
 
 import pytest
 
-__all__ = ["FOREIGN_PREFIXES", "ROOT", "MeltanoProject", "Run", "require_installed", "state_id"]
+__all__ = [
+    "FOREIGN_PREFIXES",
+    "ROOT",
+    "MeltanoProject",
+    "Run",
+    "require_installed",
+    "run_in_root",
+    "state_id",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 MELTANO = Path(sys.executable).with_name("meltano")
@@ -63,6 +71,21 @@ def require_installed(*plugins: str) -> None:
             "(or run `.venv/bin/meltano install` once).",
             pytrace=False,
         )
+
+
+def run_in_root(command: list[str], env: dict[str, str], timeout: float = 300) -> str:
+    """Run a command of the repository (a script, a README block) from its root, as a user
+    would; fail the test with the end of its output unless it succeeds. Returns stdout."""
+    done = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if done.returncode != 0:
+        pytest.fail(
+            f"{' '.join(command)[:200]} exited {done.returncode}:\n"
+            f"{done.stdout[-2000:]}{done.stderr[-4000:]}",
+            pytrace=False,
+        )
+    return done.stdout
 
 
 def state_id(loader: str) -> str:
