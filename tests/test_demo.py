@@ -102,3 +102,29 @@ def test_simulator_entry_point_serves_until_interrupted(tmp_path: Path):
         finally:
             if server.poll() is None:
                 server.kill()
+
+
+@pytest.mark.meltano
+def test_interrupted_demo_stops_the_simulator():
+    require_installed("target-duckdb")
+    # Its own session, as a terminal's Ctrl-C reaches every process of the foreground job.
+    with subprocess.Popen(
+        [str(ROOT / "scripts" / "demo")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    ) as demo:
+        try:
+            assert demo.stdout is not None
+            lines = iter(demo.stdout.readline, "")
+            banner = next(line for line in lines if line.startswith("Simulated GitHub at"))
+            port = int(re.search(r"127\.0\.0\.1:(\d+)", banner)[1])
+            next(line for line in lines if line.startswith("Running:"))
+            os.killpg(demo.pid, signal.SIGINT)
+            assert demo.wait(timeout=60) != 0
+            assert not port_open(port)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(demo.pid, signal.SIGKILL)
