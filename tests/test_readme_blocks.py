@@ -118,3 +118,19 @@ def test_snippet_for_other_projects_matches_this_projects_extractor():
     for key, value in shown.items():
         if key != "pip_url":
             assert extractor[key] == value, key
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    return re.sub(r"[^a-z0-9 _-]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_links_between_the_documents_resolve():
+    for path in DOCUMENTS:
+        text = path.read_text()
+        for target, fragment in re.findall(r"\]\(([^):#]*)(?:#([^)]*))?\)", text):
+            linked = (path.parent / target).resolve() if target else path
+            assert linked.exists(), f"{path.name}: {target}"
+            if fragment:
+                headings = re.findall(r"^#+ (.+)$", linked.read_text(), flags=re.M)
+                assert fragment in {anchor(h) for h in headings}, f"{path.name}: #{fragment}"
