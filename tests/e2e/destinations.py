@@ -172,12 +172,11 @@ class Postgres(Destination):
             yield connection
 
     def env(self) -> dict[str, str]:
+        # No password: meltano.yml's empty default is what trust authentication needs.
         return {
             "TARGET_POSTGRES_HOST": str(POSTGRES["host"]),
             "TARGET_POSTGRES_PORT": str(POSTGRES["port"]),
             "TARGET_POSTGRES_USER": str(POSTGRES["user"]),
-            # Trust authentication, but the loader insists on a password being set.
-            "TARGET_POSTGRES_PASSWORD": "",
             "TARGET_POSTGRES_DATABASE": self.database,
             "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": SCHEMA,
         }
