@@ -154,11 +154,11 @@ class Feed:
 
     def fact(self, compute: Callable[[], T]) -> Callable[[], T]:
         """A run-wide fact computed once (ahead, when threaded); the getter waits for it and
-        raises its error."""
+        raises its error (fetches call it on the pool's threads)."""
         if self._pool is None:
             return _Once(compute)
         future = self._pool.submit(compute)
-        return lambda: _result(future, self._before_wait)
+        return future.result
 
     def items(self, stream: str, family: str, repository: Repository) -> Iterator[Item]:
         """`stream`'s items of `repository` (and those no stream consumes), then its error."""

@@ -1,27 +1,7 @@
 """The change probe: one cheap GraphQL query per batch of repositories that tells which ones the
-GraphQL streams must read.
 
-For every selected repository it asks the newest pull request update
-(`pullRequests(first: 1, orderBy: {field: UPDATED_AT, direction: DESC})`) and the heads of the
-branches the commits streams read (`defaultBranchRef`; `ref(qualifiedName:)` aliases for named
-`commit_branches`; one `refs(refPrefix: "refs/heads/", first: 100)` page for patterns), as
-aliases `r0: repository(owner:, name:) {...}` of one query per owner and `BATCH_SIZE`
-repositories. GitHub charges one request per connection page, the sum divided by 100: a batch
-of 50 repositories costs 1 point (12 repositories: 1 point), where asking each repository
-costs 1 point per repository.
-
-It runs once per run, only for what the selected streams need (pull_requests /
-pull_request_reviews; commits / commit_branches), as a run-wide fact of the feed: ahead of the
-fetches, which wait for its answer. Then:
-
-- pull_requests and pull_request_reviews skip a repository (no request) whose newest update is
-  not after their bookmarks, or that has no pull request;
-- commits and commit_branches take the heads from the probe (no heads query) and walk only
-  branches whose head moved.
-
-A repository the probe does not see (GraphQL NOT_FOUND, a batch GitHub refused) has no entry:
-its streams read it as without the probe, and meet the error themselves. A repository changed
-after the probe waits for the next run (its bookmark did not move past the change).
+Asked once per run, for what the selected streams need, as a run-wide fact of the feed; a
+repository it does not see is read as without it. Details: docs/design-notes.md.
 """
 
 from __future__ import annotations

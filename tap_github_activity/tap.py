@@ -27,7 +27,7 @@ from tap_github_activity.fetch.heads import RepositoryChanges
 from tap_github_activity.fetch.pulls import fetch_pulls
 from tap_github_activity.fetch.releases import fetch_releases
 from tap_github_activity.fetch.traffic import fetch_traffic
-from tap_github_activity.output import BufferedSingerWriter, write_kept
+from tap_github_activity.output import BufferedSingerWriter, flush_before_waiting, write_kept
 from tap_github_activity.probe import ChangeProbe
 from tap_github_activity.records import flatten
 from tap_github_activity.sdk_seams import (
@@ -131,7 +131,7 @@ class TapGitHubActivity(ThrottledStateTap):
             self._prepare,
             threads=min(THREADS_PER_SLOT * slots, MAX_THREADS) if slots > 1 else 1,
             lookahead=min(LOOKAHEAD_PER_SLOT * slots, MAX_LOOKAHEAD),
-            before_wait=write_kept,
+            before_wait=flush_before_waiting,
         )
         repositories = self.selected_repositories()
         probe = ChangeProbe(

@@ -1,44 +1,6 @@
-"""The commit history walk behind commits and commit_branches (GraphQL).
-
-The selected branches and their heads, the bookmarks kept per branch, and the walk from each
-moved head down to the history an earlier run read; fetch/commits.py turns the walked commits
-into the rows of both streams.
-
-Which branches
---------------
-``commit_branches`` setting: branch names or glob patterns (``*`` for all), default each
-repository's default branch. The selected heads come from the run's change probe
-(tap_github_activity/probe.py: one query for up to 50 repositories): ``defaultBranchRef`` by
-default, ``ref(qualifiedName:)`` aliases for plain names, and a ``refs(refPrefix:
-"refs/heads/", first: 100)`` page when a pattern must be matched. A repository the probe did not
-see, or with more branches than one page, has its heads read by one small query of its own
-(refs pages for patterns).
-
-Bookmarks and the walk
-----------------------
-State, per repository (singer-sdk's partition) and per stream: ``branches: {name: {"head": oid,
-"committed_at": head's committer date}}``. A branch whose head did not move costs nothing more.
-A moved branch is walked from its new head through ``history`` (``git log`` order: newest
-committer date first, a commit never before its children), 100 commits a page with each
-commit's parent oids, until no commit that is new can follow: the walk keeps the set of commits
-known to be reachable from the previous head (marked when the previous head or one of its
-descendants is met, and passed on to parents) and the parents of new commits it has yet to meet;
-it stops when every one of those is known. This is ``git rev-list new ^old``, so:
-
-* commits of a long-lived branch merged today are emitted although their dates are older than
-  the bookmark: they are not reachable from the previous head (date filters would lose them);
-* the cost of such a merge is the walk down to where the merged branch forked: every commit
-  dated after the fork point is listed (1 point per 100), not just the new ones;
-* a force-push (the previous head is no longer an ancestor) is detected by date: in ``git log``
-  order the previous head comes before any commit older than itself, so meeting a commit more
-  than ``FORCE_PUSH_WINDOW`` older than the previous head, before meeting any known commit,
-  means the previous head is gone. The walk then stops there and what it read is emitted (the
-  rebased commits carry new committer dates). Commits older than that window which a force-push
-  brings onto a branch are not emitted for it.
-
-``start_date`` bounds every walk (``history(since:)`` on a branch's first walk; later walks stop
-at the first commit older than it). Empty repositories (no default branch) give no rows.
-"""
+"""The commit history walk behind commits and commit_branches (GraphQL): the selected branches'
+heads, per-branch bookmarks, and the walk from each moved head down to the history an earlier
+run read (`git rev-list new ^old`); why and how: docs/design-notes.md."""
 
 from __future__ import annotations
 
