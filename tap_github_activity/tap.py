@@ -62,9 +62,9 @@ LISTINGS_STATE_KEY = "listings"
 # Repositories fetched ahead of the streams, per request slot, and at most.
 LOOKAHEAD_PER_SLOT = 2
 MAX_LOOKAHEAD = 8
-# Fetching threads per request slot (a thread parses while another's request is in flight), and
+# Fetching threads per request slot (while some wait for a slot or an answer, others parse), and
 # at most.
-THREADS_PER_SLOT = 2
+THREADS_PER_SLOT = 4
 MAX_THREADS = 16
 
 STREAM_TYPES: list[type[Stream]] = [
