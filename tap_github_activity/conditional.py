@@ -2,7 +2,8 @@
 
 One layout, in the state of the stream that reads the endpoint (per repository partition, or
 the stream's own for a run-wide one): `{"conditional": {request key: {"etags": [...], "pages":
-n, ...facts}}}`, where a request key is the path with its query (without paging). An entry
+n, ...facts}}}`, where a request key is the path with its query (without paging), less the
+`scope` all the entry's paths share (a partition's repository). An entry
 holds the ETags of its first `MAX_STORED_ETAGS` pages, so the state is bounded per repository
 and endpoint, never per record. An answer's ETag is kept only once its rows were emitted (the
 fetcher yields the new state after them): an interrupted run asks again in full.
@@ -24,17 +25,21 @@ MAX_STORED_ETAGS = 8
 Entry = Mapping[str, Any]
 
 
-def request_key(path: str, params: Mapping[str, Any] | None = None) -> str:
-    """What identifies a request across runs: its path and query, sorted."""
+def request_key(path: str, params: Mapping[str, Any] | None = None, scope: str = "") -> str:
+    """What identifies a request across runs: its path (less `scope`) and query, sorted."""
     query = "&".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
+    path = path.removeprefix(scope) if scope else path
     return f"{path}?{query}" if query else path
 
 
 class Conditional:
     """The ETags of one state entry: asked with, renewed from the answers."""
 
-    def __init__(self, client: GitHubClient, state: Mapping[str, Any] | None) -> None:
+    def __init__(
+        self, client: GitHubClient, state: Mapping[str, Any] | None, *, scope: str = ""
+    ) -> None:
         self.client = client
+        self.scope = scope
         self.saved: dict[str, Entry] = dict((state or {}).get(STATE_KEY) or {})
         self.kept: dict[str, dict[str, Any]] = {}
 
@@ -50,7 +55,7 @@ class Conditional:
     ) -> Page:
         """One request, with the ETag of its last answer when `reusable` says so; the new
         answer's ETag (and `facts`) are kept for the next run, or forgotten if it has none."""
-        key = request_key(path, params)
+        key = request_key(path, params, self.scope)
         saved = self.saved.get(key)
         etags = list(saved.get("etags") or []) if saved and reusable(saved) else []
         page = self.client.get(
@@ -73,7 +78,7 @@ class Conditional:
         Page one's ETag alone would miss changes to older items (listings are newest first).
         When page one answers 304, no item was added or removed, so the pages hold the same
         items as before and each page's own ETag tells whether one of its items changed."""
-        key = request_key(path, params)
+        key = request_key(path, params, self.scope)
         saved = self.saved.get(key) or {}
         previous = list(saved.get("etags") or [])
         count = int(saved.get("pages") or len(previous))
@@ -98,13 +103,13 @@ class Conditional:
 
     def note(self, path: str, params: Mapping[str, Any] | None = None, **facts: Any) -> None:
         """Facts kept with a request's ETag (learnt from its answer)."""
-        entry = self.kept.get(request_key(path, params))
+        entry = self.kept.get(request_key(path, params, self.scope))
         if entry is not None:
             entry.update(facts)
 
     def forget(self, path: str, params: Mapping[str, Any] | None = None) -> None:
         """Keep nothing for this request (its answer cannot be asked for again)."""
-        self.kept.pop(request_key(path, params), None)
+        self.kept.pop(request_key(path, params, self.scope), None)
 
     def state(self) -> dict[str, Any]:
         """What the state keeps: the entries of this run's requests (others are dropped)."""

@@ -85,3 +85,11 @@ def test_only_this_runs_requests_are_kept_and_forget_drops_one(github, client):
     assert set(store.state()[STATE_KEY]) == {RELEASES, VIEWS}
     store.forget(VIEWS)
     assert set(store.state()[STATE_KEY]) == {RELEASES}
+
+
+def test_keys_are_kept_without_the_scope_every_path_shares(github, client):
+    store = Conditional(client, None, scope="/repos/acme/api")
+    store.get(VIEWS, stream="s", owner="acme", params={"per": "day"})
+    assert list(store.state()[STATE_KEY]) == ["/traffic/views?per=day"]
+    again = Conditional(client, store.state(), scope="/repos/acme/api")
+    assert again.get(VIEWS, stream="s", owner="acme", params={"per": "day"}).not_modified

@@ -45,6 +45,11 @@ class Repository:
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
 
+    @property
+    def path(self) -> str:
+        """Its REST path."""
+        return f"/repos/{self.owner}/{self.name}"
+
     @classmethod
     def of(cls, context: Mapping[str, Any]) -> Repository:
         """From a stream's partition context."""

@@ -105,7 +105,7 @@ def fetch_actions(request: Request) -> Iterator[Item]:
     state = request.state.get(RUNS) or {}
     since = request.start.get(RUNS)
     start = _window_start(request, state)
-    conditional = Conditional(request.client, state)
+    conditional = Conditional(request.client, state, scope=request.repository.path)
     segments: list[tuple[datetime | None, datetime | None, Conditional]] = []
     start_date = request.settings.start_date
     if not conditional.saved and (start_date is None or start_date < start):

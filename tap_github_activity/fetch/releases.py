@@ -47,7 +47,9 @@ ASSET_FIELDS = {
 def fetch_releases(request: Request) -> Iterator[Item]:
     """The releases of the listing's changed pages, then the listing's ETags."""
     repository = request.repository
-    conditional = Conditional(request.client, request.state.get(RELEASES))
+    conditional = Conditional(
+        request.client, request.state.get(RELEASES), scope=request.repository.path
+    )
     path = f"/repos/{repository.owner}/{repository.name}/releases"
     for page in conditional.pages(path, stream=RELEASES, owner=repository.owner):
         if page.not_modified:

@@ -36,7 +36,7 @@ def fetch_traffic(request: Request) -> Iterator[Item]:
     for stream, (endpoint, items_key) in ENDPOINTS.items():
         if not request.wants(stream):
             continue
-        conditional = Conditional(request.client, request.state.get(stream))
+        conditional = Conditional(request.client, request.state.get(stream), scope=repository.path)
         path = f"/repos/{repository.owner}/{repository.name}/traffic/{endpoint}"
         if items_key is not None:
             params = {"per": "day"}
