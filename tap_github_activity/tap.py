@@ -186,7 +186,6 @@ class TapGitHubActivity(ThrottledStateTap):
             state={s.name: copy.deepcopy(s.get_context_state(context)) for s in streams},
             start={s.name: self._bookmark_start(s, context) for s in streams},
             changes=lambda: self._changes().get(repository.repo_id),
-            summary=self.run_summary,
             today=self._today,
         )
         fetcher = FETCHERS[family]
