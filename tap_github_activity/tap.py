@@ -172,12 +172,7 @@ class TapGitHubActivity(ThrottledStateTap):
         consumers = frozenset(stream.name for stream in streams if stream.selected)
         if not consumers:
             return None
-        context = {
-            "repo_id": repository.repo_id,
-            "owner": repository.owner,
-            "repo": repository.name,
-            "default_branch": repository.default_branch,
-        }
+        context = repository.context()
         request = Request(
             self.client,
             self.settings,

@@ -49,6 +49,15 @@ class Repository:
         """Its REST path."""
         return f"/repos/{self.owner}/{self.name}"
 
+    def context(self) -> dict[str, Any]:
+        """Its streams' partition context (what singer-sdk adds to their records)."""
+        return {
+            "repo_id": self.repo_id,
+            "owner": self.owner,
+            "repo": self.name,
+            "default_branch": self.default_branch,
+        }
+
     @classmethod
     def of(cls, context: Mapping[str, Any]) -> Repository:
         """From a stream's partition context."""
