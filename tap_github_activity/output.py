@@ -1,20 +1,8 @@
 """Singer messages to stdout, written in blocks rather than flushed one by one.
 
-singer-sdk's writer writes and flushes stdout for every message: a system call per record
-(18,715 on the medium benchmark's first sync), and at each the writing thread gives up the
-interpreter lock, which the worker threads parsing responses may keep for milliseconds. This
-writer keeps the lines of RECORD messages and writes them as one block:
-- before any message that is not a RECORD (SCHEMA, STATE, ...), which is then written and
-  flushed at once, so a target holds every record before the state that covers it, as soon as
-  that state is written;
-- when the block reaches `BLOCK_BYTES`, or `FLUSH_SECONDS` have passed since the last write,
-  so a steady run is never far behind;
-- before singer-sdk's thread waits for anything (`flush_before_waiting`: a request, a
-  rate-limit wait, a worker's next records), so records never sit in memory while the tap is
-  idle.
-Only the thread that writes the messages (singer-sdk's) writes stdout: a TextIOWrapper is not
-meant to be shared between threads. Messages go out in the order they were written, and a run
-that fails writes what it kept (`write_kept`) before the error ends it.
+Records are written as one block before any other message (so a target holds every record
+before the state that covers it), when the block is full or a second old, and before the main
+thread waits for a fetch. Why: docs/design-notes.md.
 """
 
 from __future__ import annotations
@@ -82,8 +70,8 @@ class BufferedSingerWriter(SingerWriter):
 
 
 def flush_before_waiting() -> None:
-    """Write what is kept if this is the thread that writes the messages (a worker's wait
-    changes nothing)."""
+    """Write what is kept if this is the thread that writes the messages (the feed calls it
+    before the main thread waits; on any other thread it does nothing)."""
     if threading.current_thread() is _block.writer:
         write_kept()
 

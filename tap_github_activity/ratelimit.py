@@ -1,15 +1,6 @@
 """Primary rate-limit budgets, one per credential and resource (core, graphql, ...), and the
 secondary limit of points per minute.
-
-A budget is what GitHub last said (x-ratelimit-* headers), less the requests in flight: choosing
-a credential and counting the request happen under one lock (`acquire`), and a late answer of
-an earlier request (concurrent requests) never raises a budget GitHub has since lowered.
-
-Points per minute (`PointsPerMinute`): besides the hourly budget GitHub allows at most 900
-points a minute to REST endpoints and 2,000 to GraphQL (a GET or a GraphQL query is 1 point, a
-write 5), and says so only by refusing requests. Concurrent requests answered quickly (a
-repeated sync's 304s) can pass that; each credential's requests of the last 60 s are counted
-and a request that would pass the limit waits until it would not.
+Why they are kept as they are: docs/design-notes.md.
 """
 
 from __future__ import annotations
@@ -108,13 +99,6 @@ class RateLimits:
         with self._lock:
             if self._in_flight[(credential_key, resource)] > 0:
                 self._in_flight[(credential_key, resource)] -= 1
-
-    def consume(self, credential_key: str, resource: str, points: int = 1) -> None:
-        """Count points spent beyond what the headers said (kept for callers of old)."""
-        with self._lock:
-            budget = self._budgets.get((credential_key, resource))
-            if budget is not None:
-                budget.remaining -= points
 
     def wait_seconds(self, credential_key: str, resource: str, now: float) -> float:
         """0 if the credential may spend now; else seconds until its budget resets."""
