@@ -587,7 +587,10 @@ def mutate_pulls(world: World, rng: random.Random) -> None:
             if (edited := pick(rng.sample(pulls, len(pulls)))) is not None:
                 edited.title += " (edited)"
                 edited.updated_at = now
-            number = max(p.number for p in pulls) + 1
+            # Pull requests and issues share the repository's numbers.
+            from github_simulator.issues import next_number  # noqa: PLC0415 -- issues imports this module
+
+            number = next_number(world, repo)
             author = rng.choice(users)
             new = PullRequest(
                 id=world.new_id(),

@@ -1,0 +1,295 @@
+"""Deployments and their statuses of one repository (streams `deployments` and
+`deployment_statuses`), from GraphQL: statuses nest in the deployments connection, so 100
+deployments with up to 100 statuses each cost one point (one request per deployment in REST).
+
+Deployments have no `since` (REST or GraphQL) and are listed by creation. A sync reads:
+- the deployments created since the bookmark, newest first, stopping at the first one known;
+- the deployments still "open" at the last sync, by node id (`nodes(ids:)`): those whose latest
+  status was not failure, error or inactive, i.e. which GitHub may still give a status (queued
+  -> in_progress -> success/failure; success -> inactive when a newer deployment of the same
+  environment succeeds). Their status ids are kept: a new status is seen exactly, without
+  guessing from `updatedAt` (which moves when a status is added).
+Residual limit: a status that a client posts later to a deployment already finished (failure,
+error, inactive) is not seen; a full sync (bookmarks cleared) reads it.
+
+GraphQL gives deployment statuses no database id: their `id` is GitHub's node id. It gives no
+production/transient flags either (REST only), and `ref` is null once the ref is deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from tap_github_activity.client import GitHubClient
+from tap_github_activity.fetch.records import Repository, without_nul
+
+__all__ = ["DEPLOYMENT_FIELDS", "STATUS_FIELDS", "DeploymentsFetcher"]
+
+FAMILY = "deployments"
+STREAMS = ("deployments", "deployment_statuses")
+FINISHED = frozenset({"failure", "error", "inactive"})
+PAGE_SIZE = 100
+# Deployments asked after the first sync (the new ones are few; the point is the same).
+INCREMENTAL_PAGE_SIZE = 20
+STATUS_PAGE_SIZE = 100
+# Open deployments asked by id in one query: 100 ids x 100 statuses = 1 point.
+WATCH_BATCH = 100
+
+# Record field -> the REST path of the same value (the schema is derived from GitHub's REST
+# description; the values are read from GraphQL).
+DEPLOYMENT_FIELDS = {
+    "id": "id",
+    "node_id": "node_id",
+    "environment": "environment",
+    "original_environment": "original_environment",
+    "ref": "ref",
+    "sha": "sha",
+    "task": "task",
+    "description": "description",
+    "creator_login": "creator.login",
+    "creator_id": "creator.id",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+}
+STATUS_FIELDS = {
+    "state": "state",
+    "description": "description",
+    "environment": "environment",
+    "creator_login": "creator.login",
+    "creator_id": "creator.id",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "log_url": "log_url",
+    "environment_url": "environment_url",
+}
+
+ACTOR = "login ... on User { databaseId } ... on Bot { databaseId }"
+STATUS = (
+    "id state description environment environmentUrl logUrl createdAt updatedAt"
+    f" creator {{ {ACTOR} }}"
+)
+DEPLOYMENT = f"""
+fragment D on Deployment {{
+  id databaseId commitOid createdAt updatedAt description environment originalEnvironment task
+  ref {{ name }}
+  creator {{ {ACTOR} }}
+  latestStatus {{ id state createdAt }}
+  statuses(first: {STATUS_PAGE_SIZE}) {{
+    nodes {{ {STATUS} }} pageInfo {{ hasNextPage endCursor }}
+  }}
+}}"""
+NEWEST_QUERY = (
+    """
+query($owner: String!, $name: String!, $first: Int!, $after: String) {
+  repository(owner: $owner, name: $name) {
+    deployments(first: $first, after: $after, orderBy: {field: CREATED_AT, direction: DESC}) {
+      nodes { ...D }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+  rateLimit { cost }
+}"""
+    + DEPLOYMENT
+)
+WATCHED_QUERY = (
+    """
+query($ids: [ID!]!) {
+  nodes(ids: $ids) { ... on Deployment { ...D } }
+  rateLimit { cost }
+}"""
+    + DEPLOYMENT
+)
+MORE_STATUSES_QUERY = f"""
+query($id: ID!, $after: String) {{
+  node(id: $id) {{
+    ... on Deployment {{
+      statuses(first: {STATUS_PAGE_SIZE}, after: $after) {{
+        nodes {{ {STATUS} }} pageInfo {{ hasNextPage endCursor }}
+      }}
+    }}
+  }}
+  rateLimit {{ cost }}
+}}"""
+
+
+class DeploymentsFetcher:
+    """Reads a repository's new deployments and the new statuses of its open ones.
+
+    Bookmark (stream `deployments`): the newest creation time read and the ids created then, and
+    `open`: node id -> status node ids of each deployment that may still change.
+    """
+
+    family = FAMILY
+    streams = STREAMS
+
+    def __init__(self, client: GitHubClient) -> None:
+        self.client = client
+
+    def fetch(
+        self,
+        repository: Repository,
+        bookmarks: Mapping[str, Any],
+        bookmarks_out: dict[str, Any],
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        saved = bookmarks.get("deployments") or {}
+        known_open: dict[str, list[str]] = dict(saved.get("open") or {})
+        still_open: dict[str, list[str]] = {}
+        yield from self._open(repository, known_open, still_open)
+        newest = _Newest(saved.get("newest_created_at"), set(saved.get("newest_ids") or ()))
+        yield from self._created(repository, newest, known_open, still_open)
+        bookmarks_out["deployments"] = {
+            "newest_created_at": newest.latest,
+            "newest_ids": sorted(newest.latest_ids),
+            "open": still_open,
+        }
+
+    def _open(
+        self,
+        repository: Repository,
+        known_open: Mapping[str, list[str]],
+        still_open: dict[str, list[str]],
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The new statuses of the deployments open at the last sync."""
+        ids = list(known_open)
+        for start in range(0, len(ids), WATCH_BATCH):
+            batch = ids[start : start + WATCH_BATCH]
+            data = self._graphql(repository, WATCHED_QUERY, {"ids": batch})
+            for node in data.get("nodes") or []:
+                if not node:  # deleted: nothing more will come
+                    continue
+                seen = set(known_open.get(node["id"], ()))
+                statuses = self._statuses(repository, node)
+                added = [s for s in statuses if s["id"] not in seen]
+                if added:
+                    yield "deployments", self._deployment(repository, node)
+                    for status in added:
+                        yield "deployment_statuses", self._status(repository, node, status)
+                self._keep_if_open(still_open, node, statuses)
+
+    def _created(
+        self,
+        repository: Repository,
+        newest: _Newest,
+        known_open: Mapping[str, list[str]],
+        still_open: dict[str, list[str]],
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The deployments created since the last sync, newest first, with their statuses."""
+        size = PAGE_SIZE if newest.bookmark is None else INCREMENTAL_PAGE_SIZE
+        after: str | None = None
+        while True:
+            variables = {"owner": repository.owner, "name": repository.name, "first": size}
+            data = self._graphql(repository, NEWEST_QUERY, {**variables, "after": after})
+            connection = (data.get("repository") or {}).get("deployments") or {}
+            for node in connection.get("nodes") or []:
+                if newest.known(node):
+                    return  # newest first: everything from here on was read before
+                if node["id"] in known_open:
+                    continue  # read with the open ones
+                statuses = self._statuses(repository, node)
+                yield "deployments", self._deployment(repository, node)
+                for status in statuses:
+                    yield "deployment_statuses", self._status(repository, node, status)
+                self._keep_if_open(still_open, node, statuses)
+                newest.read(node)
+            page = connection.get("pageInfo") or {}
+            if not page.get("hasNextPage"):
+                return
+            after, size = page.get("endCursor"), PAGE_SIZE
+
+    def _graphql(
+        self, repository: Repository, query: str, variables: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return self.client.graphql(query, variables, stream=FAMILY, owner=repository.owner)
+
+    def _statuses(self, repository: Repository, node: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every status of a deployment: the nested page, then any further pages."""
+        connection = node.get("statuses") or {}
+        statuses = list(connection.get("nodes") or [])
+        page = connection.get("pageInfo") or {}
+        while page.get("hasNextPage"):
+            data = self._graphql(
+                repository,
+                MORE_STATUSES_QUERY,
+                {"id": node["id"], "after": page.get("endCursor")},
+            )
+            connection = (data.get("node") or {}).get("statuses") or {}
+            statuses.extend(connection.get("nodes") or [])
+            page = connection.get("pageInfo") or {}
+        return statuses
+
+    @staticmethod
+    def _keep_if_open(
+        still_open: dict[str, list[str]],
+        node: Mapping[str, Any],
+        statuses: list[dict[str, Any]],
+    ) -> None:
+        latest = node.get("latestStatus")
+        if latest is None or str(latest["state"]).lower() not in FINISHED:
+            still_open[node["id"]] = sorted(s["id"] for s in statuses)
+
+    @staticmethod
+    def _deployment(repository: Repository, node: Mapping[str, Any]) -> dict[str, Any]:
+        latest = node.get("latestStatus") or {}
+        creator = node.get("creator") or {}
+        record = {
+            "id": node["databaseId"],
+            "node_id": node["id"],
+            "environment": node.get("environment"),
+            "original_environment": node.get("originalEnvironment"),
+            "ref": (node.get("ref") or {}).get("name"),
+            "sha": node.get("commitOid"),
+            "task": node.get("task"),
+            "description": node.get("description"),
+            "creator_login": creator.get("login"),
+            "creator_id": creator.get("databaseId"),
+            "created_at": node["createdAt"],
+            "updated_at": node["updatedAt"],
+            "latest_status_state": str(latest["state"]).lower() if latest else None,
+            "latest_status_at": latest.get("createdAt"),
+        }
+        return {**repository.context, **without_nul(record)}
+
+    @staticmethod
+    def _status(
+        repository: Repository, deployment: Mapping[str, Any], status: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        creator = status.get("creator") or {}
+        record = {
+            "id": status["id"],
+            "deployment_id": deployment["databaseId"],
+            "state": str(status["state"]).lower(),
+            "description": status.get("description"),
+            "environment": status.get("environment"),
+            "creator_login": creator.get("login"),
+            "creator_id": creator.get("databaseId"),
+            "created_at": status["createdAt"],
+            "updated_at": status.get("updatedAt"),
+            "log_url": status.get("logUrl"),
+            "environment_url": status.get("environmentUrl"),
+        }
+        return {**repository.context, **without_nul(record)}
+
+
+class _Newest:
+    """The newest creation time read (GitHub's timestamps order as strings) and the ids
+    created then: the bookmark of the newest-first walk."""
+
+    def __init__(self, bookmark: str | None, ids: set[int]) -> None:
+        self.bookmark, self.bookmark_ids = bookmark, ids
+        self.latest, self.latest_ids = bookmark, set(ids)
+
+    def known(self, node: Mapping[str, Any]) -> bool:
+        created = str(node["createdAt"])
+        if self.bookmark is None:
+            return False
+        return created < self.bookmark or (
+            created == self.bookmark and int(node["databaseId"]) in self.bookmark_ids
+        )
+
+    def read(self, node: Mapping[str, Any]) -> None:
+        created = str(node["createdAt"])
+        if self.latest is None or created > self.latest:
+            self.latest, self.latest_ids = created, set()
+        if created == self.latest:
+            self.latest_ids.add(int(node["databaseId"]))

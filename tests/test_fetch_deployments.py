@@ -1,0 +1,100 @@
+"""The deployments fetcher against the simulator: exact first, repeated and changed syncs, and
+statuses added later to old deployments (in_progress -> success, success -> inactive)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from github_simulator import GitHubSimulator, seeded_world
+from github_simulator.deployments import add_deployment, add_status, deployments_of
+from github_simulator.truth import EXPECTED, MUTATIONS
+from tap_github_activity.fetch.deployments import DeploymentsFetcher
+from tests.fetching import changed, client_for, fetch_all, projected, repositories, rng
+
+STREAMS = ("deployments", "deployment_statuses")
+
+
+@pytest.fixture
+def fetcher(github: GitHubSimulator) -> DeploymentsFetcher:
+    return DeploymentsFetcher(client_for(github))
+
+
+def test_first_sync_emits_exactly_the_deployments_and_statuses(github, world, fetcher):
+    first = fetch_all(github, fetcher)
+    for stream in STREAMS:
+        truth = EXPECTED[stream](world)
+        assert projected(first.keyed(stream), truth) == truth, stream
+        assert len(first.rows[stream]) == len(truth), f"{stream}: a row emitted twice"
+    assert "\\u0000" not in json.dumps(first.rows)
+    # One query per repository: 100 deployments with 100 statuses each are one point.
+    assert (first.requests, first.points) == (3, 3)
+
+
+def test_a_repeated_sync_emits_nothing(github, fetcher):
+    first = fetch_all(github, fetcher)
+    again = fetch_all(github, fetcher, first.bookmarks)
+    assert again.rows == {}
+    # Per repository: the open deployments by id, and the newest page.
+    assert (again.requests, again.points) == (6, 6)
+    assert again.bookmarks == first.bookmarks
+
+
+def test_after_changes_the_next_sync_emits_exactly_them(github, world, clock, fetcher):
+    first = fetch_all(github, fetcher)
+    before = {stream: EXPECTED[stream](world) for stream in STREAMS}
+    clock.advance(3600)
+    MUTATIONS["deployments"](world, rng(1))
+    after = {stream: EXPECTED[stream](world) for stream in STREAMS}
+    second = fetch_all(github, fetcher, first.bookmarks)
+    for stream in STREAMS:
+        expected_keys = changed(before[stream], after[stream])
+        emitted = second.keyed(stream)
+        assert set(emitted) == expected_keys, stream
+        assert projected(emitted, after[stream]) == {k: after[stream][k] for k in expected_keys}
+    states = {row["state"] for row in second.rows["deployment_statuses"]}
+    assert {"inactive", "success", "queued"} <= states
+    assert (second.requests, second.points) == (6, 6)
+    assert fetch_all(github, fetcher, second.bookmarks).rows == {}
+
+
+def test_an_old_deployment_turned_inactive_is_caught(github, world, clock, fetcher):
+    first = fetch_all(github, fetcher)
+    repo = repositories(world)[0]
+    production = [d for d in deployments_of(world, repo) if d.environment == "production"]
+    active = [d for d in production if d.latest is not None and d.latest.state == "success"]
+    assert active, "the seeded world has no active production deployment"
+    clock.advance(60)
+    newest = add_deployment(world, rng(2), repo, world.now(), 0)
+    add_status(world, newest, "success", world.now())  # inactivates the older active one
+    second = fetch_all(github, fetcher, first.bookmarks)
+    inactive = {
+        row["deployment_id"]
+        for row in second.rows["deployment_statuses"]
+        if row["state"] == "inactive"
+    }
+    assert inactive == {d.id for d in active}
+    emitted = second.keyed("deployments")
+    assert set(emitted) == {(d.id,) for d in [*active, newest]}
+    for deployment in active:
+        assert emitted[(deployment.id,)]["latest_status_state"] == "inactive"
+        assert (
+            emitted[(deployment.id,)]["updated_at"]
+            > first.keyed("deployments")[(deployment.id,)]["updated_at"]
+        )
+
+
+def test_many_deployments_and_statuses_are_read_whole(clock):
+    world = seeded_world(clock, scale={"repos": 1, "deployments_per_repo": 230})
+    repo = next(iter(world.repos.values()))
+    busy = deployments_of(world, repo)[0]
+    for _ in range(150):
+        add_status(world, busy, "in_progress", world.now())
+    with GitHubSimulator(world) as github:
+        first = fetch_all(github, DeploymentsFetcher(client_for(github)))
+        for stream in STREAMS:
+            truth = EXPECTED[stream](world)
+            assert projected(first.keyed(stream), truth) == truth, stream
+        # Three pages of deployments, one more page of the busy deployment's statuses.
+        assert first.requests == 4

@@ -1,0 +1,129 @@
+"""The issues fetcher against the simulator: exact first, repeated and changed syncs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from github_simulator import Fault, GitHubSimulator, seeded_world
+from github_simulator import issues_api as simulated_issues
+from github_simulator.issues import NUL, issue_store
+from github_simulator.truth import EXPECTED, MUTATIONS
+from tap_github_activity.errors import RequestFailedError
+from tap_github_activity.fetch.issues import IssuesFetcher
+from tap_github_activity.fetch.records import Repository
+from tests.fetching import changed, client_for, fetch_all, projected, repositories, rng
+
+STREAMS = ("issues", "issue_comments")
+
+
+@pytest.fixture
+def fetcher(github: GitHubSimulator) -> IssuesFetcher:
+    return IssuesFetcher(client_for(github))
+
+
+def test_first_sync_emits_exactly_the_issues_and_comments(github, world, fetcher):
+    first = fetch_all(github, fetcher)
+    for stream in STREAMS:
+        truth = EXPECTED[stream](world)
+        assert projected(first.keyed(stream), truth) == truth, stream
+        assert len(first.rows[stream]) == len(truth), f"{stream}: a row emitted twice"
+    # Pull request comments come with their parent's kind; pull requests are not issues.
+    comments = first.rows["issue_comments"]
+    assert {row["is_pull_request"] for row in comments} == {True, False}
+    assert {row["repo_id"] for row in first.rows["issues"]} == {r.id for r in repositories(world)}
+    # Per repository: one page of issues (with its pull requests), one of comments.
+    assert (first.requests, first.points) == (6, 6)
+
+
+def test_a_repeated_sync_emits_nothing_and_costs_no_point(github, fetcher):
+    first = fetch_all(github, fetcher)
+    again = fetch_all(github, fetcher, first.bookmarks)
+    assert again.rows == {}
+    assert {r.status for r in github.requests()} == {304}
+    assert (again.requests, again.points) == (6, 0)
+    assert again.bookmarks == first.bookmarks
+
+
+def test_after_changes_the_next_sync_emits_exactly_them(github, world, clock, fetcher):
+    first = fetch_all(github, fetcher)
+    before = {stream: EXPECTED[stream](world) for stream in STREAMS}
+    clock.advance(3600)
+    MUTATIONS["issues"](world, rng(1))
+    after = {stream: EXPECTED[stream](world) for stream in STREAMS}
+    second = fetch_all(github, fetcher, first.bookmarks)
+    for stream in STREAMS:
+        expected_keys = changed(before[stream], after[stream])
+        assert expected_keys, f"the mutation changed no {stream}"
+        emitted = second.keyed(stream)
+        assert set(emitted) == expected_keys, stream
+        assert projected(emitted, after[stream]) == {k: after[stream][k] for k in expected_keys}
+    # Per repository: the two listings, and one GraphQL point to learn whether the old thread
+    # of the edited comment is a pull request (its parent did not move).
+    assert (second.requests, second.points) == (9, 9)
+    assert len(github.requests("/graphql")) == 3
+    third = fetch_all(github, fetcher, second.bookmarks)
+    assert third.rows == {}
+    assert third.points == 0
+
+
+def test_an_incremental_chain_equals_a_fresh_full_sync(github, world, clock, fetcher):
+    merged: dict[str, dict] = {stream: {} for stream in STREAMS}
+    bookmarks = None
+    for day in range(3):
+        result = fetch_all(github, fetcher, bookmarks)
+        bookmarks = result.bookmarks
+        for stream in STREAMS:
+            merged[stream].update(result.keyed(stream))
+        clock.advance(86400)
+        MUTATIONS["issues"](world, rng(day))
+    for stream in STREAMS:
+        merged[stream].update(fetch_all(github, fetcher, bookmarks).keyed(stream))
+        assert merged[stream] == fetch_all(github, fetcher).keyed(stream), stream
+
+
+def test_nul_characters_are_stripped(github, world, fetcher):
+    store = issue_store(world)
+    texts = [i.title for issues in store.issues.values() for i in issues]
+    texts += [c.body for comments in store.comments.values() for c in comments]
+    assert any(NUL in text for text in texts), "the world holds no NUL: the test cannot fail"
+    first = fetch_all(github, fetcher)
+    assert "\\u0000" not in json.dumps(first.rows)
+
+
+def test_bodies_are_left_out_when_asked(github):
+    first = fetch_all(github, IssuesFetcher(client_for(github), include_bodies=False))
+    for stream in STREAMS:
+        assert first.rows[stream]
+        assert {row["body"] for row in first.rows[stream]} == {None}
+
+
+def test_a_comment_page_that_keeps_failing_fails_the_family_and_loses_nothing(
+    github, world, fetcher
+):
+    repo = repositories(world)[0]
+    github.inject(Fault(path=f"/repos/{repo.full_name}/issues/comments$", status=502, times=6))
+    out: dict = {}
+    repository = Repository(repo.owner.login, repo.name, repo.id)
+    with pytest.raises(RequestFailedError, match=r"issues/comments.*502"):
+        list(fetcher.fetch(repository, {}, out))
+    assert "issue_comments" not in out  # the old bookmark stays: the next sync reads them all
+    rows = list(fetcher.fetch(repository, {"issues": out["issues"]}, {}))
+    comments = {row["id"] for stream, row in rows if stream == "issue_comments"}
+    truth = EXPECTED["issue_comments"](world)
+    assert comments == {key[0] for key, value in truth.items() if value["repo_id"] == repo.id}
+
+
+def test_many_comments_are_read_without_deep_pages(clock, monkeypatch):
+    # GitHub refuses deep page= on /issues/comments: the keyset walk never asks past page 1.
+    monkeypatch.setattr(simulated_issues, "DEEP_PAGE_LIMIT", 1)
+    world = seeded_world(clock, scale={"issues_per_repo": 120, "repos": 1})
+    with GitHubSimulator(world) as github:
+        first = fetch_all(github, IssuesFetcher(client_for(github)))
+        truth = EXPECTED["issue_comments"](world)
+        assert len(truth) > 200
+        assert projected(first.keyed("issue_comments"), truth) == truth
+        comment_pages = github.requests(r"/issues/comments$")
+        assert {r.query.get("page", "1") for r in comment_pages} == {"1"}
+        assert len(truth) / 100 < len(comment_pages) <= len(truth) // 99 + 1
