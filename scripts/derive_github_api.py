@@ -112,6 +112,32 @@ class Source:
     keys: tuple[str, ...] = ("id",)
 
 
+NULLABLE_STRING = {"type": ["string", "null"]}
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+STRINGS = {"type": ["array", "null"], "items": {"type": "string"}}
+# GraphQL's DeploymentStatusState, lower-cased (REST's enum lacks `waiting`).
+STATUS_STATE = {
+    "type": ["string", "null"],
+    "enum": [
+        "error",
+        "failure",
+        "inactive",
+        "in_progress",
+        "pending",
+        "queued",
+        "success",
+        "waiting",
+        None,
+    ],
+}
+# The repository fields the fetchers put on every record, and the stream layer's event uuid.
+FETCHED_CONTEXT = {
+    "repo_id": {"type": "integer"},
+    "owner": NULLABLE_STRING,
+    "repo": NULLABLE_STRING,
+    "event_uuid": {"type": ["string", "null"], "format": "uuid"},
+}
+
 SOURCES: dict[str, Source] = {
     "repositories": Source(
         module="tap_github_activity.streams.repositories",
@@ -120,6 +146,52 @@ SOURCES: dict[str, Source] = {
         items=None,
         child=False,
         extra={},
+    ),
+    "issues": Source(
+        module="tap_github_activity.fetch.issues",
+        fields="ISSUE_FIELDS",
+        operation="GET /repos/{owner}/{repo}/issues",
+        items="items",
+        extra={**FETCHED_CONTEXT, "labels": STRINGS, "assignees": STRINGS},
+        keys=("id", "updated_at"),
+    ),
+    "issue_comments": Source(
+        module="tap_github_activity.fetch.issues",
+        fields="COMMENT_FIELDS",
+        operation="GET /repos/{owner}/{repo}/issues/comments",
+        items="items",
+        extra={
+            **FETCHED_CONTEXT,
+            "issue_number": {"type": "integer"},
+            "is_pull_request": {"type": ["boolean", "null"]},
+        },
+        keys=("id", "updated_at"),
+    ),
+    # Read from GraphQL: the fields are the same values under their REST names.
+    "deployments": Source(
+        module="tap_github_activity.fetch.deployments",
+        fields="DEPLOYMENT_FIELDS",
+        operation="GET /repos/{owner}/{repo}/deployments",
+        items="items",
+        extra={
+            **FETCHED_CONTEXT,
+            "latest_status_state": STATUS_STATE,
+            "latest_status_at": NULLABLE_TIME,
+        },
+    ),
+    "deployment_statuses": Source(
+        module="tap_github_activity.fetch.deployments",
+        fields="STATUS_FIELDS",
+        operation="GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
+        items="items",
+        # GraphQL gives statuses no database id: the key is GitHub's node id.
+        extra={
+            **FETCHED_CONTEXT,
+            "id": {"type": "string"},
+            "deployment_id": {"type": "integer"},
+            "state": STATUS_STATE,
+        },
+        keys=(),
     ),
 }
 

@@ -52,8 +52,8 @@ DEPLOYMENT_FIELDS = {
     "created_at": "created_at",
     "updated_at": "updated_at",
 }
+# (`state` is GraphQL's, which knows more states than REST's enum: see the derive script.)
 STATUS_FIELDS = {
-    "state": "state",
     "description": "description",
     "environment": "environment",
     "creator_login": "creator.login",
