@@ -33,7 +33,8 @@ PAGE_SIZE = 100
 # Deployments asked after the first sync (the new ones are few; the point is the same).
 INCREMENTAL_PAGE_SIZE = 20
 STATUS_PAGE_SIZE = 100
-# Open deployments asked by id in one query: 100 ids x 100 statuses = 1 point.
+# Open deployments asked by id in one query: 100 ids x 100 statuses = 1 point (GitHub's
+# expensive reading of `nodes(ids:)`: what is inside multiplied by the number of ids).
 WATCH_BATCH = 100
 
 # Record field -> the REST path of the same value (the schema is derived from GitHub's REST
@@ -79,27 +80,22 @@ fragment D on Deployment {{
     nodes {{ {STATUS} }} pageInfo {{ hasNextPage endCursor }}
   }}
 }}"""
-NEWEST_QUERY = (
-    """
-query($owner: String!, $name: String!, $first: Int!, $after: String) {
+NEWEST = """
   repository(owner: $owner, name: $name) {
     deployments(first: $first, after: $after, orderBy: {field: CREATED_AT, direction: DESC}) {
       nodes { ...D }
       pageInfo { hasNextPage endCursor }
     }
-  }
-  rateLimit { cost }
-}"""
+  }"""
+OPEN = "nodes(ids: $ids) { ... on Deployment { ...D } }"
+NEWEST_VARIABLES = "$owner: String!, $name: String!, $first: Int!, $after: String"
+NEWEST_QUERY = f"query({NEWEST_VARIABLES}) {{ {NEWEST} rateLimit {{ cost }} }}" + DEPLOYMENT
+# The first page of new deployments and the first open ones, in one request (one point).
+NEWEST_AND_OPEN_QUERY = (
+    f"query({NEWEST_VARIABLES}, $ids: [ID!]!) {{ {NEWEST} {OPEN} rateLimit {{ cost }} }}"
     + DEPLOYMENT
 )
-WATCHED_QUERY = (
-    """
-query($ids: [ID!]!) {
-  nodes(ids: $ids) { ... on Deployment { ...D } }
-  rateLimit { cost }
-}"""
-    + DEPLOYMENT
-)
+OPEN_QUERY = f"query($ids: [ID!]!) {{ {OPEN} rateLimit {{ cost }} }}" + DEPLOYMENT
 MORE_STATUSES_QUERY = f"""
 query($id: ID!, $after: String) {{
   node(id: $id) {{
@@ -135,9 +131,25 @@ class DeploymentsFetcher:
         saved = bookmarks.get("deployments") or {}
         known_open: dict[str, list[str]] = dict(saved.get("open") or {})
         still_open: dict[str, list[str]] = {}
-        yield from self._open(repository, known_open, still_open)
         newest = _Newest(saved.get("newest_created_at"), set(saved.get("newest_ids") or ()))
-        yield from self._created(repository, newest, known_open, still_open)
+        variables: dict[str, Any] = {
+            "owner": repository.owner,
+            "name": repository.name,
+            "first": PAGE_SIZE if newest.bookmark is None else INCREMENTAL_PAGE_SIZE,
+            "after": None,
+        }
+        ids = list(known_open)
+        if ids:
+            variables["ids"] = ids[:WATCH_BATCH]
+            first_page = self._graphql(repository, NEWEST_AND_OPEN_QUERY, variables)
+        else:
+            first_page = self._graphql(repository, NEWEST_QUERY, variables)
+        yield from self._open(repository, first_page, known_open, still_open)
+        for start in range(WATCH_BATCH, len(ids), WATCH_BATCH):
+            batch = ids[start : start + WATCH_BATCH]
+            data = self._graphql(repository, OPEN_QUERY, {"ids": batch})
+            yield from self._open(repository, data, known_open, still_open)
+        yield from self._created(repository, first_page, newest, known_open, still_open)
         bookmarks_out["deployments"] = {
             "newest_created_at": newest.latest,
             "newest_ids": sorted(newest.latest_ids),
@@ -147,39 +159,34 @@ class DeploymentsFetcher:
     def _open(
         self,
         repository: Repository,
+        data: Mapping[str, Any],
         known_open: Mapping[str, list[str]],
         still_open: dict[str, list[str]],
     ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """The new statuses of the deployments open at the last sync."""
-        ids = list(known_open)
-        for start in range(0, len(ids), WATCH_BATCH):
-            batch = ids[start : start + WATCH_BATCH]
-            data = self._graphql(repository, WATCHED_QUERY, {"ids": batch})
-            for node in data.get("nodes") or []:
-                if not node:  # deleted: nothing more will come
-                    continue
-                seen = set(known_open.get(node["id"], ()))
-                statuses = self._statuses(repository, node)
-                added = [s for s in statuses if s["id"] not in seen]
-                if added:
-                    yield "deployments", self._deployment(repository, node)
-                    for status in added:
-                        yield "deployment_statuses", self._status(repository, node, status)
-                self._keep_if_open(still_open, node, statuses)
+        """The new statuses of deployments open at the last sync (`nodes` of an answer)."""
+        for node in data.get("nodes") or []:
+            if not node:  # deleted: nothing more will come
+                continue
+            seen = set(known_open.get(node["id"], ()))
+            statuses = self._statuses(repository, node)
+            added = [s for s in statuses if s["id"] not in seen]
+            if added:
+                yield "deployments", self._deployment(repository, node)
+                for status in added:
+                    yield "deployment_statuses", self._status(repository, node, status)
+            self._keep_if_open(still_open, node, statuses)
 
     def _created(
         self,
         repository: Repository,
+        data: Mapping[str, Any],
         newest: _Newest,
         known_open: Mapping[str, list[str]],
         still_open: dict[str, list[str]],
     ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """The deployments created since the last sync, newest first, with their statuses."""
-        size = PAGE_SIZE if newest.bookmark is None else INCREMENTAL_PAGE_SIZE
-        after: str | None = None
+        """The deployments created since the last sync, newest first, with their statuses,
+        from the first page's answer on."""
         while True:
-            variables = {"owner": repository.owner, "name": repository.name, "first": size}
-            data = self._graphql(repository, NEWEST_QUERY, {**variables, "after": after})
             connection = (data.get("repository") or {}).get("deployments") or {}
             for node in connection.get("nodes") or []:
                 if newest.known(node):
@@ -195,7 +202,13 @@ class DeploymentsFetcher:
             page = connection.get("pageInfo") or {}
             if not page.get("hasNextPage"):
                 return
-            after, size = page.get("endCursor"), PAGE_SIZE
+            variables = {
+                "owner": repository.owner,
+                "name": repository.name,
+                "first": PAGE_SIZE,
+                "after": page.get("endCursor"),
+            }
+            data = self._graphql(repository, NEWEST_QUERY, variables)
 
     def _graphql(
         self, repository: Repository, query: str, variables: Mapping[str, Any]
