@@ -10,17 +10,35 @@ scale's world, on a fake clock (no latency: figures, not times).
 from __future__ import annotations
 
 import argparse
+import random
 import time
+from collections import Counter
 from typing import Any
 
 from bench.scales import SCALES
 from github_simulator import FakeClock, GitHubSimulator, seeded_world
 from github_simulator.truth import MUTATIONS
+from tap_github_activity.client import GitHubClient
 from tap_github_activity.fetch.deployments import DeploymentsFetcher
 from tap_github_activity.fetch.issues import IssuesFetcher
-from tests.fetching import client_for, fetch_all, rng
+from tap_github_activity.fetch.records import Repository
+from tap_github_activity.settings import Settings
 
 FAMILIES: dict[str, Any] = {"issues": IssuesFetcher, "deployments": DeploymentsFetcher}
+
+
+def sync(
+    github: GitHubSimulator, fetcher: Any, bookmarks: dict[int, Any]
+) -> tuple[Counter[str], dict[int, Any]]:
+    """One sync of every repository of the world: rows per stream, new bookmarks."""
+    rows: Counter[str] = Counter()
+    out: dict[int, Any] = {}
+    for repo in sorted(github.world.repos.values(), key=lambda r: r.id):
+        out[repo.id] = {}
+        repository = Repository(repo.owner.login, repo.name, repo.id)
+        for stream, _ in fetcher.fetch(repository, bookmarks.get(repo.id, {}), out[repo.id]):
+            rows[stream] += 1
+    return rows, out
 
 
 def main() -> None:
@@ -36,20 +54,23 @@ def main() -> None:
         clock = FakeClock()
         world = seeded_world(clock, scale=scale.world)
         with GitHubSimulator(world) as github:
-            fetcher = fetcher_type(client_for(github))
-            bookmarks = None
+            config = {"auth_token": "ghp_alice", "api_url": github.api_url}
+            client = GitHubClient(Settings.from_config(config, version="bench"))
+            fetcher = fetcher_type(client)
+            bookmarks: dict[int, Any] = {}
             for run in ("first", "repeat", "mutate"):
                 if run == "mutate":
                     clock.advance(3600)
-                    MUTATIONS[family](world, rng(1))
+                    MUTATIONS[family](world, random.Random(1))  # noqa: S311 -- test data
+                github.reset_log()
                 started = time.perf_counter()
-                result = fetch_all(github, fetcher, bookmarks)
+                counts, bookmarks = sync(github, fetcher, bookmarks)
                 seconds = time.perf_counter() - started
-                bookmarks = result.bookmarks
+                requests = len(github.requests())
                 not_modified = sum(r.status == 304 for r in github.requests())
-                rows = ", ".join(f"{s} {len(r)}" for s, r in sorted(result.rows.items()))
+                rows = ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))
                 print(
-                    f"{family:<12} {run:<8} {result.requests:>8} {not_modified:>5} "
+                    f"{family:<12} {run:<8} {requests:>8} {not_modified:>5} "
                     f"{github.points('core'):>5} {github.points('graphql'):>7}  "
                     f"{rows or 'none'} ({seconds:.1f} s)"
                 )

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from github_simulator import GitHubSimulator, seeded_world
+from github_simulator import Fault, GitHubSimulator, seeded_world
 from github_simulator.deployments import add_deployment, add_status, deployments_of
 from github_simulator.truth import EXPECTED, MUTATIONS
 from tap_github_activity.fetch.deployments import DeploymentsFetcher
@@ -98,3 +98,29 @@ def test_many_deployments_and_statuses_are_read_whole(clock):
             assert projected(first.keyed(stream), truth) == truth, stream
         # Three pages of deployments, one more page of the busy deployment's statuses.
         assert first.requests == 4
+
+
+def test_an_incremental_chain_equals_a_fresh_full_sync(github, world, clock, fetcher):
+    merged: dict[str, dict] = {stream: {} for stream in STREAMS}
+    bookmarks = None
+    for day in range(3):
+        result = fetch_all(github, fetcher, bookmarks)
+        bookmarks = result.bookmarks
+        for stream in STREAMS:
+            merged[stream].update(result.keyed(stream))
+        clock.advance(86400)
+        MUTATIONS["deployments"](world, rng(day))
+    final = fetch_all(github, fetcher, bookmarks)
+    full = fetch_all(github, fetcher)
+    for stream in STREAMS:
+        merged[stream].update(final.keyed(stream))
+        assert merged[stream] == full.keyed(stream), stream
+
+
+def test_a_sync_under_transient_faults_equals_one_without(github, fetcher):
+    clean = fetch_all(github, fetcher)
+    github.inject(Fault(path=r"/graphql$", status=502, times=2))
+    github.inject(Fault(path=r"/graphql$", status=200, body=b'{"data": {', times=1))
+    faulty = fetch_all(github, fetcher)
+    assert faulty.rows == clean.rows
+    assert faulty.bookmarks == clean.bookmarks

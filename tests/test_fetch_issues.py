@@ -127,3 +127,42 @@ def test_many_comments_are_read_without_deep_pages(clock, monkeypatch):
         comment_pages = github.requests(r"/issues/comments$")
         assert {r.query.get("page", "1") for r in comment_pages} == {"1"}
         assert len(truth) / 100 < len(comment_pages) <= len(truth) // 99 + 1
+
+
+def test_a_sync_under_transient_faults_equals_one_without(github, fetcher):
+    clean = fetch_all(github, fetcher)
+    for path in (r"/issues$", r"/issues/comments$", r"/graphql$"):
+        github.inject(Fault(path=path, status=502, times=2))
+    github.inject(Fault(path=r"/issues/comments$", body=b'[{"id": 1', status=200, times=1))
+    faulty = fetch_all(github, fetcher)
+    assert {r.status for r in github.requests()} >= {502, 200}
+    assert faulty.rows == clean.rows
+    assert faulty.bookmarks == clean.bookmarks
+
+
+def test_an_item_updated_between_two_pages_is_not_lost(clock, monkeypatch):
+    # Page numbers would lose one: the item moves to the end and the rest shift onto the page
+    # already read. The keyset walk asks from the last updated_at read instead.
+    world = seeded_world(clock, scale={"issues_per_repo": 60, "repos": 1})
+    with GitHubSimulator(world) as github:
+        fetcher = IssuesFetcher(client_for(github))
+        comments = issue_store(world).comments[repositories(world)[0].id]
+        assert len(comments) > 150
+        first_page = sorted(comments, key=lambda c: (c.updated_at, c.id))[:100]
+        original_get = fetcher.client.get
+        calls = []
+
+        def get(path, **kwargs):
+            page = original_get(path, **kwargs)
+            calls.append(path)
+            if path.endswith("/issues/comments") and calls.count(path) == 1:
+                clock.advance(60)
+                with world.lock:  # an early comment edited while the walk is on page 1
+                    first_page[5].body += " (edited during the sync)"
+                    first_page[5].updated_at = world.now()
+            return page
+
+        monkeypatch.setattr(fetcher.client, "get", get)
+        result = fetch_all(github, fetcher)
+        truth = EXPECTED["issue_comments"](world)
+        assert projected(result.keyed("issue_comments"), truth) == truth
