@@ -124,3 +124,23 @@ def test_a_sync_under_transient_faults_equals_one_without(github, fetcher):
     faulty = fetch_all(github, fetcher)
     assert faulty.rows == clean.rows
     assert faulty.bookmarks == clean.bookmarks
+
+
+def test_more_open_deployments_than_one_query_holds(clock):
+    world = seeded_world(clock, scale={"repos": 1, "deployments_per_repo": 5})
+    repo = next(iter(world.repos.values()))
+    queued = [add_deployment(world, rng(i), repo, world.now(), 1) for i in range(150)]
+    for deployment in queued:
+        add_status(world, deployment, "queued", world.now())
+    with GitHubSimulator(world) as github:
+        fetcher = DeploymentsFetcher(client_for(github))
+        first = fetch_all(github, fetcher)
+        assert len(first.bookmarks[repo.id]["deployments"]["open"]) >= 150
+        clock.advance(60)
+        for deployment in queued:
+            add_status(world, deployment, "in_progress", world.now())
+        second = fetch_all(github, fetcher, first.bookmarks)
+        states = [row["state"] for row in second.rows["deployment_statuses"]]
+        assert states == ["in_progress"] * 150
+        # The first 100 open ones beside the newest page, then the other 50.
+        assert (second.requests, second.points) == (2, 2)
