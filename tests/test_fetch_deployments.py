@@ -144,3 +144,11 @@ def test_more_open_deployments_than_one_query_holds(clock):
         assert states == ["in_progress"] * 150
         # The first 100 open ones beside the newest page, then the other 50.
         assert (second.requests, second.points) == (2, 2)
+
+
+def test_one_stream_alone(github, world):
+    client = client_for(github)
+    alone = fetch_all(github, DeploymentsFetcher(client, selected={"deployments"}))
+    assert set(alone.rows) == {"deployments"}
+    truth = EXPECTED["deployments"](world)
+    assert projected(alone.keyed("deployments"), truth) == truth

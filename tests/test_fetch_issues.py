@@ -166,3 +166,16 @@ def test_an_item_updated_between_two_pages_is_not_lost(clock, monkeypatch):
         result = fetch_all(github, fetcher)
         truth = EXPECTED["issue_comments"](world)
         assert projected(result.keyed("issue_comments"), truth) == truth
+
+
+def test_one_stream_alone(github, world):
+    client = client_for(github)
+    only_issues = fetch_all(github, IssuesFetcher(client, selected={"issues"}))
+    assert set(only_issues.rows) == {"issues"}
+    assert only_issues.requests == 3
+    only_comments = fetch_all(github, IssuesFetcher(client, selected={"issue_comments"}))
+    truth = EXPECTED["issue_comments"](world)
+    assert projected(only_comments.keyed("issue_comments"), truth) == truth
+    # The parents' kinds come from GraphQL: one point per repository (up to 100 numbers).
+    assert (only_comments.requests, only_comments.points) == (6, 6)
+    assert set(only_comments.bookmarks[repositories(world)[0].id]) == {"issue_comments"}

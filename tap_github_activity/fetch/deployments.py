@@ -18,7 +18,7 @@ production/transient flags either (REST only), and `ref` is null once the ref is
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from tap_github_activity.client import GitHubClient
@@ -119,10 +119,22 @@ class DeploymentsFetcher:
     family = FAMILY
     streams = STREAMS
 
-    def __init__(self, client: GitHubClient) -> None:
+    def __init__(self, client: GitHubClient, *, selected: Iterable[str] = STREAMS) -> None:
         self.client = client
+        # Statuses come nested whatever is selected: the rows of the other stream are dropped.
+        self.selected = frozenset(selected) & set(STREAMS)
 
     def fetch(
+        self,
+        repository: Repository,
+        bookmarks: Mapping[str, Any],
+        bookmarks_out: dict[str, Any],
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        for stream, record in self._rows(repository, bookmarks, bookmarks_out):
+            if stream in self.selected:
+                yield stream, record
+
+    def _rows(
         self,
         repository: Repository,
         bookmarks: Mapping[str, Any],

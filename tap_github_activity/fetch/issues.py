@@ -7,8 +7,8 @@ cheapest exact way, as its conditional requests make a sync with no change free,
 GitHub's /issues lists pull requests too (with a `pull_request` key): they are not emitted here
 (the `pull_requests` stream has them) but tell which numbers are pull requests. A comment does
 not say whether its parent is a pull request; a number this sync's issue listing did not show
-(an edited comment on an older thread) is asked of GraphQL (`issueOrPullRequest`, 1 point for up
-to 100 numbers).
+(an edited comment on an older thread), or every number when `issues` is not selected, is asked
+of GraphQL (`issueOrPullRequest`, 1 point for up to 100 numbers).
 """
 
 from __future__ import annotations
@@ -75,9 +75,17 @@ class IssuesFetcher:
     family = FAMILY
     streams = STREAMS
 
-    def __init__(self, client: GitHubClient, *, include_bodies: bool = True) -> None:
+    def __init__(
+        self,
+        client: GitHubClient,
+        *,
+        include_bodies: bool = True,
+        selected: Iterable[str] = STREAMS,
+    ) -> None:
         self.client = client
         self.include_bodies = include_bodies
+        # Without `issues`, every comment's parent kind is asked of GraphQL.
+        self.selected = frozenset(selected) & set(STREAMS)
 
     def fetch(
         self,
@@ -85,12 +93,23 @@ class IssuesFetcher:
         bookmarks: Mapping[str, Any],
         bookmarks_out: dict[str, Any],
     ) -> Iterator[tuple[str, dict[str, Any]]]:
-        base = f"/repos/{repository.owner}/{repository.name}"
         # number -> whether it is a pull request, as this sync's issue listing shows them
         kinds: dict[int, bool] = {}
+        if "issues" in self.selected:
+            yield from self._issues(repository, bookmarks, bookmarks_out, kinds)
+        if "issue_comments" in self.selected:
+            yield from self._comments(repository, bookmarks, bookmarks_out, kinds)
+
+    def _issues(
+        self,
+        repository: Repository,
+        bookmarks: Mapping[str, Any],
+        bookmarks_out: dict[str, Any],
+        kinds: dict[int, bool],
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         issues = UpdatedSince(
             self.client,
-            f"{base}/issues",
+            f"/repos/{repository.owner}/{repository.name}/issues",
             "issues",
             repository.owner,
             {"state": "all"},
@@ -103,9 +122,16 @@ class IssuesFetcher:
                 yield "issues", self._issue(repository, payload)
         bookmarks_out["issues"] = issues.bookmark()
 
+    def _comments(
+        self,
+        repository: Repository,
+        bookmarks: Mapping[str, Any],
+        bookmarks_out: dict[str, Any],
+        kinds: dict[int, bool],
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         comments = UpdatedSince(
             self.client,
-            f"{base}/issues/comments",
+            f"/repos/{repository.owner}/{repository.name}/issues/comments",
             "issue_comments",
             repository.owner,
             {},
