@@ -152,3 +152,16 @@ def test_one_stream_alone(github, world):
     assert set(alone.rows) == {"deployments"}
     truth = EXPECTED["deployments"](world)
     assert projected(alone.keyed("deployments"), truth) == truth
+
+
+def test_a_deleted_open_deployment_is_dropped(github, world, fetcher):
+    first = fetch_all(github, fetcher)
+    repo = repositories(world)[0]
+    open_ids = first.bookmarks[repo.id]["deployments"]["open"]
+    deployments = deployments_of(world, repo)
+    deleted = next(d for d in deployments if d.node_id in open_ids)
+    deployments.remove(deleted)
+    second = fetch_all(github, fetcher, first.bookmarks)
+    assert second.rows == {}
+    assert deleted.node_id not in second.bookmarks[repo.id]["deployments"]["open"]
+    assert len(second.bookmarks[repo.id]["deployments"]["open"]) == len(open_ids) - 1
