@@ -9,6 +9,7 @@ from github_simulator import (  # noqa: F401 -- imported for their registrations
     graphql_api,
     issues,
     issues_api,
+    issues_graphql,
     pulls,
     releases,
     rest_core,

@@ -130,3 +130,23 @@ def test_a_success_inactivates_the_environments_earlier_success(github, world, c
     found = next(n for n in nodes if n["databaseId"] == older.id)
     assert (found["state"], found["latestStatus"]["state"]) == ("INACTIVE", "INACTIVE")
     assert found["statuses"]["nodes"][0]["state"] == "INACTIVE"  # newest first
+
+
+def test_graphql_issues_are_issues_only_and_filter_by_since(github: GitHubSimulator, world):
+    repo = world.repo("acme", "api")
+    issues = sorted(issue_store(world).issues[repo.id], key=lambda i: (i.updated_at, i.id))
+    since = issues[len(issues) // 2].updated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    query = """query($since: DateTime) { repository(owner: "acme", name: "api") {
+      issues(first: 100, filterBy: {since: $since}, orderBy: {field: UPDATED_AT, direction: ASC})
+      { nodes { databaseId updatedAt labels(first: 5) { nodes { name } } comments { totalCount } } }
+    } }"""
+    response = requests.post(
+        github.api_url + "/graphql",
+        json={"query": query, "variables": {"since": since}},
+        headers=HEADERS,
+        timeout=10,
+    ).json()
+    nodes = response["data"]["repository"]["issues"]["nodes"]
+    assert [n["databaseId"] for n in nodes] == [
+        i.id for i in issues if i.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ") >= since
+    ]
