@@ -244,7 +244,8 @@ def comment_on(world: World, rng: random.Random, repo: Repo, number: int, when: 
 
 def mutate_issues(world: World, rng: random.Random) -> None:
     """In every repository: a new issue (with a NUL in its body), an open issue closed, one
-    relabelled, a comment on an old issue and one on a pull request, an old comment edited."""
+    relabelled, one retitled, a comment on an old issue and one on a pull request, an old
+    comment edited."""
     with world.lock:
         now = world.now()
         for repo in sorted(world.repos.values(), key=lambda r: r.id):
@@ -257,6 +258,9 @@ def mutate_issues(world: World, rng: random.Random) -> None:
             if len(open_issues) > 1:
                 open_issues[1].labels = [*open_issues[1].labels, "incident"]
                 open_issues[1].updated_at = now
+            if len(open_issues) > 2:
+                open_issues[2].title = f"{open_issues[2].title} (retitled)"
+                open_issues[2].updated_at = now
             oldest = min(issues, key=lambda i: (i.updated_at, i.id))
             comment_on(world, rng, repo, oldest.number, now)
             pulls = pulls_of(world).by_repo.get(repo.id, [])

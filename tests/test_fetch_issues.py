@@ -8,7 +8,7 @@ import pytest
 
 from github_simulator import Fault, GitHubSimulator, seeded_world
 from github_simulator import issues_api as simulated_issues
-from github_simulator.issues import NUL, issue_store
+from github_simulator.issues import NUL, comment_on, issue_store
 from github_simulator.truth import EXPECTED, MUTATIONS
 from tap_github_activity.errors import RequestFailedError
 from tap_github_activity.fetch.issues import IssuesFetcher
@@ -179,3 +179,20 @@ def test_one_stream_alone(github, world):
     # The parents' kinds come from GraphQL: one point per repository (up to 100 numbers).
     assert (only_comments.requests, only_comments.points) == (6, 6)
     assert set(only_comments.bookmarks[repositories(world)[0].id]) == {"issue_comments"}
+
+
+def test_more_comments_in_one_second_than_a_page_holds(github, world, clock, fetcher):
+    first = fetch_all(github, fetcher)
+    repo = repositories(world)[0]
+    clock.advance(60)
+    with world.lock:
+        for _ in range(230):
+            comment_on(
+                world, rng(5), repo, issue_store(world).issues[repo.id][0].number, world.now()
+            )
+    second = fetch_all(github, fetcher, first.bookmarks)
+    assert len(second.rows["issue_comments"]) == 230
+    assert len(second.keyed("issue_comments")) == 230
+    pages = [r.query.get("page", "1") for r in github.requests(r"/issues/comments$")]
+    assert pages.count("3") == 1  # the second's group walked by page numbers
+    assert fetch_all(github, fetcher, second.bookmarks).rows == {}
