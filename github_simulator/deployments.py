@@ -347,9 +347,9 @@ NODE_RESOLVERS["DE_"] = _node
 
 
 def _selected(world: World) -> list[Deployment]:
-    from github_simulator.issues import _selected_repos  # noqa: PLC0415 -- one selection rule
+    from github_simulator.issues import selected_repos  # noqa: PLC0415 -- one selection rule
 
-    return [d for repo in _selected_repos(world) for d in deployments_of(world, repo)]
+    return [d for repo in selected_repos(world) for d in deployments_of(world, repo)]
 
 
 def expected_deployments(world: World) -> dict[tuple[Any, ...], dict[str, Any]]:

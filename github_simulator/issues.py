@@ -31,6 +31,7 @@ __all__ = [
     "issue_store",
     "mutate_issues",
     "next_number",
+    "selected_repos",
 ]
 
 LABELS = ["bug", "incident", "feature", "question", "docs"]
@@ -276,7 +277,7 @@ def mutate_issues(world: World, rng: random.Random) -> None:
 # -- ground truth ------------------------------------------------------------------------------
 
 
-def _selected_repos(world: World) -> list[Repo]:
+def selected_repos(world: World) -> list[Repo]:
     from github_simulator.truth import SELECTED_OWNER, SELECTED_TOKEN  # noqa: PLC0415 -- truth imports this module
 
     token = world.tokens[SELECTED_TOKEN]
@@ -301,7 +302,7 @@ def comment_count(world: World, repo: Repo, number: int) -> int:
 def expected_issues(world: World) -> dict[tuple[Any, ...], dict[str, Any]]:
     """(id,) -> each issue (pull requests are not issues here) as the tap emits it."""
     expected: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for repo in _selected_repos(world):
+    for repo in selected_repos(world):
         for issue in issue_store(world).issues.get(repo.id, []):
             expected[(issue.id,)] = {
                 "repo_id": repo.id,
@@ -330,7 +331,7 @@ def expected_issues(world: World) -> dict[tuple[Any, ...], dict[str, Any]]:
 def expected_issue_comments(world: World) -> dict[tuple[Any, ...], dict[str, Any]]:
     """(id,) -> each comment of an issue or of a pull request's conversation."""
     expected: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for repo in _selected_repos(world):
+    for repo in selected_repos(world):
         for comment in issue_store(world).comments.get(repo.id, []):
             expected[(comment.id,)] = {
                 "repo_id": repo.id,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from github_simulator import GitHubSimulator, World
-from github_simulator.issues import _selected_repos
+from github_simulator.issues import selected_repos
 from github_simulator.world import Repo
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.fetch.records import Repository
@@ -43,7 +43,7 @@ def client_for(github: GitHubSimulator) -> GitHubClient:
 
 
 def repositories(world: World) -> list[Repo]:
-    return _selected_repos(world)
+    return selected_repos(world)
 
 
 def fetch_all(
