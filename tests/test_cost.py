@@ -89,12 +89,12 @@ class Medium:
     repos_with_unsuccessful_jobs: int = 0
 
 
-def selected_repos(world: World) -> list[Any]:
+def _selected_repos(world: World) -> list[Any]:
     return sorted(world.repos.values(), key=lambda r: r.full_name)
 
 
 def _seed_facts(world: World) -> dict[str, int]:
-    repos = selected_repos(world)
+    repos = _selected_repos(world)
     history = [
         commits.git(world, r).history(commits.git(world, r).branches[r.default_branch])
         for r in repos
@@ -121,7 +121,7 @@ def _change(world: World, count: int, seed: int) -> list[Any]:
     """In `count` repositories: a pull request edited, a commit pushed to the default branch,
     a workflow run that completed."""
     rng = random.Random(seed)  # noqa: S311 -- reproducible test data
-    chosen = rng.sample(selected_repos(world), count)
+    chosen = rng.sample(_selected_repos(world), count)
     with world.lock:
         now = world.now()
         for repo in chosen:
