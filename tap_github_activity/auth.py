@@ -11,13 +11,13 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import jwt
 
 from tap_github_activity.clock import Clock
 from tap_github_activity.errors import AuthenticationError, ConfigError, NotAccessibleError
+from tap_github_activity.timestamps import parse_time
 
 __all__ = ["AppInstallations", "Credential", "JwtRequest"]
 
@@ -103,7 +103,7 @@ class AppInstallations:
             path = f"/app/installations/{installation}/access_tokens"
             status, body = self.request("POST", path, self.jwt())
             self._raise_for_app(status, path)
-            expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00")).timestamp()
+            expires = parse_time(body["expires_at"]).timestamp()
             credential = Credential(
                 key=f"installation:{installation}",
                 label=f"GitHub App {self.app_id} installation {installation}",

@@ -26,7 +26,6 @@ from tap_github_activity.errors import (
     NotAccessibleError,
     RequestFailedError,
 )
-from tap_github_activity.output import flush_before_waiting
 from tap_github_activity.ratelimit import PointsPerMinute, RateLimits, resource_of
 from tap_github_activity.settings import Settings
 
@@ -228,7 +227,6 @@ class GitHubClient:
         etag: str | None = None,
     ) -> Page:
         """Send one request: wait for budget, retry what is transient, count everything."""
-        flush_before_waiting()
         resource = resource_of(url, self.settings.graphql_url)
         transient_failures = 0
         secondary_waits = 0

@@ -11,9 +11,8 @@ of 50 repositories costs 1 point (12 repositories: 1 point), where asking each r
 costs 1 point per repository.
 
 It runs once per run, only for what the selected streams need (pull_requests /
-pull_request_reviews; commits / commit_branches): in the background from when the first
-repository's streams start (`start`), so it overlaps the requests of the streams before them,
-and a stream that needs it waits for it (`changes`). Then:
+pull_request_reviews; commits / commit_branches), as a run-wide fact of the feed: ahead of the
+fetches, which wait for its answer. Then:
 
 - pull_requests and pull_request_reviews skip a repository (no request) whose newest update is
   not after their bookmarks, or that has no pull request;
@@ -29,26 +28,24 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-import threading
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from tap_github_activity.errors import NotAccessibleError
-from tap_github_activity.prefetch import POOL
-from tap_github_activity.streams.commit_history import (
+from tap_github_activity.fetch.heads import (
     GLOB_CHARACTERS,
     HEAD_FRAGMENT,
     HEADS_PREFIX,
     REFS_PAGE_SIZE,
     Head,
+    RepositoryChanges,
     head_from_ref,
 )
+from tap_github_activity.timestamps import parse_time
 
 if TYPE_CHECKING:
-    from tap_github_activity.tap import TapGitHubActivity
+    from tap_github_activity.client import GitHubClient
 
 __all__ = ["BATCH_SIZE", "PROBE_STREAM", "ChangeProbe", "RepositoryChanges"]
 
@@ -63,17 +60,6 @@ logger = logging.getLogger("tap_github_activity.probe")
 
 
 @dataclass(frozen=True)
-class RepositoryChanges:
-    """What the probe saw of one repository."""
-
-    # The newest pull request update; None when the repository has none (or it was not asked).
-    newest_pull_update: datetime | None
-    # The selected branches' heads; None when not asked, or when the branches did not fit one
-    # refs page (the stream lists them itself).
-    heads: tuple[Head, ...] | None
-
-
-@dataclass(frozen=True)
 class _Plan:
     pulls: bool
     heads: bool
@@ -83,59 +69,40 @@ class _Plan:
 
 
 class ChangeProbe:
-    """Asks once per run (thread-safe), on first use."""
+    """The probe of one run: what the selected streams need, for the selected repositories."""
 
-    def __init__(self, tap: TapGitHubActivity) -> None:
-        self._tap = tap
-        self._lock = threading.Lock()
-        self._answer: Future[dict[int, RepositoryChanges]] | None = None
-
-    def start(self) -> None:
-        """Ask in the background (once), if a selected stream uses the probe."""
-        with self._lock:
-            if self._answer is None and (self._plan().pulls or self._plan().heads):
-                self._answer = POOL.submit(self._ask)
-
-    def changes(self, repo_id: int) -> RepositoryChanges | None:
-        """What the probe saw of a repository; None when it did not see it. Waits for the
-        answer (asked now if not started); the probe's error, if any, is raised here."""
-        with self._lock:
-            if self._answer is None:
-                self._answer = POOL.submit(self._ask)
-            answer = self._answer
-        return answer.result().get(repo_id)
-
-    # -- the query ------------------------------------------------------------------------------
-
-    def _plan(self) -> _Plan:
-        streams = self._tap.streams
-        selected = {name for name, stream in streams.items() if stream.selected}
-        patterns: tuple[str, ...] | None = None
-        configured = self._tap.config.get("commit_branches")
-        if configured:
-            patterns = tuple(p.removeprefix(HEADS_PREFIX) for p in configured)
+    def __init__(
+        self,
+        client: GitHubClient,
+        *,
+        pulls: bool,
+        heads: bool,
+        branches: tuple[str, ...] | None,
+    ) -> None:
+        self._client = client
+        patterns = tuple(p.removeprefix(HEADS_PREFIX) for p in branches) if branches else None
         globbing = bool(patterns) and any(GLOB_CHARACTERS & set(p) for p in patterns or ())
         names = tuple(sorted(set(patterns))) if patterns and not globbing else ()
-        return _Plan(
-            pulls=bool(selected & set(PULL_STREAMS)),
-            heads=bool(selected & set(HEAD_STREAMS)),
-            patterns=patterns,
-            names=names,
-            globbing=globbing,
-        )
+        self.plan = _Plan(pulls, heads, patterns, names, globbing)
 
-    def _ask(self) -> dict[int, RepositoryChanges]:
-        plan = self._plan()
+    @property
+    def needed(self) -> bool:
+        """Whether a selected stream uses the probe."""
+        return self.plan.pulls or self.plan.heads
+
+    def ask(self, repositories: list[dict[str, Any]]) -> dict[int, RepositoryChanges]:
+        """Repository id -> what the probe saw of it (no entry: not seen)."""
+        plan = self.plan
         if not (plan.pulls or plan.heads):
             return {}
         by_owner: dict[str, list[dict[str, Any]]] = {}
-        for repository in self._tap.selected_repositories():
+        for repository in repositories:
             by_owner.setdefault(repository["owner"]["login"].lower(), []).append(repository)
         changes: dict[int, RepositoryChanges] = {}
         queries = 0
-        for repositories in by_owner.values():
-            for offset in range(0, len(repositories), BATCH_SIZE):
-                batch = repositories[offset : offset + BATCH_SIZE]
+        for batch_of_owner in by_owner.values():
+            for offset in range(0, len(batch_of_owner), BATCH_SIZE):
+                batch = batch_of_owner[offset : offset + BATCH_SIZE]
                 queries += 1
                 changes.update(self._ask_batch(plan, batch))
         logger.info(
@@ -170,7 +137,7 @@ class ChangeProbe:
             f"{aliases}\n}}\n" + (HEAD_FRAGMENT if plan.heads else "")
         )
         try:
-            data = self._tap.client.graphql(query, variables, stream=PROBE_STREAM, owner=owner)
+            data = self._client.graphql(query, variables, stream=PROBE_STREAM, owner=owner)
         except NotAccessibleError as exc:
             logger.warning(
                 "Change probe: GitHub refused the query for %d repositories of %s "
@@ -215,7 +182,7 @@ def _changes(plan: _Plan, node: Mapping[str, Any]) -> RepositoryChanges:
     if plan.pulls:
         pulls = [n for n in (node.get("pullRequests") or {}).get("nodes") or [] if n]
         if pulls:
-            newest = _parse_time(pulls[0]["updatedAt"])
+            newest = parse_time(pulls[0]["updatedAt"])
     heads: tuple[Head, ...] | None = None
     if plan.heads:
         if plan.patterns is None:
@@ -235,8 +202,3 @@ def _changes(plan: _Plan, node: Mapping[str, Any]) -> RepositoryChanges:
 
 def _present(heads: Iterable[Head | None]) -> tuple[Head, ...]:
     return tuple(h for h in heads if h is not None)
-
-
-def _parse_time(value: str) -> datetime:
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

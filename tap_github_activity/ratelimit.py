@@ -109,13 +109,6 @@ class RateLimits:
             if self._in_flight[(credential_key, resource)] > 0:
                 self._in_flight[(credential_key, resource)] -= 1
 
-    def consume(self, credential_key: str, resource: str, points: int = 1) -> None:
-        """Count points spent beyond what the headers said (kept for callers of old)."""
-        with self._lock:
-            budget = self._budgets.get((credential_key, resource))
-            if budget is not None:
-                budget.remaining -= points
-
     def wait_seconds(self, credential_key: str, resource: str, now: float) -> float:
         """0 if the credential may spend now; else seconds until its budget resets."""
         with self._lock:

@@ -6,8 +6,8 @@ Validation turns a config mistake into one `ConfigError` line that names the set
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from singer_sdk import typing as th
 
 from tap_github_activity.errors import ConfigError
+from tap_github_activity.timestamps import parse_time
 
 __all__ = ["CONFIG_SCHEMA", "DEFAULT_API_URL", "Settings"]
 
@@ -257,7 +258,12 @@ class Settings:
     user_agent: str
     rate_limit_reserve: int
     max_concurrent_requests: int
-    extra: dict[str, Any] = field(default_factory=dict)
+    workflow_runs_lookback_days: int = DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS
+    workflow_runs_earlier_attempts: bool = DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS
+    workflow_jobs_runner_details: bool = DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS
+    commit_branches: tuple[str, ...] | None = None  # None: each repository's default branch
+    include_emails: bool = False
+    stats_max_wait_seconds: int = DEFAULT_STATS_MAX_WAIT_SECONDS
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, version: str) -> Settings:
@@ -279,7 +285,20 @@ class Settings:
             max_concurrent_requests=_positive(
                 config, "max_concurrent_requests", DEFAULT_MAX_CONCURRENT_REQUESTS
             ),
-            extra=dict(config),
+            workflow_runs_lookback_days=_non_negative(
+                config, "workflow_runs_lookback_days", DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS
+            ),
+            workflow_runs_earlier_attempts=_flag(
+                config, "workflow_runs_earlier_attempts", DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS
+            ),
+            workflow_jobs_runner_details=_flag(
+                config, "workflow_jobs_runner_details", DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS
+            ),
+            commit_branches=_branches(config.get("commit_branches")),
+            include_emails=_flag(config, "include_emails", default=False),
+            stats_max_wait_seconds=_non_negative(
+                config, "stats_max_wait_seconds", DEFAULT_STATS_MAX_WAIT_SECONDS
+            ),
         )
 
 
@@ -407,11 +426,10 @@ def _start_date(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_time(value)
     except ValueError:
         msg = f"start_date {value!r} is not an ISO 8601 date, e.g. 2024-01-01T00:00:00Z."
         raise ConfigError(msg) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _positive(config: dict[str, Any], setting: str, default: int) -> int:
@@ -428,3 +446,22 @@ def _non_negative(config: dict[str, Any], setting: str, default: int) -> int:
         msg = f"{setting} must be zero or a positive whole number, not {value!r}."
         raise ConfigError(msg)
     return value
+
+
+def _flag(config: dict[str, Any], setting: str, default: bool) -> bool:
+    value = config.get(setting, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        msg = f"{setting} must be true or false, not {value!r}."
+        raise ConfigError(msg)
+    return value
+
+
+def _branches(value: object) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        msg = f"commit_branches must be a list of branch names or patterns, not {value!r}."
+        raise ConfigError(msg)
+    return tuple(value)

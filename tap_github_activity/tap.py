@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import copy
+from collections.abc import Callable
+from datetime import datetime, timezone
 from functools import cached_property
-from time import monotonic
 from types import TracebackType
 from typing import Any
 
 import click
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
@@ -17,16 +18,33 @@ from tap_github_activity.accounting import RequestLedger, RunSummary
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.clock import Clock
 from tap_github_activity.errors import ConfigError, GitHubActivityError
+from tap_github_activity.failures import handle_failure
+from tap_github_activity.feed import Feed, Job
+from tap_github_activity.fetch import Fetcher, Repository, Request
+from tap_github_activity.fetch.actions import fetch_actions
+from tap_github_activity.fetch.commits import fetch_commits
+from tap_github_activity.fetch.heads import RepositoryChanges
+from tap_github_activity.fetch.pulls import fetch_pulls
+from tap_github_activity.fetch.releases import fetch_releases
+from tap_github_activity.fetch.traffic import fetch_traffic
 from tap_github_activity.output import BufferedSingerWriter, write_kept
-from tap_github_activity.prefetch import share_malloc_arenas
 from tap_github_activity.probe import ChangeProbe
+from tap_github_activity.records import flatten
+from tap_github_activity.sdk_seams import (
+    STATE_MESSAGE_INTERVAL,
+    ThrottledStateTap,
+    mark_state_changed,
+)
 from tap_github_activity.selection import RepositorySelector
 from tap_github_activity.settings import CONFIG_SCHEMA, Settings
-from tap_github_activity.streams.children import RepositoryChildStream
 from tap_github_activity.streams.commits import CommitBranchesStream, CommitsStream
 from tap_github_activity.streams.pull_requests import PullRequestReviewsStream, PullRequestsStream
 from tap_github_activity.streams.releases import ReleasesStream
-from tap_github_activity.streams.repositories import RepositoriesStream
+from tap_github_activity.streams.repositories import (
+    REPOSITORY_FIELDS,
+    RepositoriesStream,
+    RepositoryStream,
+)
 from tap_github_activity.streams.statistics import ContributorStatsStream
 from tap_github_activity.streams.traffic import (
     TrafficClonesStream,
@@ -34,15 +52,20 @@ from tap_github_activity.streams.traffic import (
     TrafficReferrersStream,
     TrafficViewsStream,
 )
-from tap_github_activity.streams.workflow_jobs import WorkflowJobsStream
-from tap_github_activity.streams.workflow_runs import WorkflowRunsStream
+from tap_github_activity.streams.workflow_runs import WorkflowJobsStream, WorkflowRunsStream
+from tap_github_activity.timestamps import parse_time
 
-__all__ = ["LISTINGS_STATE_KEY", "TapGitHubActivity"]
+__all__ = ["LISTINGS_STATE_KEY", "STATE_MESSAGE_INTERVAL", "TapGitHubActivity"]
 
 # Key of the repositories stream's state that holds the selection listings' ETags.
 LISTINGS_STATE_KEY = "listings"
-# Least seconds between two STATE messages while a run goes on (see state_checkpoint_due).
-STATE_MESSAGE_INTERVAL = 30.0
+# Repositories fetched ahead of the streams, per request slot, and at most.
+LOOKAHEAD_PER_SLOT = 2
+MAX_LOOKAHEAD = 8
+# Fetching threads per request slot (a thread parses while another's request is in flight), and
+# at most.
+THREADS_PER_SLOT = 2
+MAX_THREADS = 16
 
 STREAM_TYPES: list[type[Stream]] = [
     RepositoriesStream,
@@ -51,18 +74,26 @@ STREAM_TYPES: list[type[Stream]] = [
     TrafficReferrersStream,
     TrafficPathsStream,
     ContributorStatsStream,
-    # commits before commit_branches: the latter reuses the former's walk per repository.
     CommitsStream,
     CommitBranchesStream,
-    PullRequestsStream,  # one GraphQL walk feeds both (either order)
+    PullRequestsStream,
     PullRequestReviewsStream,
     ReleasesStream,
     WorkflowRunsStream,
-    WorkflowJobsStream,  # a child of workflow_runs
+    WorkflowJobsStream,
 ]
 
+# Each family's fetcher (fetch/), in the order its streams are synced.
+FETCHERS: dict[str, Fetcher] = {
+    "traffic": fetch_traffic,
+    "commits": fetch_commits,
+    "pulls": fetch_pulls,
+    "releases": fetch_releases,
+    "actions": fetch_actions,
+}
 
-class TapGitHubActivity(Tap):
+
+class TapGitHubActivity(ThrottledStateTap):
     """Singer tap for a team's GitHub development activity."""
 
     name = "tap-github-activity"
@@ -89,11 +120,100 @@ class TapGitHubActivity(Tap):
         """Repositories skipped during this run, by stream."""
         return RunSummary()
 
+    _changes: Callable[[], dict[int, RepositoryChanges]]
+
     @cached_property
-    def change_probe(self) -> ChangeProbe:
-        """Which repositories' pull requests and branch heads changed: asked once per run, for
-        many repositories per query, when the first stream that uses it starts."""
-        return ChangeProbe(self)
+    def feed(self) -> Feed:
+        """Fetches (repository, family) ahead of the streams; made when the first per-repository
+        stream starts, so the selection is known."""
+        slots = self.settings.max_concurrent_requests
+        feed = Feed(
+            self._prepare,
+            threads=min(THREADS_PER_SLOT * slots, MAX_THREADS) if slots > 1 else 1,
+            lookahead=min(LOOKAHEAD_PER_SLOT * slots, MAX_LOOKAHEAD),
+            before_wait=write_kept,
+        )
+        repositories = self.selected_repositories()
+        probe = ChangeProbe(
+            self.client,
+            pulls=self._selected(PullRequestsStream.family),
+            heads=self._selected(CommitsStream.family),
+            branches=self.settings.commit_branches,
+        )
+        # The probe first: the fetches that need its answer wait for it.
+        self._changes = feed.fact(lambda: probe.ask(repositories) if probe.needed else {})
+        feed.plan(
+            [Repository.of(self._context(repository)) for repository in repositories],
+            [family for family in FETCHERS if self._selected(family)],
+        )
+        return feed
+
+    @cached_property
+    def _today(self) -> str:
+        return datetime.fromtimestamp(self.clock.now(), tz=timezone.utc).date().isoformat()
+
+    def _family(self, family: str) -> list[RepositoryStream]:
+        return [
+            stream
+            for stream in self.streams.values()
+            if isinstance(stream, RepositoryStream) and stream.family == family
+        ]
+
+    def _selected(self, family: str) -> bool:
+        return any(stream.selected for stream in self._family(family))
+
+    def _context(self, repository: dict[str, Any]) -> dict[str, Any]:
+        parent = self.streams[RepositoriesStream.name]
+        return dict(parent.get_child_context(flatten(repository, REPOSITORY_FIELDS), None) or {})
+
+    def _prepare(self, repository: Repository, family: str) -> Job | None:
+        """A (repository, family) fetch with its streams' state as it is now (main thread)."""
+        streams = self._family(family)
+        consumers = frozenset(stream.name for stream in streams if stream.selected)
+        if not consumers:
+            return None
+        context = {
+            "repo_id": repository.repo_id,
+            "owner": repository.owner,
+            "repo": repository.name,
+            "default_branch": repository.default_branch,
+        }
+        request = Request(
+            self.client,
+            self.settings,
+            repository,
+            consumers,
+            state={s.name: copy.deepcopy(s.get_context_state(context)) for s in streams},
+            start={s.name: self._bookmark_start(s, context) for s in streams},
+            changes=lambda: self._changes().get(repository.repo_id),
+            summary=self.run_summary,
+            today=self._today,
+        )
+        fetcher = FETCHERS[family]
+        return Job(consumers, lambda: fetcher(request))
+
+    def _bookmark_start(self, stream: Stream, context: dict[str, Any]) -> datetime | None:
+        """singer-sdk's starting timestamp of a partition: the bookmark, or start_date when
+        later or there is none."""
+        if not stream.replication_key:
+            return None
+        state = stream.get_context_state(context)
+        value = (
+            state.get("replication_key_value")
+            if state.get("replication_key") == stream.replication_key
+            else None
+        )
+        moment = parse_time(str(value)) if value else None
+        start_date = self.settings.start_date
+        if start_date is not None and (moment is None or start_date > moment):
+            return start_date
+        return moment
+
+    def failed(self, stream: str, family: str, repository: Repository, error: Exception) -> None:
+        """A (repository, family) fetch failed for `stream`: skipped or raised (failures.py)."""
+        handle_failure(
+            stream, family, repository, error, summary=self.run_summary, reported=self._reported
+        )
 
     @override
     def __init__(self, *, validate_config: bool = True, **kwargs: Any) -> None:
@@ -107,31 +227,7 @@ class TapGitHubActivity(Tap):
             # A config mistake is one ConfigError line before anything runs (discovery, which
             # does not validate, works without credentials).
             _ = self.settings
-        self._last_state_message = monotonic()
-
-    def state_checkpoint_due(self) -> bool:
-        """Whether a stream may write the tap's state now: at most once per
-        STATE_MESSAGE_INTERVAL seconds of wall time. The state is the whole tap's (every
-        stream's partitions: 2 KB per repository), so writing it after each partition, as
-        singer-sdk does, would send it thousands of times through the target and Meltano. A run
-        killed before a checkpoint reads again what it read since the last one (upserts make
-        that safe); one that ends writes its last state (sync_all)."""
-        now = monotonic()
-        if now - self._last_state_message < STATE_MESSAGE_INTERVAL:
-            return False
-        self._last_state_message = now
-        return True
-
-    def write_final_state(self) -> None:
-        """The run's last state, if a stream changed it since the last STATE message."""
-        pending = [
-            stream for stream in self.streams.values() if not stream.state_manager.is_flushed
-        ]
-        if pending:
-            self.state_writer.write_state(self.state)
-            for stream in pending:
-                stream.state_manager.is_flushed = True
-            self._last_state_message = monotonic()
+        self._reported: set[tuple[str, Repository]] = set()
 
     @cached_property
     def selector(self) -> RepositorySelector:
@@ -157,7 +253,7 @@ class TapGitHubActivity(Tap):
         if stream is None or "selector" not in self.__dict__ or not self.selector.conditional:
             return
         stream.stream_state[LISTINGS_STATE_KEY] = self.selector.listings
-        stream.state_manager.is_flushed = False
+        mark_state_changed(stream)
 
     def selected_repositories(self) -> list[dict[str, Any]]:
         """The selected repositories' payloads, resolved once per run. A repository whose
@@ -172,30 +268,13 @@ class TapGitHubActivity(Tap):
             self.run_summary.skip("repositories", missing, self.selector.reasons[missing])
         return repositories
 
-    # singer-sdk has no hook after a sync; the run's cost is logged here, also when it fails.
-    # Tap.sync_all is marked final, but it must run inside this try/finally.
-    @override  # type: ignore[misc]
-    def sync_all(self) -> None:
-        try:
-            super().sync_all()
-            self.write_final_state()  # a failed run leaves its last checkpoint
-        finally:
-            write_kept()  # records after the last STATE of a failed run: not lost
-            for stream in self.streams.values():
-                if isinstance(stream, RepositoryChildStream):
-                    stream.stop_prefetching()  # workers of repositories nobody will read
-            if "client" in self.__dict__:
-                self.client.ledger.log_summary(self.logger, self.run_summary)
-
-    # singer-sdk's other way to sync (its standard tests; marked final too): it also ends with
-    # the run's last state.
-    @override  # type: ignore[misc]
-    def run_sync_dry_run(
-        self, dry_run_record_limit: int | None = 1, streams: Iterable[Stream] | None = None
-    ) -> bool:
-        succeeded = super().run_sync_dry_run(dry_run_record_limit, streams)
-        self.write_final_state()
-        return succeeded
+    @override
+    def after_sync(self) -> None:
+        write_kept()  # records after the last STATE of a failed run: not lost
+        if "feed" in self.__dict__:
+            self.feed.close()  # fetches of repositories nobody will read
+        if "client" in self.__dict__:
+            self.client.ledger.log_summary(self.logger, self.run_summary)
 
     @classmethod
     @override
@@ -242,9 +321,6 @@ class TapGitHubActivity(Tap):
     @classmethod
     @override
     def get_singer_command(cls) -> click.Command:
-        # The command line's process: before any worker thread exists (a thread takes a malloc
-        # arena when it first allocates).
-        share_malloc_arenas()
         command = super().get_singer_command()
         default_hook = command.excepthook  # type: ignore[attr-defined]
 

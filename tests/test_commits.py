@@ -19,8 +19,8 @@ from github_simulator import FakeClock, GitHubSimulator, World, seeded_world
 from github_simulator import commits as sim
 from github_simulator.world import iso
 from tap_github_activity.client import GitHubClient
+from tap_github_activity.fetch.commit_history import FORCE_PUSH_WINDOW
 from tap_github_activity.streams.base import event_uuid
-from tap_github_activity.streams.commit_history import FORCE_PUSH_WINDOW
 from tests.conftest import SyncResult, run_sync
 
 BOTH = {"commits", "commit_branches"}

@@ -18,7 +18,11 @@ from github_simulator import FakeClock, Fault, Listing, Request, World, seeded_w
 from github_simulator.rest_core import visible_repo
 from github_simulator.server import ROUTER
 from tap_github_activity import tap as tap_module
-from tap_github_activity.streams.children import REPOSITORY_CONTEXT, RepositoryListStream
+from tap_github_activity.conditional import Conditional
+from tap_github_activity.fetch import Item, Keep, Row
+from tap_github_activity.fetch import Request as FetchRequest
+from tap_github_activity.streams.base import REPOSITORY_CONTEXT
+from tap_github_activity.streams.repositories import RepositoryStream
 from tap_github_activity.tap import LISTINGS_STATE_KEY, TapGitHubActivity
 from tests.conftest import run_sync, select
 
@@ -26,19 +30,27 @@ TAGS_PATH = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/tags"
 STREAMS = {"repositories", "test_tags"}
 
 
-class TagsStream(RepositoryListStream):
-    """A test-only REST listing per repository (GitHub's tags)."""
+class TagsStream(RepositoryStream):
+    """A test-only family of one stream (GitHub's tags): a declaration, and its fetcher below."""
 
     name = "test_tags"
+    family = "test_tags"
     primary_keys = ("repo_id", "name")
-    path = "/repos/{owner}/{repo}/tags"
     schema = th.PropertiesList(
         *REPOSITORY_CONTEXT,
         th.Property("name", th.StringType),
     ).to_dict()
 
-    def to_record(self, item: dict[str, Any], context: Any) -> dict[str, Any]:
-        return {"name": item["name"]}
+
+def fetch_tags(request: FetchRequest) -> Iterator[Item]:
+    """Every changed page of a repository's tags, then the listing's ETags."""
+    repository = request.repository
+    conditional = Conditional(request.client, request.state.get(TagsStream.name))
+    path = f"/repos/{repository.full_name}/tags"
+    for page in conditional.pages(path, stream=TagsStream.name, owner=repository.owner):
+        if not page.not_modified:
+            yield from (Row(TagsStream.name, {"name": tag["name"]}) for tag in page.data)
+    yield Keep(TagsStream.name, conditional.state())
 
 
 @pytest.fixture
@@ -54,6 +66,7 @@ def tags(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[int, li
     route = ROUTER.routes.pop()
     ROUTER.routes.insert(0, route)  # before any family's own tags route
     monkeypatch.setattr(tap_module, "STREAM_TYPES", [*tap_module.STREAM_TYPES, TagsStream])
+    monkeypatch.setitem(tap_module.FETCHERS, TagsStream.family, fetch_tags)
     yield store
     ROUTER.routes.remove(route)
 
@@ -189,8 +202,10 @@ def test_activate_version_is_never_sent_so_the_selection_stays_conditional(confi
 
 def etags_of(state: dict[str, Any]) -> dict[tuple[str, str], str]:
     return {
-        (p["context"]["owner"], p["context"]["repo"]): p["etag"]
+        (p["context"]["owner"], p["context"]["repo"]): etag
         for p in state["bookmarks"]["test_tags"]["partitions"]
+        for entry in p["conditional"].values()
+        for etag in entry["etags"][:1]
     }
 
 

@@ -344,7 +344,8 @@ def test_a_repository_error_surfaces_where_a_sequential_run_meets_it(clock: Fake
     assert (
         concurrent.tap.run_summary.skipped
         == sequential.tap.run_summary.skipped
-        == {"workflow_runs": ["acme/web (403)"]}
+        # Both streams of the family miss the repository (its jobs were never read either).
+        == {"workflow_runs": ["acme/web (403)"], "workflow_jobs": ["acme/web (403)"]}
     )
     assert _canonical(concurrent) == _canonical(sequential)
     assert concurrent.state == sequential.state

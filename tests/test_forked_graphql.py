@@ -9,7 +9,7 @@ import requests
 
 from github_simulator import GitHubSimulator
 from github_simulator.forked_graphql import ForkedGraphQL
-from tap_github_activity.streams.pull_request_query import PAGE_QUERY, PAGE_SIZES
+from tap_github_activity.fetch.pull_query import PAGE_QUERY, PAGE_SIZES
 from tests.conftest import run_sync
 
 HEADERS = {"Authorization": "Bearer ghp_alice"}

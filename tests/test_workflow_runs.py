@@ -19,7 +19,7 @@ from jsonschema import Draft7Validator
 from github_simulator import FakeClock, GitHubSimulator, World
 from github_simulator import actions as sim
 from github_simulator.world import iso
-from tap_github_activity.streams.workflow_runs import WorkflowRunsStream
+from tap_github_activity.fetch import actions as fetch_actions
 from tap_github_activity.tap import TapGitHubActivity
 from tests.conftest import SyncResult, run_sync, select
 
@@ -450,7 +450,7 @@ def test_graphql_batches_hold_batch_size_runs(
         sim.add_run(world, api, rng, world.now() - timedelta(minutes=20 - i), "success")
         for i in range(10)
     ]
-    monkeypatch.setattr(WorkflowRunsStream, "jobs_batch_size", 4)
+    monkeypatch.setattr(fetch_actions, "JOBS_BATCH_SIZE", 4)
     github.reset_log()
 
     second = sync_catalog(

@@ -1,10 +1,10 @@
-"""Bases every stream builds on: the shared client and GitHub-shaped records."""
+"""Bases every stream builds on: a declaration (name, keys, schema, family) read from the feed."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from singer_sdk import SchemaDirectory, Stream, StreamSchema
 from singer_sdk import typing as th
@@ -13,18 +13,52 @@ from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from tap_github_activity import schemas
-from tap_github_activity.client import GitHubClient
+from tap_github_activity.fetch import Advance, Item, Keep, Row
+from tap_github_activity.sdk_seams import ThrottledStateStream, mark_state_changed
 
 if TYPE_CHECKING:
-    from tap_github_activity.tap import TapGitHubActivity
+    from tap_github_activity.accounting import RunSummary
+    from tap_github_activity.client import GitHubClient
+    from tap_github_activity.clock import Clock
+    from tap_github_activity.feed import Feed
+    from tap_github_activity.fetch import Repository
+    from tap_github_activity.settings import Settings
 
-__all__ = ["EVENT_NAMESPACE", "EVENT_UUID", "SCHEMAS", "GitHubStream", "event_uuid", "flatten"]
+
+class StreamsTap(Protocol):
+    """What the streams use of the tap (tap.py's TapGitHubActivity)."""
+
+    clock: Clock
+    streams: Mapping[str, Stream]
+
+    @property
+    def client(self) -> GitHubClient: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def feed(self) -> Feed: ...
+    @property
+    def run_summary(self) -> RunSummary: ...
+    def selected_repositories(self) -> list[dict[str, Any]]: ...
+    def store_selection_state(self) -> None: ...
+    def failed(
+        self, stream: str, family: str, repository: Repository, error: Exception
+    ) -> None: ...
+
+
+__all__ = [
+    "EVENT_NAMESPACE",
+    "EVENT_UUID",
+    "REPOSITORY_CONTEXT",
+    "SCHEMAS",
+    "GitHubStream",
+    "event_uuid",
+]
 
 SCHEMAS = SchemaDirectory(schemas)
 
 # Fixed forever: changing it would give every event a new uuid and duplicate it downstream.
 EVENT_NAMESPACE = uuid.UUID("6f1d3c1e-5b7a-5d2e-9a41-7c0e8b2f4d10")
-
 
 # The schema property of streams whose records are events in time (`emits_event_uuid`).
 EVENT_UUID = th.Property(
@@ -32,6 +66,23 @@ EVENT_UUID = th.Property(
     th.UUIDType,
     description="UUID version 5 of the stream name and primary key: the same on every run, "
     "for event stores that deduplicate by uuid (PostHog).",
+)
+
+# The partition every per-repository record carries (singer-sdk adds the context to records).
+REPOSITORY_CONTEXT = th.PropertiesList(
+    th.Property(
+        "repo_id",
+        th.IntegerType,
+        required=True,
+        description="The repository's id (repositories.id).",
+    ),
+    th.Property("owner", th.StringType, description="The repository owner's login."),
+    th.Property("repo", th.StringType, description="The repository's name."),
+    th.Property(
+        "default_branch",
+        th.StringType,
+        description="The repository's default branch when the record was read.",
+    ),
 )
 
 
@@ -42,31 +93,12 @@ def event_uuid(stream: str, key: tuple[Any, ...]) -> str:
     return str(uuid.uuid5(EVENT_NAMESPACE, name))
 
 
-def flatten(payload: Mapping[str, Any], fields: Mapping[str, str]) -> dict[str, Any]:
-    """A record from a GitHub payload: each field is a dotted path into it (None where absent)."""
-    record: dict[str, Any] = {}
-    for name, path in fields.items():
-        value: Any = payload
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, Mapping) else None
-        record[name] = value
-    return record
-
-
-class GitHubStream(Stream):
-    """Base of every stream: reads through the tap's one shared client."""
+class GitHubStream(ThrottledStateStream):
+    """Base of every stream."""
 
     schema = StreamSchema(SCHEMAS)
-
-    @property
-    def github_tap(self) -> TapGitHubActivity:
-        """The tap, typed."""
-        return self._tap  # type: ignore[return-value]
-
-    @property
-    def client(self) -> GitHubClient:
-        """The client every stream shares (one rate-limit budget, one request count)."""
-        return self.github_tap.client
+    # Streams whose records are events in time carry `event_uuid` (declare it in the schema).
+    emits_event_uuid: ClassVar[bool] = False
 
     # No stream re-sends a whole table (partitions are skipped, 304s send nothing, GitHub's
     # windows slide): ACTIVATE_VERSION would make targets delete rows that are still true.
@@ -80,16 +112,10 @@ class GitHubStream(Stream):
     # would change nothing.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
-    @override
-    def _write_state_message(self) -> None:
-        # singer-sdk writes the whole tap state after every partition: at 200 repositories,
-        # 2,000 messages of 400 KB each. The tap writes it at most every few seconds, and once
-        # more when the run ends (TapGitHubActivity.sync_all).
-        if not self.state_manager.is_flushed and self.github_tap.state_checkpoint_due():
-            super()._write_state_message()
-
-    # Streams whose records are events in time carry `event_uuid` (declare it in the schema).
-    emits_event_uuid: ClassVar[bool] = False
+    @property
+    def github_tap(self) -> StreamsTap:
+        """The tap, typed."""
+        return self.throttle  # type: ignore[return-value]
 
     @override
     def post_process(
@@ -101,3 +127,21 @@ class GitHubStream(Stream):
             key = tuple((context or {}).get(k, row.get(k)) for k in self.primary_keys)
             row["event_uuid"] = event_uuid(self.name, key)
         return row
+
+    def take(self, items: Iterable[Item], context: Context | None) -> Iterable[dict[str, Any]]:
+        """The records among a fetcher's items; the state items applied where they belong."""
+        for item in items:
+            if isinstance(item, Row):
+                yield item.record
+                continue
+            stream = self.github_tap.streams[item.stream]
+            if isinstance(item, Keep):
+                stream.get_context_state(context).update(item.values)
+            elif isinstance(item, Advance):
+                assert stream.replication_key is not None
+                stream.state_manager.increment_state(
+                    {stream.replication_key: item.value},
+                    context=context,
+                    replication_key=stream.replication_key,
+                )
+            mark_state_changed(stream)

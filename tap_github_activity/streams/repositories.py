@@ -1,18 +1,20 @@
-"""The repositories stream: the selected repositories, parent of every per-repository stream."""
+"""The repositories stream (the selected repositories) and the base of per-repository streams."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from singer_sdk.exceptions import AbortedSyncFailedException, AbortedSyncPausedException
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
+from tap_github_activity.fetch import Repository
+from tap_github_activity.records import flatten
 from tap_github_activity.selection import UNCHANGED
-from tap_github_activity.streams.base import GitHubStream, flatten
+from tap_github_activity.streams.base import GitHubStream
 
-__all__ = ["REPOSITORY_FIELDS", "RepositoriesStream"]
+__all__ = ["REPOSITORY_FIELDS", "RepositoriesStream", "RepositoryStream"]
 
 # Record field -> dotted path in GitHub's repository payload.
 REPOSITORY_FIELDS = {
@@ -89,3 +91,21 @@ class RepositoriesStream(GitHubStream):
             "repo": record["name"],
             "default_branch": record["default_branch"],
         }
+
+
+class RepositoryStream(GitHubStream):
+    """A stream read per selected repository, its rows handed over by the feed."""
+
+    family: ClassVar[str]
+    parent_stream_type = RepositoriesStream
+    ignore_parent_replication_key = True
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        assert context is not None  # children always have their repository's context
+        repository = Repository.of(context)
+        tap = self.github_tap
+        try:
+            yield from self.take(tap.feed.items(self.name, self.family, repository), context)
+        except Exception as exc:  # handle_failure re-raises what it does not skip
+            tap.failed(self.name, self.family, repository, exc)

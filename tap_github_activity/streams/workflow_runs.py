@@ -1,179 +1,28 @@
-"""Workflow runs: one row per attempt of each GitHub Actions run, read from the REST listing.
-
-The jobs of the attempts emitted here are read by workflow_jobs (streams/workflow_jobs.py),
-which this stream hands them to in batches.
-
-workflow_runs
--------------
-GET /repos/{owner}/{repo}/actions/runs lists the latest attempt of each run, newest first. A
-sync reads the runs *created* since a window start: `workflow_runs_lookback_days` (default 3)
-before the bookmark, rounded down to a UTC midnight. Runs queued or running at the last sync
-thereby come back finished, and re-runs of recent runs are seen. The start moves in whole days,
-so the query (and the ETags kept for it) stays the same between the syncs of a day.
-
-- Bookmark: `updated_at`, the latest update emitted (singer-sdk keeps it per repository). A run
-  is emitted when it was updated at or after the bookmark; "at" re-emits the runs of the
-  bookmark's second (an update of that second seen only after the last read is not lost).
-- Cost: every page is asked with the ETag it answered at the last sync (`PagedListing`): an
-  unchanged window costs no point, and a re-run of an older run (which stays on its page) is
-  found although page one did not change. State: one small entry per repository (bookmark,
-  window, the ETags of at most 8 pages); nothing per run.
-- First sync: the runs created before the window (since start_date, if set) are read once,
-  without ETags; the window is read as every later sync reads it, so a second sync without
-  change costs nothing.
-- GitHub serves at most 1,000 runs of a filtered listing: a range that fills them is continued
-  with the range ending at the oldest run read (inclusive; runs of that second read twice are
-  dropped). A window over 1,000 runs keeps no ETags (it changes at every sync anyway).
-- Re-runs: every attempt is its own row (primary key id, run_attempt). The listing shows only
-  the latest attempt; an earlier one was emitted by the sync that saw it as latest, so a re-run
-  seen by a later sync adds a row. The attempts before the latest of a run first listed
-  already re-run (every re-run on a first sync) cost one request each (GET .../attempts/{n}):
-  no other endpoint or GraphQL field gives an earlier attempt's status, conclusion, times or
-  triggering actor. With a fifth of the runs re-run that is one point per five runs, and one
-  more for each attempt's jobs: most of a first sync's cost. They are read only with
-  `workflow_runs_earlier_attempts` (off by default), for the runs created after the bookmark
-  (those of a listing page concurrently). A run known at the last sync and re-run twice before
-  this one loses the middle attempt either way.
-- Concurrency: repositories may be fetched ahead on worker threads (prefetch.py); the attempts
-  handed to workflow_jobs are kept per repository under a lock.
-"""
+"""Workflow runs, one row per attempt, and their jobs: the runs listing (fetch/actions.py) feeds
+both streams. The bookmark is `updated_at`; runs created since a lookback window before it are
+read again, so runs that were running come back finished."""
 
 from __future__ import annotations
 
-import threading
-from collections import deque
-from collections.abc import Generator, Iterable, Iterator, Mapping
-from concurrent.futures import Future
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar
+from datetime import datetime, timezone
+from typing import Any
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
-from tap_github_activity.errors import NotAccessibleError
-from tap_github_activity.prefetch import POOL, ordered_map
-from tap_github_activity.settings import (
-    DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS,
-    DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS,
+from tap_github_activity.streams.base import EVENT_UUID, REPOSITORY_CONTEXT
+from tap_github_activity.streams.repositories import RepositoryStream
+
+__all__ = ["WorkflowJobsStream", "WorkflowRunsStream"]
+
+
+# A run's or a job's status (GitHub's values for both).
+STATUS = th.Property(
+    "status",
+    th.StringType,
+    description="queued, in_progress, completed, waiting, requested, pending.",
 )
-from tap_github_activity.streams.base import EVENT_UUID, flatten
-from tap_github_activity.streams.children import (
-    REPOSITORY_CONTEXT,
-    RepositoryChildStream,
-    full_name,
-)
-from tap_github_activity.streams.releases import PagedListing
-
-__all__ = [
-    "RUN_FIELDS",
-    "JobsBatch",
-    "RunAttempt",
-    "WorkflowRunsStream",
-    "run_record",
-    "seconds_between",
-]
-
-LISTING_CAP = 1000  # runs GitHub serves of one filtered listing
-
-# Record field -> dotted path in GitHub's workflow run payload.
-RUN_FIELDS = {
-    "id": "id",
-    "run_attempt": "run_attempt",
-    "run_number": "run_number",
-    "workflow_id": "workflow_id",
-    "workflow_name": "name",
-    "event": "event",
-    "status": "status",
-    "conclusion": "conclusion",
-    "head_branch": "head_branch",
-    "head_sha": "head_sha",
-    "actor_login": "actor.login",
-    "actor_id": "actor.id",
-    "triggering_actor_login": "triggering_actor.login",
-    "triggering_actor_id": "triggering_actor.id",
-    "created_at": "created_at",
-    "updated_at": "updated_at",
-    "run_started_at": "run_started_at",
-    "html_url": "html_url",
-}
-
-
-def _moment(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def seconds_between(start: str | None, end: str | None) -> int | None:
-    if not start or not end:
-        return None
-    return int((_moment(end) - _moment(start)).total_seconds())
-
-
-def _created(low: datetime | None, high: datetime | None) -> str:
-    """GitHub's `created` qualifier for an inclusive range (None: open)."""
-    if low and high:
-        return f"{_iso(low)}..{_iso(high)}"
-    if low:
-        return f">={_iso(low)}"
-    return f"<={_iso(high)}" if high else "*..*"
-
-
-def run_record(payload: dict[str, Any]) -> dict[str, Any]:
-    """A workflow_runs row from a run (attempt) payload."""
-    record = flatten(payload, RUN_FIELDS)
-    record["run_attempt"] = record["run_attempt"] or 1
-    record["duration_seconds"] = (
-        seconds_between(payload.get("run_started_at"), payload["updated_at"])
-        if payload.get("status") == "completed"
-        else None
-    )
-    return record
-
-
-@dataclass(frozen=True)
-class RunAttempt:
-    """An emitted run attempt whose jobs are to be read."""
-
-    run_id: int
-    attempt: int
-    node_id: str
-    latest: bool
-
-
-@dataclass
-class JobsBatch:
-    """Attempts whose jobs one workflow_jobs sync emits, closed by the run record `last`."""
-
-    last: tuple[int, int]  # (run id, attempt) of the batch's last record
-    attempts: list[RunAttempt]
-    jobs: Future[list[dict[str, Any]]] | None = None  # fetched ahead, when concurrent
-
-
-@dataclass
-class _Batcher:
-    """Groups the attempts one repository's read hands over into batches (producer side)."""
-
-    stream: WorkflowRunsStream
-    context: Context
-    open: list[RunAttempt] = field(default_factory=list)
-    last: tuple[int, int] | None = None
-
-    def add(self, attempt: RunAttempt) -> None:
-        self.open.append(attempt)
-        self.last = (attempt.run_id, attempt.attempt)
-        size = self.stream.jobs_batch_size
-        if sum(a.latest for a in self.open) >= size or len(self.open) >= 2 * size:
-            self.close()
-
-    def close(self) -> None:
-        if self.open and self.last is not None:
-            self.stream.add_batch(self.context, JobsBatch(self.last, self.open))
-        self.open = []
 
 
 def _run_properties() -> list[th.Property[Any]]:
@@ -191,11 +40,7 @@ def _run_properties() -> list[th.Property[Any]]:
         th.Property("workflow_id", th.IntegerType, description="The workflow's id."),
         th.Property("workflow_name", th.StringType, description="The workflow's name."),
         th.Property("event", th.StringType, description="What triggered the run (push, ...)."),
-        th.Property(
-            "status",
-            th.StringType,
-            description="queued, in_progress, completed, waiting, requested, pending.",
-        ),
+        STATUS,
         th.Property(
             "conclusion",
             th.StringType,
@@ -227,299 +72,70 @@ def _run_properties() -> list[th.Property[Any]]:
     ]
 
 
-class WorkflowRunsStream(RepositoryChildStream):
-    """Workflow runs, one row per attempt; see the module for the window and the bookmark."""
+class WorkflowRunsStream(RepositoryStream):
+    """Workflow runs, one row per attempt (primary key id, run_attempt)."""
 
     name = "workflow_runs"
+    family = "actions"
     primary_keys = ("id", "run_attempt")
     replication_key = "updated_at"
     emits_event_uuid = True
-    # Latest attempts handed to workflow_jobs per child sync (GraphQL takes 100 node ids per
-    # query); earlier attempts (REST) ride along, up to as many again.
-    jobs_batch_size: ClassVar[int] = 100
-    _signpost: datetime | None = None
     schema = th.PropertiesList(*REPOSITORY_CONTEXT, *_run_properties(), EVENT_UUID).to_dict()
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # repo_id -> batches closed by the read (a worker's, ahead), not yet due; and those due
-        # (their last record was emitted) for the workflow_jobs sync singer-sdk starts now.
-        self._batches: dict[int, deque[JobsBatch]] = {}
-        self._due: dict[int, list[JobsBatch]] = {}
-        self._batches_lock = threading.Lock()
-
-    @property
-    def earlier_attempts(self) -> bool:
-        """The workflow_runs_earlier_attempts setting."""
-        return bool(
-            self.config.get(
-                "workflow_runs_earlier_attempts", DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS
-            )
-        )
+    _signpost: datetime | None = None
 
     @override
     def get_replication_key_signpost(self, context: Context | None = None) -> datetime:
         # singer-sdk's default is the wall clock; the tap's clock is the one tests control.
         if self._signpost is None:
-            self._signpost = datetime.fromtimestamp(self.client.clock.now(), tz=timezone.utc)
+            self._signpost = datetime.fromtimestamp(self.github_tap.clock.now(), tz=timezone.utc)
         return self._signpost
 
-    @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        # One record of lookahead: the read has closed the repository's last batch before its
-        # last run is emitted.
-        previous = None
-        try:
-            for record in super().get_records(context):
-                if previous is not None:
-                    yield previous
-                previous = record
-            if previous is not None:
-                yield previous
-        finally:
-            if context is not None:
-                self._drop_batches(context["repo_id"])
 
-    @override
-    def generate_child_contexts(
-        self,
-        record: dict[str, Any],
-        context: Context | None,
-    ) -> Iterable[Context | None]:
-        if not self.has_selected_descendents or context is None:
-            return
-        key = (record["id"], record["run_attempt"])
-        with self._batches_lock:
-            batches = self._batches.get(context["repo_id"]) or deque()
-            if not any(batch.last == key for batch in batches):
-                return
-            due = self._due.setdefault(context["repo_id"], [])
-            while batches:
-                due.append(batch := batches.popleft())
-                if batch.last == key:
-                    break
-        yield context
+class WorkflowJobsStream(RepositoryStream):
+    """The jobs of the run attempts read for workflow_runs (also when it is not selected)."""
 
-    def add_batch(self, context: Context, batch: JobsBatch) -> None:
-        """A closed batch (producer side): its jobs are fetched now when concurrent."""
-        # Imported here: workflow_jobs imports this module (its parent stream).
-        from tap_github_activity.streams.workflow_jobs import WorkflowJobsStream  # noqa: PLC0415
-
-        jobs = self.github_tap.streams.get(WorkflowJobsStream.name)
-        if (
-            isinstance(jobs, WorkflowJobsStream)
-            and self.github_tap.settings.max_concurrent_requests > 1
-        ):
-            attempts = batch.attempts
-            batch.jobs = POOL.submit(lambda: jobs.fetch_jobs(context, attempts))
-        with self._batches_lock:
-            self._batches.setdefault(context["repo_id"], deque()).append(batch)
-
-    def take_batches(self, repo_id: int) -> list[JobsBatch]:
-        """The batches whose jobs are due (called by workflow_jobs)."""
-        with self._batches_lock:
-            return self._due.pop(repo_id, [])
-
-    def _drop_batches(self, repo_id: int) -> None:
-        """Batches never due (their last record was not emitted): their fetches are dropped."""
-        with self._batches_lock:
-            left = list(self._batches.pop(repo_id, ())) + self._due.pop(repo_id, [])
-        for batch in left:
-            if batch.jobs is not None:
-                batch.jobs.cancel()
-
-    @override
-    def repository_records(self, context: Context) -> Iterator[dict[str, Any]]:
-        batcher = _Batcher(self, context)
-        try:
-            yield from self._repository_records(context, batcher)
-        except GeneratorExit:
-            batcher.open = []  # nobody emits these runs: no jobs either
-            raise
-        finally:
-            batcher.close()  # the repository's last batch (also after an error)
-
-    def _repository_records(
-        self,
-        context: Context,
-        batcher: _Batcher,
-    ) -> Iterator[dict[str, Any]]:
-        state = self.partition_state(context)
-        since = self.get_starting_timestamp(context)
-        start = self._window_start(state)
-        window = _created(start, None)
-        saved = state.get("listing") or {}
-        latest_update = None
-        segments: list[tuple[datetime | None, datetime | None, Mapping[str, Any] | None]] = []
-        start_date = self.github_tap.settings.start_date
-        if not saved and (start_date is None or start_date < start):
-            # A first sync: the runs before the window, once.
-            segments.append((start_date, start - timedelta(seconds=1), None))
-        segments.append((start, None, saved if saved.get("created") == window else None))
-        listing: dict[str, Any] = {}
-        for low, high, previous in segments:
-            listing, updated = yield from self._emit(
-                context, low, high, previous, since, batcher=batcher
-            )
-            if updated and (latest_update is None or updated > latest_update):
-                latest_update = updated
-        if not self.selected and latest_update:
-            # singer-sdk advances bookmarks of selected streams only; workflow_jobs alone
-            # still needs this one, or every changed page would be emitted from start_date.
-            self.remember(
-                context, replication_key=self.replication_key, replication_key_value=latest_update
-            )
-        # Stored only once every page is emitted: an interrupted run asks again.
-        self.remember(context, listing={"created": window, **listing})
-
-    def _window_start(self, state: dict[str, Any]) -> datetime:
-        """Lookback days before the bookmark (before now on a first sync), at UTC midnight;
-        never before start_date."""
-        lookback = int(
-            self.config.get("workflow_runs_lookback_days", DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS)
-        )
-        bookmark = (
-            state.get("replication_key_value")
-            if state.get("replication_key") == self.replication_key
-            else None
-        )
-        anchor = (
-            _moment(bookmark)
-            if bookmark
-            else datetime.fromtimestamp(self.client.clock.now(), tz=timezone.utc)
-        )
-        start = (anchor - timedelta(days=lookback)).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        )
-        start_date = self.github_tap.settings.start_date
-        return max(start, start_date) if start_date else start
-
-    def _emit(
-        self,
-        context: Context,
-        low: datetime | None,
-        high: datetime | None,
-        saved: Mapping[str, Any] | None,
-        since: datetime | None,
-        *,
-        batcher: _Batcher,
-    ) -> Generator[dict[str, Any], None, tuple[dict[str, Any], str | None]]:
-        """Emit the runs created in [low, high] and updated since `since`, reading on past
-        GitHub's cap. Returns the listing's state for the next read (empty when it took more
-        than one query) and the latest update emitted."""
-        path = f"/repos/{context['owner']}/{context['repo']}/actions/runs"
-        latest_update: str | None = None
-        queries = 0
-        read_before: set[int] = set()  # runs of the boundary second, read by the last query
-        while True:
-            queries += 1
-            listing = PagedListing(
-                self.client,
-                path,
-                self.name,
-                context["owner"],
-                {"created": _created(low, high), "exclude_pull_requests": "true"},
-                saved,
-            )
-            served, oldest, at_oldest = 0, None, set[int]()
-            for page in listing.pages():
-                if page.not_modified:
-                    continue
-                runs = page.data.get("workflow_runs") or []
-                served += len(runs)
-                emitted = []
-                for payload in runs:
-                    if payload["created_at"] != oldest:
-                        oldest, at_oldest = payload["created_at"], set()
-                    at_oldest.add(payload["id"])
-                    if payload["id"] in read_before or (
-                        since is not None and _moment(payload["updated_at"]) < since
-                    ):
-                        continue
-                    if latest_update is None or payload["updated_at"] > latest_update:
-                        latest_update = payload["updated_at"]
-                    emitted.append(payload)
-                yield from self._attempt_records(context, emitted, since, batcher)
-            if served < LISTING_CAP or oldest is None:
-                return (listing.saved_state() if queries == 1 else {}), latest_update
-            if high is not None and _moment(oldest) >= high:
-                self.logger.warning(
-                    "%s: %s: over %d runs were created at %s; the rest of them "
-                    "and older runs are not read",
-                    self.name,
-                    full_name(context),
-                    LISTING_CAP,
-                    oldest,
-                )
-                return {}, latest_update
-            self.logger.info(
-                "%s: %s: over %d runs created %s; reading on up to %s",
-                self.name,
-                full_name(context),
-                LISTING_CAP,
-                _created(low, high),
-                oldest,
-            )
-            high, saved, read_before = _moment(oldest), None, at_oldest
-
-    def _attempt_records(
-        self,
-        context: Context,
-        payloads: list[dict[str, Any]],
-        since: datetime | None,
-        batcher: _Batcher,
-    ) -> Iterator[dict[str, Any]]:
-        """Each run's earlier attempts when no earlier sync saw them (asked concurrently), then
-        its latest attempt."""
-        workers = self.github_tap.settings.max_concurrent_requests
-        earlier = ordered_map(
-            lambda payload: self._earlier_attempts(context, payload, since), payloads, workers
-        )
-        for payload, attempts in zip(payloads, earlier, strict=True):
-            for data in attempts:
-                record = run_record(data)
-                self._hand_over(batcher, record, payload["node_id"], latest=False)
-                yield record
-            record = run_record(payload)
-            self._hand_over(batcher, record, payload["node_id"], latest=True)
-            yield record
-
-    def _earlier_attempts(
-        self, context: Context, payload: dict[str, Any], since: datetime | None
-    ) -> list[dict[str, Any]]:
-        """Attempts 1..k-1 of a run at attempt k created after the bookmark (a request each;
-        requests only: may run on any thread)."""
-        attempt = payload.get("run_attempt") or 1
-        if (
-            attempt == 1
-            or not self.earlier_attempts
-            or (since is not None and _moment(payload["created_at"]) <= since)
-        ):
-            return []
-        base = f"/repos/{context['owner']}/{context['repo']}/actions/runs/{payload['id']}"
-        found = []
-        for number in range(1, attempt):
-            try:
-                page = self.client.get(
-                    f"{base}/attempts/{number}", stream=self.name, owner=context["owner"]
-                )
-            except NotAccessibleError as exc:
-                if exc.status != 404:
-                    raise
-                self.logger.warning(
-                    "%s: %s: attempt %d of run %s is gone (404)",
-                    self.name,
-                    full_name(context),
-                    number,
-                    payload["id"],
-                )
-                continue
-            found.append(page.data)
-        return found
-
-    def _hand_over(
-        self, batcher: _Batcher, record: dict[str, Any], node_id: str, *, latest: bool
-    ) -> None:
-        """Note an attempt about to be emitted, for workflow_jobs (when it is selected)."""
-        if self.has_selected_descendents:
-            batcher.add(RunAttempt(record["id"], record["run_attempt"], node_id, latest=latest))
+    name = "workflow_jobs"
+    family = "actions"
+    primary_keys = ("id",)
+    replication_key = None
+    emits_event_uuid = True
+    schema = th.PropertiesList(
+        *REPOSITORY_CONTEXT,
+        th.Property(
+            "id", th.IntegerType, required=True, description="The job's id (its check run's id)."
+        ),
+        th.Property("run_id", th.IntegerType, description="The workflow run's id."),
+        th.Property("run_attempt", th.IntegerType, description="The run attempt it belongs to."),
+        th.Property("name", th.StringType, description="The job's name."),
+        STATUS,
+        th.Property(
+            "conclusion",
+            th.StringType,
+            description="success, failure, cancelled, skipped, ... (null until done).",
+        ),
+        th.Property("started_at", th.DateTimeType, description="When the job started."),
+        th.Property("completed_at", th.DateTimeType, description="When the job completed."),
+        th.Property(
+            "duration_seconds",
+            th.IntegerType,
+            description="completed_at - started_at once completed (else null).",
+        ),
+        th.Property(
+            "runner_name",
+            th.StringType,
+            description="The runner that ran the job; null unless "
+            "workflow_jobs_runner_details is on (REST only).",
+        ),
+        th.Property(
+            "labels",
+            th.ArrayType(th.StringType),
+            description="The runner labels the job asked for (runs-on); null unless "
+            "workflow_jobs_runner_details is on (REST only).",
+        ),
+        th.Property(
+            "failed_steps",
+            th.ArrayType(th.StringType),
+            description="Names of the steps that failed or timed out.",
+        ),
+        EVENT_UUID,
+    ).to_dict()

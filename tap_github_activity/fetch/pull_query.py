@@ -3,15 +3,16 @@
 The page query (a page of a repository's pull requests, newest update first, each with its
 labels, review requests and first page of reviews), the follow-up query that pages the reviews
 overflowing it, and the pull_requests and pull_request_reviews rows built from the nodes they
-return. The walk that sends them and feeds both streams is in streams/pull_requests.py.
+return. The walk that sends them is in fetch/pulls.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
+
+from tap_github_activity.timestamps import parse_time
 
 __all__ = [
     "FOLLOW_UP_BATCH",
@@ -24,7 +25,6 @@ __all__ = [
     "Pull",
     "actor_login",
     "follow_up_query",
-    "parse_time",
     "pull_request_record",
     "review_records",
 ]
@@ -148,12 +148,6 @@ def follow_up_query(count: int) -> str:
 
 
 # -- records -----------------------------------------------------------------------------------
-
-
-def parse_time(value: str) -> datetime:
-    """A GitHub or ISO 8601 timestamp (naive ones are UTC)."""
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def actor_login(actor: dict[str, Any] | None) -> str | None:

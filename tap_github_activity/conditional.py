@@ -1,0 +1,111 @@
+"""Conditional requests across runs: every ETag the tap keeps goes through `Conditional`.
+
+One layout, in the state of the stream that reads the endpoint (per repository partition, or
+the stream's own for a run-wide one): `{"conditional": {request key: {"etags": [...], "pages":
+n, ...facts}}}`, where a request key is the path with its query (without paging). An entry
+holds the ETags of its first `MAX_STORED_ETAGS` pages, so the state is bounded per repository
+and endpoint, never per record. An answer's ETag is kept only once its rows were emitted (the
+fetcher yields the new state after them): an interrupted run asks again in full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from tap_github_activity.client import PER_PAGE, GitHubClient, Page
+
+__all__ = ["MAX_STORED_ETAGS", "STATE_KEY", "Conditional", "request_key"]
+
+STATE_KEY = "conditional"
+# Pages whose ETags an entry keeps (GitHub's ETags are about 70 characters).
+MAX_STORED_ETAGS = 8
+
+Entry = Mapping[str, Any]
+
+
+def request_key(path: str, params: Mapping[str, Any] | None = None) -> str:
+    """What identifies a request across runs: its path and query, sorted."""
+    query = "&".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
+    return f"{path}?{query}" if query else path
+
+
+class Conditional:
+    """The ETags of one state entry: asked with, renewed from the answers."""
+
+    def __init__(self, client: GitHubClient, state: Mapping[str, Any] | None) -> None:
+        self.client = client
+        self.saved: dict[str, Entry] = dict((state or {}).get(STATE_KEY) or {})
+        self.kept: dict[str, dict[str, Any]] = {}
+
+    def get(
+        self,
+        path: str,
+        *,
+        stream: str,
+        owner: str,
+        params: Mapping[str, Any] | None = None,
+        reusable: Callable[[Entry], bool] = lambda entry: True,
+        **facts: Any,
+    ) -> Page:
+        """One request, with the ETag of its last answer when `reusable` says so; the new
+        answer's ETag (and `facts`) are kept for the next run, or forgotten if it has none."""
+        key = request_key(path, params)
+        saved = self.saved.get(key)
+        etags = list(saved.get("etags") or []) if saved and reusable(saved) else []
+        page = self.client.get(
+            path, stream=stream, owner=owner, params=params, etag=etags[0] if etags else None
+        )
+        if page.not_modified or (page.status == 202 and saved):  # 202: nothing new to keep
+            self.kept[key] = dict(saved or {})
+        elif page.status == 200 and page.etag:
+            self.kept[key] = {"etags": [page.etag], "pages": 1, **facts}
+        else:
+            self.kept.pop(key, None)
+        return page
+
+    def pages(
+        self, path: str, *, stream: str, owner: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[Page]:
+        """Every page of a listing, each asked with the ETag it answered at the last complete
+        read: a page that did not change answers 304 (`.not_modified`, no data), free.
+
+        Page one's ETag alone would miss changes to older items (listings are newest first).
+        When page one answers 304, no item was added or removed, so the pages hold the same
+        items as before and each page's own ETag tells whether one of its items changed."""
+        key = request_key(path, params)
+        saved = self.saved.get(key) or {}
+        previous = list(saved.get("etags") or [])
+        count = int(saved.get("pages") or len(previous))
+        etags: list[str] = []
+        number = 1
+        while True:
+            stored = previous[number - 1] if number <= len(previous) else None
+            page = self.client.get(
+                path,
+                stream=stream,
+                owner=owner,
+                params={**(params or {}), "per_page": PER_PAGE, "page": number},
+                etag=stored or None,
+            )
+            etags.append(page.etag or stored or "")
+            yield page
+            # An unchanged page leaves the number of pages as it was.
+            if (number >= count) if page.not_modified else page.next_url is None:
+                break
+            number += 1
+        self.kept[key] = {"etags": etags[:MAX_STORED_ETAGS], "pages": len(etags)}
+
+    def note(self, path: str, params: Mapping[str, Any] | None = None, **facts: Any) -> None:
+        """Facts kept with a request's ETag (learnt from its answer)."""
+        entry = self.kept.get(request_key(path, params))
+        if entry is not None:
+            entry.update(facts)
+
+    def forget(self, path: str, params: Mapping[str, Any] | None = None) -> None:
+        """Keep nothing for this request (its answer cannot be asked for again)."""
+        self.kept.pop(request_key(path, params), None)
+
+    def state(self) -> dict[str, Any]:
+        """What the state keeps: the entries of this run's requests (others are dropped)."""
+        return {STATE_KEY: dict(self.kept)}

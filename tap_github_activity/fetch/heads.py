@@ -1,0 +1,55 @@
+"""Branch heads: what the change probe and the commit walk know of a selected branch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "GLOB_CHARACTERS",
+    "HEADS_PREFIX",
+    "HEAD_FRAGMENT",
+    "REFS_PAGE_SIZE",
+    "Head",
+    "RepositoryChanges",
+    "head_from_ref",
+]
+
+REFS_PAGE_SIZE = 100
+HEADS_PREFIX = "refs/heads/"
+GLOB_CHARACTERS = frozenset("*?[")
+HEAD_FRAGMENT = "fragment Head on Ref { name target { oid ... on Commit { committedDate } } }"
+
+
+@dataclass(frozen=True)
+class Head:
+    """A selected branch and the commit it points at."""
+
+    name: str
+    oid: str
+    committed_at: str
+
+    def bookmark(self) -> dict[str, str]:
+        """What state keeps for the branch."""
+        return {"head": self.oid, "committed_at": self.committed_at}
+
+
+@dataclass(frozen=True)
+class RepositoryChanges:
+    """What the probe saw of one repository."""
+
+    # The newest pull request update; None when the repository has none (or it was not asked).
+    newest_pull_update: datetime | None
+    # The selected branches' heads; None when not asked, or when the branches did not fit one
+    # refs page (the stream lists them itself).
+    heads: tuple[Head, ...] | None
+
+
+def head_from_ref(ref: Mapping[str, Any] | None) -> Head | None:
+    """The branch and commit of a `...Head` ref (None: no ref, or not a commit)."""
+    target = (ref or {}).get("target") or {}
+    if not ref or "committedDate" not in target:
+        return None  # no branch, or a ref that does not point at a commit
+    return Head(ref["name"], target["oid"], target["committedDate"])

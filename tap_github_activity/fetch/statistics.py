@@ -1,0 +1,186 @@
+"""Contributor statistics: weekly commits, additions and deletions per repository and contributor.
+
+GET .../stats/contributors answers 202 while GitHub computes: every repository is asked once,
+those that answered 202 again after growing intervals, within `stats_max_wait_seconds` in
+total; one still computing then is reported and left to the next run. Repositories of 10,000
+commits or more get zero line counts from GitHub: emitted as null. Each answer's ETag is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from tap_github_activity.accounting import RunSummary
+from tap_github_activity.client import GitHubClient, Page
+from tap_github_activity.conditional import Conditional
+from tap_github_activity.errors import NotAccessibleError
+from tap_github_activity.fetch import Item, Keep, Row
+
+__all__ = ["STATS", "fetch_statistics", "retry_delays"]
+
+STATS = "contributor_stats"
+FIRST_RETRY_SECONDS = 2.0
+STILL_COMPUTING = "statistics still being computed"
+
+logger = logging.getLogger(__name__)
+
+Answer = Page | NotAccessibleError
+# Runs a function over items, concurrently where the caller allows, results in order.
+Concurrently = Callable[[Callable[[Any], Answer], Iterable[Any]], Iterator[Answer]]
+
+
+def retry_delays(max_wait: float, first: float = FIRST_RETRY_SECONDS) -> Iterator[float]:
+    """Doubling intervals, the last one shortened so that together they are `max_wait`."""
+    total, delay = 0.0, first
+    while total < max_wait:
+        step = min(delay, max_wait - total)
+        yield step
+        total += step
+        delay *= 2
+
+
+def fetch_statistics(
+    client: GitHubClient,
+    repositories: list[dict[str, Any]],
+    state: Mapping[str, Any],
+    *,
+    max_wait: float,
+    summary: RunSummary,
+    concurrently: Concurrently,
+) -> Iterator[Item]:
+    """Rows of every repository (asked `concurrently`), and the ETags after each one's rows
+    (those of repositories no longer selected are dropped)."""
+    clock = client.clock
+    round_started = clock.now()
+    reader = _Reader(Conditional(client, state), summary)
+    pending = yield from reader.round(repositories, concurrently)
+    for delay in retry_delays(max(max_wait, 0.0)):
+        if not pending:
+            break
+        # Intervals count from the previous round's start: GitHub computed meanwhile, so a
+        # long round (many repositories) needs little or no sleep after it.
+        wait = delay - (clock.now() - round_started)
+        if wait > 0:
+            logger.info(
+                "GitHub is computing the statistics of %d repositories: asking again in %.0f s",
+                len(pending),
+                wait,
+            )
+            client.ledger.record_wait(STATS, wait)
+            clock.sleep(wait)
+        round_started = clock.now()
+        pending = yield from reader.round(pending, concurrently)
+    if pending:
+        names = [repository["full_name"] for repository in pending]
+        logger.warning(
+            "GitHub was still computing the contributor statistics of %d "
+            "repositories after %.0f s of waiting (stats_max_wait_seconds); "
+            "the next run asks again: %s",
+            len(names),
+            max_wait,
+            ", ".join(names),
+        )
+        for name in names:
+            summary.skip(STATS, name, STILL_COMPUTING)
+
+
+class _Reader:
+    def __init__(self, conditional: Conditional, summary: RunSummary) -> None:
+        self.conditional = conditional
+        self.summary = summary
+
+    def round(
+        self, repositories: list[dict[str, Any]], concurrently: Concurrently
+    ) -> Generator[Item, None, list[dict[str, Any]]]:
+        """Ask every repository and give their rows in order; returns those GitHub is still
+        computing (202)."""
+        pending = []
+        answers = concurrently(self.ask, repositories)
+        for repository, answer in zip(repositories, answers, strict=True):
+            if (yield from self.read(repository, answer)):
+                pending.append(repository)
+        return pending
+
+    def ask(self, repository: dict[str, Any]) -> Answer:
+        """One repository's answer (a request only: may run on any thread)."""
+        try:
+            return self.conditional.get(
+                f"/repos/{repository['full_name']}/stats/contributors",
+                stream=STATS,
+                owner=repository["owner"]["login"],
+            )
+        except NotAccessibleError as exc:
+            return exc
+
+    def read(self, repository: dict[str, Any], answer: Answer) -> Generator[Item, None, bool]:
+        """One repository's rows; True when GitHub is still computing them (202)."""
+        if isinstance(answer, NotAccessibleError):
+            logger.warning(
+                "%s: skipping %s: %s answered %s (%s)",
+                STATS,
+                repository["full_name"],
+                answer.url,
+                answer.status,
+                answer.message,
+            )
+            self.summary.skip(STATS, repository["full_name"], str(answer.status))
+            return False
+        page = answer
+        if page.status == 202:
+            return True
+        if page.not_modified:
+            return False  # unchanged since the rows loaded by an earlier run
+        # 204 (empty repository): no body, no rows.
+        yield from _rows(repository, page.data if isinstance(page.data, list) else [])
+        yield Keep(STATS, self.conditional.state())
+        return False
+
+
+def _week_start(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).date().isoformat()
+
+
+def _rows(repository: dict[str, Any], contributors: list[dict[str, Any]]) -> Iterator[Item]:
+    weeks = [week for contributor in contributors for week in contributor.get("weeks") or []]
+    lines_known = any(week.get("a") or week.get("d") for week in weeks)
+    if not lines_known and any(week.get("c") for week in weeks):
+        logger.info(
+            "%s: GitHub gives no line counts for %s (10,000 commits or more): "
+            "additions and deletions are null; the commits stream has them",
+            STATS,
+            repository["full_name"],
+        )
+    anonymous = 0
+    for contributor in contributors:
+        author = contributor.get("author")
+        if not author or author.get("id") is None:
+            anonymous += 1
+            continue
+        for week in contributor.get("weeks") or []:
+            additions, deletions, commits = week.get("a"), week.get("d"), week.get("c")
+            if not (additions or deletions or commits):
+                continue
+            yield Row(
+                STATS,
+                {
+                    "repo_id": repository["id"],
+                    "owner": repository["owner"]["login"],
+                    "repo": repository["name"],
+                    "contributor_id": author["id"],
+                    "contributor_login": author.get("login"),
+                    "week_start": _week_start(week["w"]),
+                    "commits": commits,
+                    "additions": additions if lines_known else None,
+                    "deletions": deletions if lines_known else None,
+                },
+            )
+    if anonymous:
+        logger.info(
+            "%s: %s: %d contributors without a GitHub account left out",
+            STATS,
+            repository["full_name"],
+            anonymous,
+        )

@@ -1,0 +1,118 @@
+"""The singer-sdk behaviour tap_github_activity/sdk_seams.py relies on (its only uses of members
+outside singer-sdk's public surface). If one of these fails after an upgrade, the seam must
+change with it."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from singer_sdk import Stream, Tap
+from singer_sdk import typing as th
+from singer_sdk.helpers.types import Context
+
+from tap_github_activity import sdk_seams
+
+
+class Parts(Stream):
+    """A parent: one child partition per record, as repositories is."""
+
+    name = "parts"
+    primary_keys = ("p",)
+    schema = th.PropertiesList(th.Property("p", th.IntegerType)).to_dict()
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        yield from ({"p": p} for p in range(3))
+
+    def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        return {"p": record["p"]}
+
+
+class Numbers(Stream):
+    name = "numbers"
+    parent_stream_type = Parts
+    primary_keys = ("n",)
+    replication_key = "n"
+    schema = th.PropertiesList(
+        th.Property("n", th.IntegerType), th.Property("p", th.IntegerType)
+    ).to_dict()
+    writes: ClassVar[list[bool]] = []
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        assert context is not None
+        yield {"n": context["p"] * 10 + 1}
+
+    def _write_state_message(self) -> None:
+        Numbers.writes.append(self.state_manager.is_flushed)
+        super()._write_state_message()
+
+
+class PlainTap(Tap):
+    name = "tap-plain"
+    config_jsonschema = th.PropertiesList().to_dict()
+
+    def discover_streams(self) -> list[Stream]:
+        return [Parts(tap=self), Numbers(tap=self)]
+
+
+def messages(run: Any) -> list[dict[str, Any]]:
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        run()
+    return [json.loads(line) for line in buffer.getvalue().splitlines() if line]
+
+
+def test_the_sdk_writes_the_state_through_the_stream_after_every_partition():
+    Numbers.writes = []
+    tap = PlainTap(config={})
+    written = messages(tap.sync_all)
+    # A call at the end of each partition, each with the state changed (not flushed).
+    assert Numbers.writes[:3] == [False, False, False]
+    states = [m for m in written if m["type"] == "STATE"]
+    assert len(states) >= 3
+    # ... and is_flushed is what tells whether a write is due.
+    assert all(stream.state_manager.is_flushed for stream in tap.streams.values())
+
+
+def test_sync_all_and_the_dry_run_are_final_and_end_without_a_state_of_their_own():
+    for name in ("sync_all", "run_sync_dry_run"):
+        assert getattr(getattr(Tap, name), "__final__", False), name
+    Numbers.writes = []
+    tap = PlainTap(config={})
+    # With the stream's own writes suppressed, sync_all writes at most the state it started
+    # with: the last state must come from the seam.
+    original = Numbers._write_state_message
+    Numbers._write_state_message = lambda self: None  # type: ignore[method-assign]
+    Parts._write_state_message = lambda self: None  # type: ignore[method-assign]
+    try:
+        written = messages(tap.sync_all)
+    finally:
+        Numbers._write_state_message = original  # type: ignore[method-assign]
+        del Parts._write_state_message
+    assert [m for m in written if m["type"] == "STATE"] == []
+    assert not tap.streams["numbers"].state_manager.is_flushed  # changed, never written
+
+
+def test_the_throttle_holds_states_back_and_the_end_writes_the_last(monkeypatch):
+    class Throttled(sdk_seams.ThrottledStateStream, Numbers):
+        pass
+
+    class ThrottledParts(sdk_seams.ThrottledStateStream, Parts):
+        pass
+
+    Throttled.parent_stream_type = ThrottledParts
+
+    class ThrottledTap(sdk_seams.ThrottledStateTap, PlainTap):
+        def discover_streams(self) -> list[Stream]:
+            return [ThrottledParts(tap=self), Throttled(tap=self)]
+
+    monkeypatch.setattr(sdk_seams, "monotonic", lambda: 0.0)  # never due during the run
+    tap = ThrottledTap(config={})
+    written = messages(tap.sync_all)
+    states = [m["value"] for m in written if m["type"] == "STATE"]
+    assert len(states) == 1
+    assert states[0] == tap.state
+    assert written[-1]["type"] == "STATE"
