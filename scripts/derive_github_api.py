@@ -130,13 +130,10 @@ STATUS_STATE = {
         None,
     ],
 }
-# The repository fields the fetchers put on every record, and the stream layer's event uuid.
-FETCHED_CONTEXT = {
-    "repo_id": {"type": "integer"},
-    "owner": NULLABLE_STRING,
-    "repo": NULLABLE_STRING,
-    "event_uuid": {"type": ["string", "null"], "format": "uuid"},
-}
+# The stream layer's event uuid (the repository context comes with `child`).
+EVENT_UUID = {"event_uuid": {"type": ["string", "null"], "format": "uuid"}}
+# The tags setting, on every record (streams/base.py TAGS).
+TAGS = {"tags": {"type": ["array", "null"], "items": {"type": ["string"]}}}
 
 SOURCES: dict[str, Source] = {
     "repositories": Source(
@@ -145,14 +142,15 @@ SOURCES: dict[str, Source] = {
         operation="GET /repos/{owner}/{repo}",
         items=None,
         child=False,
-        extra={},
+        extra=TAGS,
     ),
     "issues": Source(
         module="tap_github_activity.fetch.issues",
         fields="ISSUE_FIELDS",
         operation="GET /repos/{owner}/{repo}/issues",
         items="items",
-        extra={**FETCHED_CONTEXT, "labels": STRINGS, "assignees": STRINGS},
+        child=True,
+        extra={**EVENT_UUID, "labels": STRINGS, "assignees": STRINGS},
         keys=("id", "updated_at"),
     ),
     "issue_comments": Source(
@@ -160,8 +158,9 @@ SOURCES: dict[str, Source] = {
         fields="COMMENT_FIELDS",
         operation="GET /repos/{owner}/{repo}/issues/comments",
         items="items",
+        child=True,
         extra={
-            **FETCHED_CONTEXT,
+            **EVENT_UUID,
             "issue_number": {"type": "integer"},
             "is_pull_request": {"type": ["boolean", "null"]},
         },
@@ -173,8 +172,9 @@ SOURCES: dict[str, Source] = {
         fields="DEPLOYMENT_FIELDS",
         operation="GET /repos/{owner}/{repo}/deployments",
         items="items",
+        child=True,
         extra={
-            **FETCHED_CONTEXT,
+            **EVENT_UUID,
             "latest_status_state": STATUS_STATE,
             "latest_status_at": NULLABLE_TIME,
         },
@@ -184,9 +184,10 @@ SOURCES: dict[str, Source] = {
         fields="STATUS_FIELDS",
         operation="GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
         items="items",
+        child=True,
         # GraphQL gives statuses no database id: the key is GitHub's node id.
         extra={
-            **FETCHED_CONTEXT,
+            **EVENT_UUID,
             "id": {"type": "string"},
             "deployment_id": {"type": "integer"},
             "state": STATUS_STATE,
@@ -463,7 +464,7 @@ def stream_schema(name: str, source: Source, responses: Mapping[str, Any]) -> di
 def context_properties(source: Source) -> dict[str, Any]:
     if not source.child:
         return {}
-    from tap_github_activity.streams.children import REPOSITORY_CONTEXT  # noqa: PLC0415
+    from tap_github_activity.streams.base import REPOSITORY_CONTEXT  # noqa: PLC0415
 
     return dict(REPOSITORY_CONTEXT.to_dict()["properties"])
 

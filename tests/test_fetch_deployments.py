@@ -10,15 +10,22 @@ import pytest
 from github_simulator import Fault, GitHubSimulator, seeded_world
 from github_simulator.deployments import add_deployment, add_status, deployments_of
 from github_simulator.truth import EXPECTED, MUTATIONS
-from tap_github_activity.fetch.deployments import DeploymentsFetcher
-from tests.fetching import changed, client_for, fetch_all, projected, repositories, rng
+from tests.fetching import (
+    FamilyFetcher,
+    changed,
+    deployments_fetcher,
+    fetch_all,
+    projected,
+    repositories,
+    rng,
+)
 
 STREAMS = ("deployments", "deployment_statuses")
 
 
 @pytest.fixture
-def fetcher(github: GitHubSimulator) -> DeploymentsFetcher:
-    return DeploymentsFetcher(client_for(github))
+def fetcher(github: GitHubSimulator) -> FamilyFetcher:
+    return deployments_fetcher(github)
 
 
 def test_first_sync_emits_exactly_the_deployments_and_statuses(github, world, fetcher):
@@ -92,7 +99,7 @@ def test_many_deployments_and_statuses_are_read_whole(clock):
     for _ in range(150):
         add_status(world, busy, "in_progress", world.now())
     with GitHubSimulator(world) as github:
-        first = fetch_all(github, DeploymentsFetcher(client_for(github)))
+        first = fetch_all(github, deployments_fetcher(github))
         for stream in STREAMS:
             truth = EXPECTED[stream](world)
             assert projected(first.keyed(stream), truth) == truth, stream
@@ -133,7 +140,7 @@ def test_more_open_deployments_than_one_query_holds(clock):
     for deployment in queued:
         add_status(world, deployment, "queued", world.now())
     with GitHubSimulator(world) as github:
-        fetcher = DeploymentsFetcher(client_for(github))
+        fetcher = deployments_fetcher(github)
         first = fetch_all(github, fetcher)
         assert len(first.bookmarks[repo.id]["deployments"]["open"]) >= 150
         clock.advance(60)
@@ -147,8 +154,7 @@ def test_more_open_deployments_than_one_query_holds(clock):
 
 
 def test_one_stream_alone(github, world):
-    client = client_for(github)
-    alone = fetch_all(github, DeploymentsFetcher(client, selected={"deployments"}))
+    alone = fetch_all(github, deployments_fetcher(github, selected={"deployments"}))
     assert set(alone.rows) == {"deployments"}
     truth = EXPECTED["deployments"](world)
     assert projected(alone.keyed("deployments"), truth) == truth

@@ -11,16 +11,24 @@ from github_simulator import issues_api as simulated_issues
 from github_simulator.issues import NUL, comment_on, issue_store
 from github_simulator.truth import EXPECTED, MUTATIONS
 from tap_github_activity.errors import RequestFailedError
-from tap_github_activity.fetch.issues import IssuesFetcher
-from tap_github_activity.fetch.records import Repository
-from tests.fetching import changed, client_for, fetch_all, projected, repositories, rng
+from tests.fetching import (
+    FamilyFetcher,
+    Fetched,
+    changed,
+    collect,
+    fetch_all,
+    issues_fetcher,
+    projected,
+    repositories,
+    rng,
+)
 
 STREAMS = ("issues", "issue_comments")
 
 
 @pytest.fixture
-def fetcher(github: GitHubSimulator) -> IssuesFetcher:
-    return IssuesFetcher(client_for(github))
+def fetcher(github: GitHubSimulator) -> FamilyFetcher:
+    return issues_fetcher(github)
 
 
 def test_first_sync_emits_exactly_the_issues_and_comments(github, world, fetcher):
@@ -93,7 +101,7 @@ def test_nul_characters_are_stripped(github, world, fetcher):
 
 
 def test_bodies_are_left_out_when_asked(github):
-    first = fetch_all(github, IssuesFetcher(client_for(github), include_bodies=False))
+    first = fetch_all(github, issues_fetcher(github, include_bodies=False))
     for stream in STREAMS:
         assert first.rows[stream]
         assert {row["body"] for row in first.rows[stream]} == {None}
@@ -104,15 +112,17 @@ def test_a_comment_page_that_keeps_failing_fails_the_family_and_loses_nothing(
 ):
     repo = repositories(world)[0]
     github.inject(Fault(path=f"/repos/{repo.full_name}/issues/comments$", status=502, times=6))
-    out: dict = {}
-    repository = Repository(repo.owner.login, repo.name, repo.id)
+    partial = Fetched()
     with pytest.raises(RequestFailedError, match=r"issues/comments.*502"):
-        list(fetcher.fetch(repository, {}, out))
-    assert "issue_comments" not in out  # the old bookmark stays: the next sync reads them all
-    rows = list(fetcher.fetch(repository, {"issues": out["issues"]}, {}))
-    comments = {row["id"] for stream, row in rows if stream == "issue_comments"}
+        collect(fetcher, repo, {}, partial)
+    # The issues' state is kept; the comments' is not: the next sync reads them all.
+    assert set(partial.bookmarks[repo.id]) == {"issues"}
+    again = collect(fetcher, repo, partial.bookmarks[repo.id])
     truth = EXPECTED["issue_comments"](world)
-    assert comments == {key[0] for key, value in truth.items() if value["repo_id"] == repo.id}
+    assert set(again.keyed("issue_comments")) == {
+        key for key, value in truth.items() if value["repo_id"] == repo.id
+    }
+    assert "issues" not in again.rows
 
 
 def test_many_comments_are_read_without_deep_pages(clock, monkeypatch):
@@ -120,7 +130,7 @@ def test_many_comments_are_read_without_deep_pages(clock, monkeypatch):
     monkeypatch.setattr(simulated_issues, "DEEP_PAGE_LIMIT", 1)
     world = seeded_world(clock, scale={"issues_per_repo": 120, "repos": 1})
     with GitHubSimulator(world) as github:
-        first = fetch_all(github, IssuesFetcher(client_for(github)))
+        first = fetch_all(github, issues_fetcher(github))
         truth = EXPECTED["issue_comments"](world)
         assert len(truth) > 200
         assert projected(first.keyed("issue_comments"), truth) == truth
@@ -145,7 +155,7 @@ def test_an_item_updated_between_two_pages_is_not_lost(clock, monkeypatch):
     # already read. The keyset walk asks from the last updated_at read instead.
     world = seeded_world(clock, scale={"issues_per_repo": 60, "repos": 1})
     with GitHubSimulator(world) as github:
-        fetcher = IssuesFetcher(client_for(github))
+        fetcher = issues_fetcher(github)
         comments = issue_store(world).comments[repositories(world)[0].id]
         assert len(comments) > 150
         first_page = sorted(comments, key=lambda c: (c.updated_at, c.id))[:100]
@@ -169,11 +179,10 @@ def test_an_item_updated_between_two_pages_is_not_lost(clock, monkeypatch):
 
 
 def test_one_stream_alone(github, world):
-    client = client_for(github)
-    only_issues = fetch_all(github, IssuesFetcher(client, selected={"issues"}))
+    only_issues = fetch_all(github, issues_fetcher(github, selected={"issues"}))
     assert set(only_issues.rows) == {"issues"}
     assert only_issues.requests == 3
-    only_comments = fetch_all(github, IssuesFetcher(client, selected={"issue_comments"}))
+    only_comments = fetch_all(github, issues_fetcher(github, selected={"issue_comments"}))
     truth = EXPECTED["issue_comments"](world)
     assert projected(only_comments.keyed("issue_comments"), truth) == truth
     # The parents' kinds come from GraphQL: one point per repository (up to 100 numbers).

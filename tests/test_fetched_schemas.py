@@ -11,12 +11,10 @@ from jsonschema import Draft7Validator
 
 from github_simulator.truth import MUTATIONS
 from tap_github_activity import schemas
-from tap_github_activity.fetch.deployments import DeploymentsFetcher
-from tap_github_activity.fetch.issues import IssuesFetcher
-from tests.fetching import client_for, fetch_all, rng
+from tests.fetching import deployments_fetcher, fetch_all, issues_fetcher, rng
 from tests.test_record_schemas import date_time_problems, strict
 
-FETCHERS = {"issues": IssuesFetcher, "deployments": DeploymentsFetcher}
+FETCHERS = {"issues": issues_fetcher, "deployments": deployments_fetcher}
 
 
 def schema_of(stream: str) -> dict:
@@ -25,7 +23,7 @@ def schema_of(stream: str) -> dict:
 
 @pytest.mark.parametrize("family", sorted(FETCHERS))
 def test_every_row_is_exactly_its_schema(github, world, clock, family):
-    fetcher = FETCHERS[family](client_for(github))
+    fetcher = FETCHERS[family](github)
     first = fetch_all(github, fetcher)
     clock.advance(3600)
     MUTATIONS[family](world, rng(3))
@@ -36,8 +34,9 @@ def test_every_row_is_exactly_its_schema(github, world, clock, family):
             schema = schema_of(stream)
             validator = Draft7Validator(strict(schema))
             for fetched in rows:
-                # The stream layer adds event_uuid.
-                row = {**fetched, "event_uuid": "6f1d3c1e-5b7a-5d2e-9a41-7c0e8b2f4d10"}
+                # The stream layer adds event_uuid, the tags and the rest of the context.
+                added = {"event_uuid": "6f1d3c1e-5b7a-5d2e-9a41-7c0e8b2f4d10", "tags": ["a"]}
+                row = {**fetched, **added, "default_branch": "main"}
                 found += [f"{stream}: {e.message}" for e in validator.iter_errors(row)]
                 found += date_time_problems(row, schema, stream)
                 missing = set(schema["properties"]) - set(row)

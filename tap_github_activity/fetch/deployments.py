@@ -18,16 +18,17 @@ production/transient flags either (REST only), and `ref` is null once the ref is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from tap_github_activity.client import GitHubClient
-from tap_github_activity.fetch.records import Repository, without_nul
+from tap_github_activity.errors import NotAccessibleError
+from tap_github_activity.fetch import Item, Keep, Request, Row
+from tap_github_activity.fetch.text import without_nul
 
-__all__ = ["DEPLOYMENT_FIELDS", "STATUS_FIELDS", "DeploymentsFetcher"]
+__all__ = ["DEPLOYMENT_FIELDS", "STATUS_FIELDS", "fetch_deployments"]
 
-FAMILY = "deployments"
-STREAMS = ("deployments", "deployment_statuses")
+DEPLOYMENTS = "deployments"
+STATUSES = "deployment_statuses"
 FINISHED = frozenset({"failure", "error", "inactive"})
 PAGE_SIZE = 100
 # Deployments asked after the first sync (the new ones are few; the point is the same).
@@ -109,191 +110,159 @@ query($id: ID!, $after: String) {{
 }}"""
 
 
-class DeploymentsFetcher:
-    """Reads a repository's new deployments and the new statuses of its open ones.
+def fetch_deployments(request: Request) -> Iterator[Item]:
+    """The new deployments and the new statuses of the open ones, then the state (kept by
+    `deployments`; statuses come nested whatever is selected, and only the wanted rows are
+    yielded)."""
+    reader = _Reader(request)
+    for item in reader.rows():
+        if request.wants(item.stream):
+            yield item
+    yield Keep(DEPLOYMENTS, reader.state())
 
-    Bookmark (stream `deployments`): the newest creation time read and the ids created then, and
-    `open`: node id -> status node ids of each deployment that may still change.
-    """
 
-    family = FAMILY
-    streams = STREAMS
+class _Reader:
+    """One repository's read. Its state: the newest creation time read and the ids created
+    then, and `open`: node id -> status node ids of each deployment that may still change."""
 
-    def __init__(self, client: GitHubClient, *, selected: Iterable[str] = STREAMS) -> None:
-        self.client = client
-        # Statuses come nested whatever is selected: the rows of the other stream are dropped.
-        self.selected = frozenset(selected) & set(STREAMS)
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        saved = request.state.get(DEPLOYMENTS) or {}
+        self.known_open: dict[str, list[str]] = dict(saved.get("open") or {})
+        self.still_open: dict[str, list[str]] = {}
+        self.newest = _Newest(saved.get("newest_created_at"), set(saved.get("newest_ids") or ()))
 
-    def fetch(
-        self,
-        repository: Repository,
-        bookmarks: Mapping[str, Any],
-        bookmarks_out: dict[str, Any],
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        for stream, record in self._rows(repository, bookmarks, bookmarks_out):
-            if stream in self.selected:
-                yield stream, record
+    def state(self) -> dict[str, Any]:
+        return {
+            "newest_created_at": self.newest.latest,
+            "newest_ids": sorted(self.newest.latest_ids),
+            "open": self.still_open,
+        }
 
-    def _rows(
-        self,
-        repository: Repository,
-        bookmarks: Mapping[str, Any],
-        bookmarks_out: dict[str, Any],
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        saved = bookmarks.get("deployments") or {}
-        known_open: dict[str, list[str]] = dict(saved.get("open") or {})
-        still_open: dict[str, list[str]] = {}
-        newest = _Newest(saved.get("newest_created_at"), set(saved.get("newest_ids") or ()))
+    def rows(self) -> Iterator[Row]:
         variables: dict[str, Any] = {
-            "owner": repository.owner,
-            "name": repository.name,
-            "first": PAGE_SIZE if newest.bookmark is None else INCREMENTAL_PAGE_SIZE,
+            "first": PAGE_SIZE if self.newest.bookmark is None else INCREMENTAL_PAGE_SIZE,
             "after": None,
         }
-        ids = list(known_open)
+        ids = list(self.known_open)
         if ids:
             variables["ids"] = ids[:WATCH_BATCH]
-            first_page = self._graphql(repository, NEWEST_AND_OPEN_QUERY, variables)
+            first_page = self._query(NEWEST_AND_OPEN_QUERY, variables)
         else:
-            first_page = self._graphql(repository, NEWEST_QUERY, variables)
-        yield from self._open(repository, first_page, known_open, still_open)
+            first_page = self._query(NEWEST_QUERY, variables)
+        yield from self._open(first_page)
         for start in range(WATCH_BATCH, len(ids), WATCH_BATCH):
-            batch = ids[start : start + WATCH_BATCH]
-            data = self._graphql(repository, OPEN_QUERY, {"ids": batch})
-            yield from self._open(repository, data, known_open, still_open)
-        yield from self._created(repository, first_page, newest, known_open, still_open)
-        bookmarks_out["deployments"] = {
-            "newest_created_at": newest.latest,
-            "newest_ids": sorted(newest.latest_ids),
-            "open": still_open,
-        }
+            yield from self._open(
+                self._query(OPEN_QUERY, {"ids": ids[start : start + WATCH_BATCH]})
+            )
+        yield from self._created(first_page)
 
-    def _open(
-        self,
-        repository: Repository,
-        data: Mapping[str, Any],
-        known_open: Mapping[str, list[str]],
-        still_open: dict[str, list[str]],
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _open(self, data: Mapping[str, Any]) -> Iterator[Row]:
         """The new statuses of deployments open at the last sync (`nodes` of an answer)."""
         for node in data.get("nodes") or []:
             if not node:  # deleted: nothing more will come
                 continue
-            seen = set(known_open.get(node["id"], ()))
-            statuses = self._statuses(repository, node)
+            seen = set(self.known_open.get(node["id"], ()))
+            statuses = self._statuses(node)
             added = [s for s in statuses if s["id"] not in seen]
             if added:
-                yield "deployments", self._deployment(repository, node)
+                yield Row(DEPLOYMENTS, _deployment(node))
                 for status in added:
-                    yield "deployment_statuses", self._status(repository, node, status)
-            self._keep_if_open(still_open, node, statuses)
+                    yield Row(STATUSES, _status(node, status))
+            self._keep_if_open(node, statuses)
 
-    def _created(
-        self,
-        repository: Repository,
-        data: Mapping[str, Any],
-        newest: _Newest,
-        known_open: Mapping[str, list[str]],
-        still_open: dict[str, list[str]],
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _created(self, data: Mapping[str, Any]) -> Iterator[Row]:
         """The deployments created since the last sync, newest first, with their statuses,
         from the first page's answer on."""
         while True:
             connection = (data.get("repository") or {}).get("deployments") or {}
             for node in connection.get("nodes") or []:
-                if newest.known(node):
+                if self.newest.known(node):
                     return  # newest first: everything from here on was read before
-                if node["id"] in known_open:
+                if node["id"] in self.known_open:
                     continue  # read with the open ones
-                statuses = self._statuses(repository, node)
-                yield "deployments", self._deployment(repository, node)
+                statuses = self._statuses(node)
+                yield Row(DEPLOYMENTS, _deployment(node))
                 for status in statuses:
-                    yield "deployment_statuses", self._status(repository, node, status)
-                self._keep_if_open(still_open, node, statuses)
-                newest.read(node)
+                    yield Row(STATUSES, _status(node, status))
+                self._keep_if_open(node, statuses)
+                self.newest.read(node)
             page = connection.get("pageInfo") or {}
             if not page.get("hasNextPage"):
                 return
-            variables = {
-                "owner": repository.owner,
-                "name": repository.name,
-                "first": PAGE_SIZE,
-                "after": page.get("endCursor"),
-            }
-            data = self._graphql(repository, NEWEST_QUERY, variables)
+            data = self._query(NEWEST_QUERY, {"first": PAGE_SIZE, "after": page.get("endCursor")})
 
-    def _graphql(
-        self, repository: Repository, query: str, variables: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        return self.client.graphql(query, variables, stream=FAMILY, owner=repository.owner)
+    def _query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        request = self.request
+        repository = request.repository
+        if "$owner" in query:
+            variables = {"owner": repository.owner, "name": repository.name, **variables}
+        data = request.client.graphql(query, variables, stream=DEPLOYMENTS, owner=repository.owner)
+        if "$owner" in query and data.get("repository") is None:
+            # A repository GitHub does not show (null, NOT_FOUND) is not accessible.
+            raise NotAccessibleError(
+                request.settings.graphql_url, 404, "GraphQL NOT_FOUND: repository not visible"
+            )
+        return data
 
-    def _statuses(self, repository: Repository, node: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _statuses(self, node: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every status of a deployment: the nested page, then any further pages."""
         connection = node.get("statuses") or {}
         statuses = list(connection.get("nodes") or [])
         page = connection.get("pageInfo") or {}
         while page.get("hasNextPage"):
-            data = self._graphql(
-                repository,
-                MORE_STATUSES_QUERY,
-                {"id": node["id"], "after": page.get("endCursor")},
+            data = self._query(
+                MORE_STATUSES_QUERY, {"id": node["id"], "after": page.get("endCursor")}
             )
             connection = (data.get("node") or {}).get("statuses") or {}
             statuses.extend(connection.get("nodes") or [])
             page = connection.get("pageInfo") or {}
         return statuses
 
-    @staticmethod
-    def _keep_if_open(
-        still_open: dict[str, list[str]],
-        node: Mapping[str, Any],
-        statuses: list[dict[str, Any]],
-    ) -> None:
+    def _keep_if_open(self, node: Mapping[str, Any], statuses: list[dict[str, Any]]) -> None:
         latest = node.get("latestStatus")
         if latest is None or str(latest["state"]).lower() not in FINISHED:
-            still_open[node["id"]] = sorted(s["id"] for s in statuses)
+            self.still_open[node["id"]] = sorted(s["id"] for s in statuses)
 
-    @staticmethod
-    def _deployment(repository: Repository, node: Mapping[str, Any]) -> dict[str, Any]:
-        latest = node.get("latestStatus") or {}
-        creator = node.get("creator") or {}
-        record = {
-            "id": node["databaseId"],
-            "node_id": node["id"],
-            "environment": node.get("environment"),
-            "original_environment": node.get("originalEnvironment"),
-            "ref": (node.get("ref") or {}).get("name"),
-            "sha": node.get("commitOid"),
-            "task": node.get("task"),
-            "description": node.get("description"),
-            "creator_login": creator.get("login"),
-            "creator_id": creator.get("databaseId"),
-            "created_at": node["createdAt"],
-            "updated_at": node["updatedAt"],
-            "latest_status_state": str(latest["state"]).lower() if latest else None,
-            "latest_status_at": latest.get("createdAt"),
-        }
-        return {**repository.context, **without_nul(record)}
 
-    @staticmethod
-    def _status(
-        repository: Repository, deployment: Mapping[str, Any], status: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        creator = status.get("creator") or {}
-        record = {
-            "id": status["id"],
-            "deployment_id": deployment["databaseId"],
-            "state": str(status["state"]).lower(),
-            "description": status.get("description"),
-            "environment": status.get("environment"),
-            "creator_login": creator.get("login"),
-            "creator_id": creator.get("databaseId"),
-            "created_at": status["createdAt"],
-            "updated_at": status.get("updatedAt"),
-            "log_url": status.get("logUrl"),
-            "environment_url": status.get("environmentUrl"),
-        }
-        return {**repository.context, **without_nul(record)}
+def _deployment(node: Mapping[str, Any]) -> dict[str, Any]:
+    latest = node.get("latestStatus") or {}
+    creator = node.get("creator") or {}
+    record = {
+        "id": node["databaseId"],
+        "node_id": node["id"],
+        "environment": node.get("environment"),
+        "original_environment": node.get("originalEnvironment"),
+        "ref": (node.get("ref") or {}).get("name"),
+        "sha": node.get("commitOid"),
+        "task": node.get("task"),
+        "description": node.get("description"),
+        "creator_login": creator.get("login"),
+        "creator_id": creator.get("databaseId"),
+        "created_at": node["createdAt"],
+        "updated_at": node["updatedAt"],
+        "latest_status_state": str(latest["state"]).lower() if latest else None,
+        "latest_status_at": latest.get("createdAt"),
+    }
+    return without_nul(record)  # type: ignore[no-any-return]
+
+
+def _status(deployment: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:
+    creator = status.get("creator") or {}
+    record = {
+        "id": status["id"],
+        "deployment_id": deployment["databaseId"],
+        "state": str(status["state"]).lower(),
+        "description": status.get("description"),
+        "environment": status.get("environment"),
+        "creator_login": creator.get("login"),
+        "creator_id": creator.get("databaseId"),
+        "created_at": status["createdAt"],
+        "updated_at": status.get("updatedAt"),
+        "log_url": status.get("logUrl"),
+        "environment_url": status.get("environmentUrl"),
+    }
+    return without_nul(record)  # type: ignore[no-any-return]
 
 
 class _Newest:

@@ -16,14 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from tap_github_activity.client import GitHubClient
-from tap_github_activity.fetch.records import Repository, pick, without_nul
+from tap_github_activity.fetch import Item, Keep, Request, Row, repository_query
+from tap_github_activity.fetch.text import without_nul
 from tap_github_activity.fetch.updated_since import UpdatedSince
+from tap_github_activity.records import flatten
 
-__all__ = ["COMMENT_FIELDS", "ISSUE_FIELDS", "IssuesFetcher"]
+__all__ = ["COMMENT_FIELDS", "ISSUE_FIELDS", "fetch_issues"]
 
-FAMILY = "issues"
-STREAMS = ("issues", "issue_comments")
+ISSUES = "issues"
+COMMENTS = "issue_comments"
 KIND_LOOKUP_BATCH = 100
 
 # Record field -> dotted path in GitHub's issue payload (the schema is derived from these).
@@ -65,134 +66,90 @@ COMMENT_FIELDS = {
 }
 
 
-class IssuesFetcher:
-    """Reads a repository's issues and comments changed since its bookmarks.
-
-    `fetch` yields (stream name, record) rows; each stream's new bookmark is put into
-    `bookmarks_out` once its listing has been read to the end (a failure leaves the old one).
-    """
-
-    family = FAMILY
-    streams = STREAMS
-
-    def __init__(
-        self,
-        client: GitHubClient,
-        *,
-        include_bodies: bool = True,
-        selected: Iterable[str] = STREAMS,
-    ) -> None:
-        self.client = client
-        self.include_bodies = include_bodies
-        # Without `issues`, every comment's parent kind is asked of GraphQL.
-        self.selected = frozenset(selected) & set(STREAMS)
-
-    def fetch(
-        self,
-        repository: Repository,
-        bookmarks: Mapping[str, Any],
-        bookmarks_out: dict[str, Any],
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        # number -> whether it is a pull request, as this sync's issue listing shows them
-        kinds: dict[int, bool] = {}
-        if "issues" in self.selected:
-            yield from self._issues(repository, bookmarks, bookmarks_out, kinds)
-        if "issue_comments" in self.selected:
-            yield from self._comments(repository, bookmarks, bookmarks_out, kinds)
-
-    def _issues(
-        self,
-        repository: Repository,
-        bookmarks: Mapping[str, Any],
-        bookmarks_out: dict[str, Any],
-        kinds: dict[int, bool],
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        issues = UpdatedSince(
-            self.client,
-            f"/repos/{repository.owner}/{repository.name}/issues",
-            "issues",
-            repository.owner,
-            {"state": "all"},
-            bookmarks.get("issues") or {},
-        )
+def fetch_issues(request: Request) -> Iterator[Item]:
+    """The wanted streams' rows changed since their state, each followed by its new state (kept
+    once its listing is read to the end: a failure leaves the old one)."""
+    # number -> whether it is a pull request, as this sync's issue listing shows them
+    kinds: dict[int, bool] = {}
+    if request.wants(ISSUES):
+        issues = _listing(request, ISSUES, "issues", {"state": "all"})
         for payload in issues.items():
             is_pull = "pull_request" in payload
             kinds[int(payload["number"])] = is_pull
             if not is_pull:
-                yield "issues", self._issue(repository, payload)
-        bookmarks_out["issues"] = issues.bookmark()
+                yield Row(ISSUES, _issue(request, payload))
+        yield Keep(ISSUES, {"listing": issues.bookmark()})
+    if request.wants(COMMENTS):
+        yield from _comments(request, kinds)
 
-    def _comments(
-        self,
-        repository: Repository,
-        bookmarks: Mapping[str, Any],
-        bookmarks_out: dict[str, Any],
-        kinds: dict[int, bool],
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        comments = UpdatedSince(
-            self.client,
-            f"/repos/{repository.owner}/{repository.name}/issues/comments",
-            "issue_comments",
-            repository.owner,
-            {},
-            bookmarks.get("issue_comments") or {},
+
+def _listing(
+    request: Request, stream: str, endpoint: str, params: Mapping[str, Any]
+) -> UpdatedSince:
+    repository = request.repository
+    return UpdatedSince(
+        request.client,
+        f"/repos/{repository.owner}/{repository.name}/{endpoint}",
+        stream,
+        repository.owner,
+        params,
+        (request.state.get(stream) or {}).get("listing") or {},
+    )
+
+
+def _comments(request: Request, kinds: dict[int, bool]) -> Iterator[Item]:
+    comments = _listing(request, COMMENTS, "issues/comments", {})
+    pending: list[dict[str, Any]] = []
+    for payload in comments.items():
+        record = _comment(request, payload)
+        number = record["issue_number"]
+        if number in kinds:
+            record["is_pull_request"] = kinds[number]
+            yield Row(COMMENTS, record)
+        else:
+            pending.append(record)
+    if pending:
+        kinds.update(_kinds(request, {r["issue_number"] for r in pending}))
+        for record in pending:
+            record["is_pull_request"] = kinds.get(record["issue_number"])
+            yield Row(COMMENTS, record)
+    yield Keep(COMMENTS, {"listing": comments.bookmark()})
+
+
+def _issue(request: Request, payload: Mapping[str, Any]) -> dict[str, Any]:
+    record = flatten(payload, ISSUE_FIELDS)
+    record["labels"] = [label["name"] for label in payload.get("labels") or []]
+    record["assignees"] = [user["login"] for user in payload.get("assignees") or []]
+    if not request.settings.include_bodies:
+        record["body"] = None
+    return without_nul(record)  # type: ignore[no-any-return]
+
+
+def _comment(request: Request, payload: Mapping[str, Any]) -> dict[str, Any]:
+    record = flatten(payload, COMMENT_FIELDS)
+    # issue_url ends with the issue's (or pull request's) number.
+    record["issue_number"] = int(str(payload["issue_url"]).rsplit("/", 1)[1])
+    record["is_pull_request"] = None
+    if not request.settings.include_bodies:
+        record["body"] = None
+    return without_nul(record)  # type: ignore[no-any-return]
+
+
+def _kinds(request: Request, numbers: Iterable[int]) -> dict[int, bool]:
+    """number -> is a pull request, asked of GraphQL; a number GitHub no longer knows (a
+    deleted issue) is left out."""
+    kinds: dict[int, bool] = {}
+    ordered = sorted(numbers)
+    for start in range(0, len(ordered), KIND_LOOKUP_BATCH):
+        batch = ordered[start : start + KIND_LOOKUP_BATCH]
+        fields = " ".join(f"n{n}: issueOrPullRequest(number: {n}) {{ __typename }}" for n in batch)
+        query = (
+            "query($owner: String!, $name: String!) { "
+            f"repository(owner: $owner, name: $name) {{ {fields} }} rateLimit {{ cost }} }}"
         )
-        pending: list[dict[str, Any]] = []
-        for payload in comments.items():
-            record = self._comment(repository, payload)
-            number = record["issue_number"]
-            if number in kinds:
-                record["is_pull_request"] = kinds[number]
-                yield "issue_comments", record
-            else:
-                pending.append(record)
-        if pending:
-            kinds.update(self._kinds(repository, {r["issue_number"] for r in pending}))
-            for record in pending:
-                record["is_pull_request"] = kinds.get(record["issue_number"])
-                yield "issue_comments", record
-        bookmarks_out["issue_comments"] = comments.bookmark()
-
-    def _issue(self, repository: Repository, payload: Mapping[str, Any]) -> dict[str, Any]:
-        record = pick(payload, ISSUE_FIELDS)
-        record["labels"] = [label["name"] for label in payload.get("labels") or []]
-        record["assignees"] = [user["login"] for user in payload.get("assignees") or []]
-        if not self.include_bodies:
-            record["body"] = None
-        return {**repository.context, **without_nul(record)}
-
-    def _comment(self, repository: Repository, payload: Mapping[str, Any]) -> dict[str, Any]:
-        record = pick(payload, COMMENT_FIELDS)
-        # issue_url ends with the issue's (or pull request's) number.
-        record["issue_number"] = int(str(payload["issue_url"]).rsplit("/", 1)[1])
-        record["is_pull_request"] = None
-        if not self.include_bodies:
-            record["body"] = None
-        return {**repository.context, **without_nul(record)}
-
-    def _kinds(self, repository: Repository, numbers: Iterable[int]) -> dict[int, bool]:
-        """number -> is a pull request, asked of GraphQL; a number GitHub no longer knows (a
-        deleted issue) is left out."""
-        kinds: dict[int, bool] = {}
-        ordered = sorted(numbers)
-        for start in range(0, len(ordered), KIND_LOOKUP_BATCH):
-            batch = ordered[start : start + KIND_LOOKUP_BATCH]
-            fields = " ".join(
-                f"n{n}: issueOrPullRequest(number: {n}) {{ __typename }}" for n in batch
-            )
-            query = (
-                "query($owner: String!, $name: String!) { "
-                f"repository(owner: $owner, name: $name) {{ {fields} }} rateLimit {{ cost }} }}"
-            )
-            data = self.client.graphql(
-                query,
-                {"owner": repository.owner, "name": repository.name},
-                stream="issue_comments",
-                owner=repository.owner,
-            )
-            found = data.get("repository") or {}
-            for number in batch:
-                node = found.get(f"n{number}")
-                if node is not None:
-                    kinds[number] = node["__typename"] == "PullRequest"
-        return kinds
+        found = repository_query(request, query, {}, stream=COMMENTS)
+        for number in batch:
+            node = found.get(f"n{number}")
+            if node is not None:
+                kinds[number] = node["__typename"] == "PullRequest"
+    return kinds
