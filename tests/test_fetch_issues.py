@@ -8,7 +8,8 @@ import pytest
 
 from github_simulator import Fault, GitHubSimulator, seeded_world
 from github_simulator import issues_api as simulated_issues
-from github_simulator.issues import NUL, comment_on, issue_store
+from github_simulator.issues import NUL, add_issue, comment_on, issue_store
+from github_simulator.pulls import pulls_of
 from github_simulator.truth import EXPECTED, MUTATIONS
 from tap_github_activity.errors import RequestFailedError
 from tests.fetching import (
@@ -205,3 +206,23 @@ def test_more_comments_in_one_second_than_a_page_holds(github, world, clock, fet
     pages = [r.query.get("page", "1") for r in github.requests(r"/issues/comments$")]
     assert pages.count("3") == 1  # the second's group walked by page numbers
     assert fetch_all(github, fetcher, second.bookmarks).rows == {}
+
+
+def test_a_full_last_page_answering_304_still_shows_what_follows(clock):
+    # 88 issues and 12 pull requests: the first sync's one answer is a full page of 100.
+    world = seeded_world(clock, scale={"issues_per_repo": 88, "repos": 1})
+    with GitHubSimulator(world) as github:
+        fetcher = issues_fetcher(github, selected={"issues"})
+        first = fetch_all(github, fetcher)
+        assert first.requests == 1
+        repo = repositories(world)[0]
+        pulls = pulls_of(world).by_repo[repo.id]
+        clock.advance(60)
+        with world.lock:
+            new = add_issue(world, rng(1), repo, world.now())
+        # Page one still holds the same 100 items (answering 304); the new issue follows it.
+        issues_page = [i for i in issue_store(world).issues[repo.id] if i is not new]
+        assert len(issues_page) + len(pulls) == 100
+        second = fetch_all(github, fetcher, first.bookmarks)
+        assert set(second.keyed("issues")) == {(new.id,)}
+        assert [r.status for r in github.requests()] == [304, 200]

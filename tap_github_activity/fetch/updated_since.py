@@ -36,6 +36,10 @@ class UpdatedSince:
     saved: Mapping[str, Any]
     _since: str | None = field(init=False, default=None)
     _etag: str | None = field(init=False, default=None)
+    # Whether that request's answer was a full page, and its last item's updated_at: a full
+    # page answering 304 may have new items after it.
+    _full: bool = field(init=False, default=False)
+    _last: str | None = field(init=False, default=None)
     _latest: str | None = field(init=False, default=None)
     _latest_ids: set[int] = field(init=False, default_factory=set)
 
@@ -43,6 +47,8 @@ class UpdatedSince:
         if self.saved.get("path") == self.path:
             self._since = self.saved.get("since")
             self._etag = self.saved.get("etag")
+            self._full = bool(self.saved.get("full"))
+            self._last = self.saved.get("last")
             self._latest = self.saved.get("latest")
             self._latest_ids = set(self.saved.get("latest_ids") or ())
 
@@ -59,7 +65,12 @@ class UpdatedSince:
                 self.path, stream=self.stream, owner=self.owner, params=params, etag=etag
             )
             if page.not_modified:
-                return
+                if not self._full or self._last is None:
+                    return  # the whole answer is as it was
+                # The page is as it was, and full: what follows it is asked.
+                since, page_number = self._after(since, page_number, self._last)
+                etag = None
+                continue
             items: list[dict[str, Any]] = page.data
             for item in items:
                 if self._seen(item):
@@ -68,18 +79,26 @@ class UpdatedSince:
                 yield item
             # The next sync asks this request again (with page one's ETag only).
             self._since, self._etag = since, page.etag if page_number == 1 else None
-            if page.next_url is None or not items:
+            self._full = len(items) >= PER_PAGE
+            self._last = str(items[-1]["updated_at"]) if items else None
+            if page.next_url is None or self._last is None:
                 return
-            last = str(items[-1]["updated_at"])
-            since, page_number, etag = (
-                (since, page_number + 1, None) if last == since else (last, 1, None)
-            )
+            since, page_number = self._after(since, page_number, self._last)
+            etag = None
+
+    @staticmethod
+    def _after(since: str | None, page_number: int, last: str) -> tuple[str | None, int]:
+        """The request after a page whose last item was updated at `last`: from `last` on,
+        or the next page when the whole page was updated in the same second."""
+        return (since, page_number + 1) if last == since else (last, 1)
 
     def bookmark(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "since": self._since,
             "etag": self._etag,
+            "full": self._full,
+            "last": self._last,
             "latest": self._latest,
             "latest_ids": sorted(self._latest_ids),
         }
