@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 from github_simulator.truth import EXPECTED, MUTATIONS
+from tap_github_activity.streams.base import event_uuid
 from tests.conftest import run_sync
 
 STREAMS = {"issues", "issue_comments", "deployments", "deployment_statuses"}
@@ -25,13 +26,21 @@ def test_the_streams_hold_the_simulators_data_and_a_repeated_run_adds_nothing(co
     for stream in STREAMS:
         truth = EXPECTED[stream](world)
         assert projected(first.records[stream], truth) == truth, stream
-        assert all(record["event_uuid"] for record in first.records[stream])
+        assert all(
+            record["event_uuid"] == event_uuid(stream, (record["id"],))
+            for record in first.records[stream]
+        )
     again = run_sync(config, state=first.state, streams=STREAMS)
     assert again.records == {}
     clock.advance(3600)
     for family in ("issues", "deployments"):
         MUTATIONS[family](world, random.Random(family))  # noqa: S311 -- test data
     changed = run_sync(config, state=again.state, streams=STREAMS)
+    # A deployment emitted again (a new status) keeps its uuid.
+    first_uuids = {r["id"]: r["event_uuid"] for r in first.records["deployments"]}
+    again_uuids = {r["id"]: r["event_uuid"] for r in changed.records["deployments"]}
+    assert again_uuids.keys() & first_uuids.keys()
+    assert all(first_uuids.get(key, uuid) == uuid for key, uuid in again_uuids.items())
     for stream in STREAMS:
         truth = EXPECTED[stream](world)
         merged = {**keyed(first.records[stream]), **keyed(changed.records[stream])}
