@@ -60,3 +60,22 @@ def test_every_record_of_every_stream_carries_the_tags(config):
         assert {tuple(record["tags"]) for record in records} == {("team-a", "emea")}, stream
     untagged = run_sync(config, streams={"repositories", "issues"})
     assert {tuple(r["tags"]) for rs in untagged.records.values() for r in rs} == {()}
+
+
+def test_start_date_bounds_the_first_sync(config, world):
+    start = "2026-11-18T12:00:00Z"  # the world's present is 2026-11-20T12:00:00Z
+    result = run_sync({**config, "start_date": start}, streams=STREAMS)
+    for stream in STREAMS:
+        truth = EXPECTED[stream](world)
+        field = "created_at" if stream.startswith("deployment") else "updated_at"
+        expected = {key for key, value in truth.items() if value[field] >= start}
+        if stream == "deployment_statuses":  # every status of a deployment read
+            deployments = {
+                key[0]
+                for key, value in EXPECTED["deployments"](world).items()
+                if value["created_at"] >= start
+            }
+            expected = {k for k, v in truth.items() if v["deployment_id"] in deployments}
+        assert set(keyed(result.records.get(stream, []))) == expected, stream
+        if stream in ("issue_comments", "deployments"):  # the bound leaves some out, not all
+            assert 0 < len(expected) < len(truth), stream

@@ -24,6 +24,7 @@ from typing import Any
 from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.fetch import Item, Keep, Request, Row
 from tap_github_activity.fetch.text import without_nul
+from tap_github_activity.timestamps import format_time
 
 __all__ = ["DEPLOYMENT_FIELDS", "STATUS_FIELDS", "fetch_deployments"]
 
@@ -130,7 +131,11 @@ class _Reader:
         saved = request.state.get(DEPLOYMENTS) or {}
         self.known_open: dict[str, list[str]] = dict(saved.get("open") or {})
         self.still_open: dict[str, list[str]] = {}
-        self.newest = _Newest(saved.get("newest_created_at"), set(saved.get("newest_ids") or ()))
+        newest = saved.get("newest_created_at")
+        start = request.settings.start_date
+        if newest is None and start is not None:
+            newest = format_time(start)  # a first sync reads from start_date on
+        self.newest = _Newest(newest, set(saved.get("newest_ids") or ()))
 
     def state(self) -> dict[str, Any]:
         return {

@@ -20,6 +20,7 @@ from tap_github_activity.fetch import Item, Keep, Request, Row, repository_query
 from tap_github_activity.fetch.text import without_nul
 from tap_github_activity.fetch.updated_since import UpdatedSince
 from tap_github_activity.records import flatten
+from tap_github_activity.timestamps import format_time
 
 __all__ = ["COMMENT_FIELDS", "ISSUE_FIELDS", "fetch_issues"]
 
@@ -87,14 +88,13 @@ def _listing(
     request: Request, stream: str, endpoint: str, params: Mapping[str, Any]
 ) -> UpdatedSince:
     repository = request.repository
-    return UpdatedSince(
-        request.client,
-        f"/repos/{repository.owner}/{repository.name}/{endpoint}",
-        stream,
-        repository.owner,
-        params,
-        (request.state.get(stream) or {}).get("listing") or {},
-    )
+    path = f"/repos/{repository.owner}/{repository.name}/{endpoint}"
+    saved = (request.state.get(stream) or {}).get("listing") or {}
+    start = request.start.get(stream)
+    if not saved and start is not None:
+        # A first sync reads from start_date on.
+        saved = {"path": path, "since": format_time(start)}
+    return UpdatedSince(request.client, path, stream, repository.owner, params, saved)
 
 
 def _comments(request: Request, kinds: dict[int, bool]) -> Iterator[Item]:
