@@ -5,7 +5,11 @@ in-memory world. Importing it registers every family's routes and GraphQL fields
 from github_simulator import (  # noqa: F401 -- imported for their registrations
     actions,
     commits,
+    deployments,
     graphql_api,
+    issues,
+    issues_api,
+    issues_graphql,
     pulls,
     releases,
     rest_core,

@@ -349,6 +349,7 @@ def commit_fields(
         "authored_at": iso(commit.authored),
         "committed_at": iso(commit.committed),
         "parent_count": len(commit.parents),
+        "parent_shas": list(commit.parents),
         "additions": commit.additions,
         "deletions": commit.deletions,
         "changed_files": commit.changed_files,

@@ -38,6 +38,7 @@ __all__ = [
     "Review",
     "expected_pull_request_reviews",
     "expected_pull_requests",
+    "merge_sha",
     "mutate_pulls",
     "pulls_of",
 ]
@@ -110,6 +111,11 @@ class PullRequest:
 @dataclass
 class PullStore:
     by_repo: dict[int, list[PullRequest]] = field(default_factory=dict)
+
+
+def merge_sha(pull: PullRequest) -> str:
+    """The commit a merge created (REST's merge_commit_sha, GraphQL's mergeCommit.oid)."""
+    return f"{pull.id:040x}"
 
 
 def pulls_of(world: World) -> PullStore:
@@ -384,6 +390,9 @@ def _pull_node(request: Request, pull: PullRequest) -> dict[str, Any]:
         "updatedAt": iso(pull.updated_at),
         "closedAt": iso(pull.closed_at) if pull.closed_at else None,
         "mergedAt": iso(pull.merged_at) if pull.merged_at else None,
+        "mergeCommit": {"__typename": "Commit", "id": f"C_{pull.id:040x}", "oid": merge_sha(pull)}
+        if pull.merged_at
+        else None,
         "author": _actor(pull.author),
         "mergedBy": _actor(pull.merged_by),
         "baseRefName": pull.base_ref,
@@ -502,6 +511,7 @@ def expected_pull_requests(world: World) -> dict[tuple[Any, ...], dict[str, Any]
             "updated_at": iso(pull.updated_at),
             "closed_at": iso(pull.closed_at) if pull.closed_at else None,
             "merged_at": iso(pull.merged_at) if pull.merged_at else None,
+            "merge_commit_sha": merge_sha(pull) if pull.merged_at else None,
             "author_login": pull.author.login,
             "author_id": pull.author.id,
             "author_type": pull.author.type,
@@ -587,7 +597,10 @@ def mutate_pulls(world: World, rng: random.Random) -> None:
             if (edited := pick(rng.sample(pulls, len(pulls)))) is not None:
                 edited.title += " (edited)"
                 edited.updated_at = now
-            number = max(p.number for p in pulls) + 1
+            # Pull requests and issues share the repository's numbers.
+            from github_simulator.issues import next_number  # noqa: PLC0415 -- issues imports this module
+
+            number = next_number(world, repo)
             author = rng.choice(users)
             new = PullRequest(
                 id=world.new_id(),

@@ -17,7 +17,7 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
-from github_simulator.pulls import PullRequest, Review, Team, pulls_of
+from github_simulator.pulls import PullRequest, Review, Team, merge_sha, pulls_of
 from github_simulator.rest_core import NAME, OWNER, repo_payload, visible_repo
 from github_simulator.server import ROUTER, HTTPError, Listing, Request
 from github_simulator.world import Account, Repo, iso
@@ -122,7 +122,7 @@ def pull_payload(request: Request, pull: PullRequest) -> dict[str, Any]:
         "updated_at": iso(pull.updated_at),
         "closed_at": iso(pull.closed_at) if pull.closed_at else None,
         "merged_at": iso(pull.merged_at) if pull.merged_at else None,
-        "merge_commit_sha": f"{pull.id:040x}" if pull.merged_at else None,
+        "merge_commit_sha": merge_sha(pull) if pull.merged_at else None,
         "assignee": None,
         "assignees": [],
         "requested_reviewers": [

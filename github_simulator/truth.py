@@ -11,7 +11,16 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from github_simulator import actions, commits, pulls, releases, statistics, traffic
+from github_simulator import (
+    actions,
+    commits,
+    deployments,
+    issues,
+    pulls,
+    releases,
+    statistics,
+    traffic,
+)
 from github_simulator.world import World, iso
 
 EXPECTED: dict[str, Callable[..., dict[tuple[Any, ...], dict[str, Any]]]] = {}
@@ -92,3 +101,9 @@ MUTATIONS["actions"] = actions.mutate_actions
 EXPECTED["commits"] = commits.expected_commits
 EXPECTED["commit_branches"] = commits.expected_commit_branches
 MUTATIONS["commits"] = commits.mutate_commits
+EXPECTED["issues"] = issues.expected_issues
+EXPECTED["issue_comments"] = issues.expected_issue_comments
+MUTATIONS["issues"] = issues.mutate_issues
+EXPECTED["deployments"] = deployments.expected_deployments
+EXPECTED["deployment_statuses"] = deployments.expected_deployment_statuses
+MUTATIONS["deployments"] = deployments.mutate_deployments

@@ -112,6 +112,29 @@ class Source:
     keys: tuple[str, ...] = ("id",)
 
 
+NULLABLE_STRING = {"type": ["string", "null"]}
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+STRINGS = {"type": ["array", "null"], "items": {"type": "string"}}
+# GraphQL's DeploymentStatusState, lower-cased (REST's enum lacks `waiting`).
+STATUS_STATE = {
+    "type": ["string", "null"],
+    "enum": [
+        "error",
+        "failure",
+        "inactive",
+        "in_progress",
+        "pending",
+        "queued",
+        "success",
+        "waiting",
+        None,
+    ],
+}
+# The stream layer's event uuid (the repository context comes with `child`).
+EVENT_UUID = {"event_uuid": {"type": ["string", "null"], "format": "uuid"}}
+# The tags setting, on every record (streams/base.py TAGS).
+TAGS = {"tags": {"type": ["array", "null"], "items": {"type": ["string"]}}}
+
 SOURCES: dict[str, Source] = {
     "repositories": Source(
         module="tap_github_activity.streams.repositories",
@@ -119,7 +142,57 @@ SOURCES: dict[str, Source] = {
         operation="GET /repos/{owner}/{repo}",
         items=None,
         child=False,
-        extra={},
+        extra=TAGS,
+    ),
+    "issues": Source(
+        module="tap_github_activity.fetch.issues",
+        fields="ISSUE_FIELDS",
+        operation="GET /repos/{owner}/{repo}/issues",
+        items="items",
+        child=True,
+        extra={**EVENT_UUID, "labels": STRINGS, "assignees": STRINGS},
+        keys=("id", "updated_at"),
+    ),
+    "issue_comments": Source(
+        module="tap_github_activity.fetch.issues",
+        fields="COMMENT_FIELDS",
+        operation="GET /repos/{owner}/{repo}/issues/comments",
+        items="items",
+        child=True,
+        extra={
+            **EVENT_UUID,
+            "issue_number": {"type": "integer"},
+            "is_pull_request": {"type": ["boolean", "null"]},
+        },
+        keys=("id", "updated_at"),
+    ),
+    # Read from GraphQL: the fields are the same values under their REST names.
+    "deployments": Source(
+        module="tap_github_activity.fetch.deployments",
+        fields="DEPLOYMENT_FIELDS",
+        operation="GET /repos/{owner}/{repo}/deployments",
+        items="items",
+        child=True,
+        extra={
+            **EVENT_UUID,
+            "latest_status_state": STATUS_STATE,
+            "latest_status_at": NULLABLE_TIME,
+        },
+    ),
+    "deployment_statuses": Source(
+        module="tap_github_activity.fetch.deployments",
+        fields="STATUS_FIELDS",
+        operation="GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
+        items="items",
+        child=True,
+        # GraphQL gives statuses no database id: the key is GitHub's node id.
+        extra={
+            **EVENT_UUID,
+            "id": {"type": "string"},
+            "deployment_id": {"type": "integer"},
+            "state": STATUS_STATE,
+        },
+        keys=(),
     ),
 }
 
@@ -391,7 +464,7 @@ def stream_schema(name: str, source: Source, responses: Mapping[str, Any]) -> di
 def context_properties(source: Source) -> dict[str, Any]:
     if not source.child:
         return {}
-    from tap_github_activity.streams.children import REPOSITORY_CONTEXT  # noqa: PLC0415
+    from tap_github_activity.streams.base import REPOSITORY_CONTEXT  # noqa: PLC0415
 
     return dict(REPOSITORY_CONTEXT.to_dict()["properties"])
 

@@ -207,6 +207,21 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=False,
     ),
     _setting(
+        "include_bodies",
+        th.BooleanType,
+        "Include bodies",
+        "Emit the text of issues and issue comments (off: body is null, to keep free text out "
+        "of the warehouse).",
+        default=True,
+    ),
+    _setting(
+        "tags",
+        th.ArrayType(th.StringType),
+        "Tags",
+        "Strings added as a tags array to every record of every stream, so that several "
+        "configurations (one per team, Meltano inherit_from) can share tables and be told apart.",
+    ),
+    _setting(
         "stats_max_wait_seconds",
         th.IntegerType,
         "Statistics maximum wait",
@@ -264,6 +279,8 @@ class Settings:
     commit_branches: tuple[str, ...] | None = None  # None: each repository's default branch
     include_emails: bool = False
     stats_max_wait_seconds: int = DEFAULT_STATS_MAX_WAIT_SECONDS
+    include_bodies: bool = True
+    tags: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, version: str) -> Settings:
@@ -299,6 +316,8 @@ class Settings:
             stats_max_wait_seconds=_non_negative(
                 config, "stats_max_wait_seconds", DEFAULT_STATS_MAX_WAIT_SECONDS
             ),
+            include_bodies=_flag(config, "include_bodies", default=True),
+            tags=_tags(config.get("tags")),
         )
 
 
@@ -456,6 +475,15 @@ def _flag(config: dict[str, Any], setting: str, default: bool) -> bool:
         msg = f"{setting} must be true or false, not {value!r}."
         raise ConfigError(msg)
     return value
+
+
+def _tags(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        msg = f'tags must be a list of non-empty strings, e.g. ["team-a"], not {value!r}.'
+        raise ConfigError(msg)
+    return tuple(value)
 
 
 def _branches(value: object) -> tuple[str, ...] | None:

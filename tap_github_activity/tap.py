@@ -23,7 +23,9 @@ from tap_github_activity.feed import Feed, Job
 from tap_github_activity.fetch import Fetcher, Repository, Request
 from tap_github_activity.fetch.actions import fetch_actions
 from tap_github_activity.fetch.commits import fetch_commits
+from tap_github_activity.fetch.deployments import fetch_deployments
 from tap_github_activity.fetch.heads import RepositoryChanges
+from tap_github_activity.fetch.issues import fetch_issues
 from tap_github_activity.fetch.pulls import fetch_pulls
 from tap_github_activity.fetch.releases import fetch_releases
 from tap_github_activity.fetch.traffic import fetch_traffic
@@ -38,6 +40,8 @@ from tap_github_activity.sdk_seams import (
 from tap_github_activity.selection import RepositorySelector
 from tap_github_activity.settings import CONFIG_SCHEMA, Settings
 from tap_github_activity.streams.commits import CommitBranchesStream, CommitsStream
+from tap_github_activity.streams.deployments import DeploymentsStream, DeploymentStatusesStream
+from tap_github_activity.streams.issues import IssueCommentsStream, IssuesStream
 from tap_github_activity.streams.pull_requests import PullRequestReviewsStream, PullRequestsStream
 from tap_github_activity.streams.releases import ReleasesStream
 from tap_github_activity.streams.repositories import (
@@ -81,6 +85,10 @@ STREAM_TYPES: list[type[Stream]] = [
     ReleasesStream,
     WorkflowRunsStream,
     WorkflowJobsStream,
+    IssuesStream,
+    IssueCommentsStream,
+    DeploymentsStream,
+    DeploymentStatusesStream,
 ]
 
 # Each family's fetcher (fetch/), in the order its streams are synced.
@@ -90,6 +98,8 @@ FETCHERS: dict[str, Fetcher] = {
     "pulls": fetch_pulls,
     "releases": fetch_releases,
     "actions": fetch_actions,
+    "issues": fetch_issues,
+    "deployments": fetch_deployments,
 }
 
 

@@ -77,6 +77,10 @@ MISTAKES = {
         "Invalid config: 'acme' is not of type 'array', 'null' in config['organizations']",
     ),
     "App without key": ({"app_id": "12"}, "app_id and private_key: private_key is missing"),
+    "empty tag": (
+        {"auth_token": "ghp_alice", "tags": ["team-a", ""]},
+        "tags must be a list of non-empty strings",
+    ),
 }
 
 

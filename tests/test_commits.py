@@ -41,6 +41,7 @@ FIELDS = (
     "authored_at",
     "committed_at",
     "parent_count",
+    "parent_shas",
     "additions",
     "deletions",
     "changed_files",

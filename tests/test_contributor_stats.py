@@ -57,6 +57,7 @@ def test_one_row_per_contributor_and_active_week(config, github: GitHubSimulator
         "commits",
         "additions",
         "deletions",
+        "tags",
     }
     assert record["owner"] == "acme"
     assert all(

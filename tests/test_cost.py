@@ -205,14 +205,22 @@ def test_first_sync_requests_by_stream(medium: Medium) -> None:
         # Each run's latest attempt's jobs from GraphQL, one query per repository (92 runs),
         # and one for the steps of its unsuccessful jobs.
         ("workflow_jobs", "graphql"): (12 + medium.repos_with_unsuccessful_jobs,) * 2,
+        # 100 issues and pull requests (GitHub's issue listing holds both) a page: 198 each.
+        ("issues", "core"): (24, 24),
+        # 100 comments a page (10,327, most on pull requests), keyset pages overlapping by one.
+        ("issue_comments", "core"): (108, 108),
+        # 100 deployments with their statuses a query.
+        ("deployments", "graphql"): (12, 12),
     }
     assert medium.first.by_stream() == expected
     assert (medium.pull_pages, medium.history_pages) == (48, 36)
     # The target: at most 400 points.
-    assert medium.first.points == sum(points for _, points in expected.values()) == 206
+    assert medium.first.points == sum(points for _, points in expected.values()) == 350
     records = {name: len(rows) for name, rows in medium.first.result.records.items()}
     assert (records["workflow_runs"], records["workflow_jobs"]) == (1_104, 2_199)
-    assert sum(records.values()) == 18_715
+    assert (records["issues"], records["issue_comments"]) == (180, 10_327)
+    assert (records["deployments"], records["deployment_statuses"]) == (144, 463)
+    assert sum(records.values()) == 29_829
 
 
 def test_earlier_attempts_cost_two_requests_each(medium: Medium) -> None:
@@ -232,27 +240,30 @@ def test_earlier_attempts_cost_two_requests_each(medium: Medium) -> None:
 
 def test_first_sync_graphql_queries_cost_what_the_design_says(medium: Medium) -> None:
     queries = medium.first.graphql()
-    assert len(queries) == 1 + 48 + 36 + 12 + medium.repos_with_unsuccessful_jobs
+    assert len(queries) == 1 + 48 + 36 + 12 + medium.repos_with_unsuccessful_jobs + 12
     # Every query costs 1 point: pages of 49 pull requests, 100 commits, 100 runs' check runs
-    # without steps, the probe's 12 repositories.
+    # without steps, 100 deployments with their statuses, the probe's 12 repositories.
     assert {q.points for q in queries} == {1}
 
 
 # -- a sync without change ----------------------------------------------------------------------
 
 
-def test_repeated_sync_costs_the_probe_alone(medium: Medium) -> None:
+def test_repeated_sync_costs_the_probe_and_the_open_deployments(medium: Medium) -> None:
     repeat = medium.repeat
     assert repeat.result.records == {}
-    assert repeat.points == 1  # the target: at most 25
+    assert repeat.points == 1 + 12  # the target: at most 25
     # One probe for the 12 repositories: no pull request is newer than its bookmark and no
-    # branch head moved, so no repository is asked.
-    assert [(r.path, r.points) for r in repeat.graphql()] == [("/graphql", 1)]
+    # branch head moved, so no repository is asked for them. Deployments have no such signal:
+    # one query per repository asks for new ones and the open ones' statuses.
+    assert [(r.path, r.points) for r in repeat.graphql()] == [("/graphql", 1)] * 13
     assert repeat.by_stream()[(PROBE_STREAM, "graphql")] == (1, 1)
+    assert repeat.by_stream()[("deployments", "graphql")] == (12, 12)
     # Every REST listing is asked with its ETag and answers 304 (no point).
     rest = [r for r in repeat.log if r.path != "/graphql"]
     assert {r.status for r in rest} == {304}
-    assert len(rest) == 1 + 12 * (4 + 1 + 1 + 1)  # selection; traffic, stats, releases, runs
+    # selection; traffic, stats, releases, runs, issues, comments
+    assert len(rest) == 1 + 12 * (4 + 1 + 1 + 1 + 2)
     assert all(r.if_none_match for r in rest)
 
 
@@ -263,8 +274,9 @@ def test_repeated_sync_costs_the_probe_alone(medium: Medium) -> None:
 def test_after_a_change_points_follow_what_changed(medium: Medium, count: int) -> None:
     changed = medium.changed[count]
     # Per changed repository: its pull request page, a history page, the runs' window page
-    # (changed: a new run) and the new run's jobs in one GraphQL query; plus the probe.
-    assert changed.points == 1 + 4 * count
+    # (changed: a new run), the new run's jobs in one GraphQL query, and the issue listing's
+    # page (it holds the edited pull request); plus the probe and the deployments' queries.
+    assert changed.points == 1 + 5 * count + 12
     assert changed.by_stream() == {
         ("repositories", "core"): (1, 0),
         (PROBE_STREAM, "graphql"): (1, 1),
@@ -275,6 +287,11 @@ def test_after_a_change_points_follow_what_changed(medium: Medium, count: int) -
         **{(name, "core"): (12, 0) for name in TRAFFIC},
         ("workflow_runs", "core"): (12, count),
         ("workflow_jobs", "graphql"): (count, count),
+        # With 6: one repository's listing ended on a full page at the last sync; that page
+        # answers 304 and the request after it finds the edited pull request.
+        ("issues", "core"): ({2: 12, 6: 13}[count], count),
+        ("issue_comments", "core"): (12, 0),
+        ("deployments", "graphql"): (12, 12),
     }
     records = changed.result.records
     assert len(records["pull_requests"]) == len(records["commits"]) == count

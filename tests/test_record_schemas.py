@@ -77,5 +77,5 @@ def test_every_record_is_exactly_its_schema(config, world: World):
         mutation(world, random.Random(f"schemas:{name}"))  # noqa: S311 -- test data
     second = run_sync(config, state=first.state)
 
-    assert len(first.records) == 13
+    assert len(first.records) == 17
     assert problems(first) + problems(second) == []

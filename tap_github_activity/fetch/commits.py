@@ -122,6 +122,8 @@ def commit_record(node: Mapping[str, Any], include_emails: bool) -> dict[str, An
         "authored_at": node.get("authoredDate"),
         "committed_at": node["committedDate"],
         "parent_count": node["parents"]["totalCount"],
+        # The walk asks up to 100 parents (git allows more: an octopus merge of 100+ heads).
+        "parent_shas": [parent["oid"] for parent in node["parents"]["nodes"]],
         "additions": node.get("additions"),
         "deletions": node.get("deletions"),
         "changed_files": node.get("changedFilesIfAvailable"),

@@ -89,6 +89,7 @@ query PullRequestPage($owner: String!, $name: String!, $cursor: String, $pageSiz
         updatedAt
         closedAt
         mergedAt
+        mergeCommit { oid }
         author { ...ActorFields }
         mergedBy { ...ActorFields }
         baseRefName
@@ -204,6 +205,7 @@ def pull_request_record(pull: Pull) -> dict[str, Any]:
         "updated_at": node["updatedAt"],
         "closed_at": node.get("closedAt"),
         "merged_at": node.get("mergedAt"),
+        "merge_commit_sha": (node.get("mergeCommit") or {}).get("oid"),
         "author_login": actor_login(author),
         "author_id": author.get("databaseId"),
         "author_type": author.get("__typename"),

@@ -51,6 +51,7 @@ __all__ = [
     "EVENT_UUID",
     "REPOSITORY_CONTEXT",
     "SCHEMAS",
+    "TAGS",
     "GitHubStream",
     "event_uuid",
 ]
@@ -68,7 +69,15 @@ EVENT_UUID = th.Property(
     "for event stores that deduplicate by uuid (PostHog).",
 )
 
-# The partition every per-repository record carries (singer-sdk adds the context to records).
+# Every record of every stream carries the `tags` setting (post_process).
+TAGS = th.Property(
+    "tags",
+    th.ArrayType(th.StringType),
+    description="The tags setting of the configuration that extracted the record.",
+)
+
+# The partition every per-repository record carries (singer-sdk adds the context to records),
+# and the tags.
 REPOSITORY_CONTEXT = th.PropertiesList(
     th.Property(
         "repo_id",
@@ -83,6 +92,7 @@ REPOSITORY_CONTEXT = th.PropertiesList(
         th.StringType,
         description="The repository's default branch when the record was read.",
     ),
+    TAGS,
 )
 
 
@@ -126,6 +136,7 @@ class GitHubStream(ThrottledStateStream):
         if self.emits_event_uuid:
             key = tuple((context or {}).get(k, row.get(k)) for k in self.primary_keys)
             row["event_uuid"] = event_uuid(self.name, key)
+        row["tags"] = list(self.github_tap.settings.tags)
         return row
 
     def take(self, items: Iterable[Item], context: Context | None) -> Iterable[dict[str, Any]]:

@@ -60,6 +60,12 @@ class CommitsStream(RepositoryStream):
             th.IntegerType,
             description="Number of parents: 2 or more for a merge commit.",
         ),
+        th.Property(
+            "parent_shas",
+            th.ArrayType(th.StringType),
+            description="The parents' shas, first parent first (which commits a deployment "
+            "shipped: those reachable from its sha and not from the one before).",
+        ),
         th.Property("additions", th.IntegerType, description="Lines added."),
         th.Property("deletions", th.IntegerType, description="Lines deleted."),
         th.Property(

@@ -61,6 +61,12 @@ class PullRequestsStream(PullRequestFamilyStream):
         th.Property("closed_at", th.DateTimeType),
         th.Property("merged_at", th.DateTimeType),
         th.Property(
+            "merge_commit_sha",
+            th.StringType,
+            description="The commit the merge created (GraphQL mergeCommit: REST API version "
+            "2026-03-10 drops merge_commit_sha); null unless merged.",
+        ),
+        th.Property(
             "author_login", th.StringType, description="As REST spells it (bots end in [bot])."
         ),
         th.Property("author_id", th.IntegerType, description="The author's account id."),

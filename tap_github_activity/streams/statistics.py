@@ -12,7 +12,7 @@ from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from tap_github_activity.fetch.statistics import fetch_statistics
-from tap_github_activity.streams.base import GitHubStream
+from tap_github_activity.streams.base import TAGS, GitHubStream
 
 __all__ = ["ContributorStatsStream"]
 
@@ -69,6 +69,7 @@ class ContributorStatsStream(GitHubStream):
             th.IntegerType,
             description="Lines deleted; null where GitHub gives no line counts.",
         ),
+        TAGS,
     ).to_dict()
 
     @override

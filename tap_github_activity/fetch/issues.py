@@ -1,0 +1,155 @@
+"""Issues and issue comments of one repository (streams `issues` and `issue_comments`).
+
+Both listings are read by `updated_at` since the last sync (fetch/updated_since.py): REST is the
+cheapest exact way, as its conditional requests make a sync with no change free, and
+/issues/comments is the only repository-wide comment listing (GraphQL has none).
+
+GitHub's /issues lists pull requests too (with a `pull_request` key): they are not emitted here
+(the `pull_requests` stream has them) but tell which numbers are pull requests. A comment does
+not say whether its parent is a pull request; a number this sync's issue listing did not show
+(an edited comment on an older thread), or every number when `issues` is not selected, is asked
+of GraphQL (`issueOrPullRequest`, 1 point for up to 100 numbers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from tap_github_activity.fetch import Item, Keep, Request, Row, repository_query
+from tap_github_activity.fetch.text import without_nul
+from tap_github_activity.fetch.updated_since import UpdatedSince
+from tap_github_activity.records import flatten
+from tap_github_activity.timestamps import format_time
+
+__all__ = ["COMMENT_FIELDS", "ISSUE_FIELDS", "fetch_issues"]
+
+ISSUES = "issues"
+COMMENTS = "issue_comments"
+KIND_LOOKUP_BATCH = 100
+
+# Record field -> dotted path in GitHub's issue payload (the schema is derived from these).
+ISSUE_FIELDS = {
+    "id": "id",
+    "node_id": "node_id",
+    "number": "number",
+    "title": "title",
+    "state": "state",
+    "state_reason": "state_reason",
+    "issue_type": "type.name",
+    "milestone_title": "milestone.title",
+    "milestone_number": "milestone.number",
+    "milestone_due_on": "milestone.due_on",
+    "author_login": "user.login",
+    "author_id": "user.id",
+    "author_association": "author_association",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "closed_at": "closed_at",
+    "comment_count": "comments",
+    "reactions_total": "reactions.total_count",
+    "locked": "locked",
+    "html_url": "html_url",
+    "body": "body",
+}
+
+# Record field -> dotted path in GitHub's issue comment payload.
+COMMENT_FIELDS = {
+    "id": "id",
+    "node_id": "node_id",
+    "author_login": "user.login",
+    "author_id": "user.id",
+    "author_association": "author_association",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "html_url": "html_url",
+    "body": "body",
+}
+
+
+def fetch_issues(request: Request) -> Iterator[Item]:
+    """The wanted streams' rows changed since their state, each followed by its new state (kept
+    once its listing is read to the end: a failure leaves the old one)."""
+    # number -> whether it is a pull request, as this sync's issue listing shows them
+    kinds: dict[int, bool] = {}
+    if request.wants(ISSUES):
+        issues = _listing(request, ISSUES, "issues", {"state": "all"})
+        for payload in issues.items():
+            is_pull = "pull_request" in payload
+            kinds[int(payload["number"])] = is_pull
+            if not is_pull:
+                yield Row(ISSUES, _issue(request, payload))
+        yield Keep(ISSUES, {"listing": issues.bookmark()})
+    if request.wants(COMMENTS):
+        yield from _comments(request, kinds)
+
+
+def _listing(
+    request: Request, stream: str, endpoint: str, params: Mapping[str, Any]
+) -> UpdatedSince:
+    repository = request.repository
+    path = f"/repos/{repository.owner}/{repository.name}/{endpoint}"
+    saved = (request.state.get(stream) or {}).get("listing") or {}
+    start = request.start.get(stream)
+    if not saved and start is not None:
+        # A first sync reads from start_date on.
+        saved = {"path": path, "since": format_time(start)}
+    return UpdatedSince(request.client, path, stream, repository.owner, params, saved)
+
+
+def _comments(request: Request, kinds: dict[int, bool]) -> Iterator[Item]:
+    comments = _listing(request, COMMENTS, "issues/comments", {})
+    pending: list[dict[str, Any]] = []
+    for payload in comments.items():
+        record = _comment(request, payload)
+        number = record["issue_number"]
+        if number in kinds:
+            record["is_pull_request"] = kinds[number]
+            yield Row(COMMENTS, record)
+        else:
+            pending.append(record)
+    if pending:
+        kinds.update(_kinds(request, {r["issue_number"] for r in pending}))
+        for record in pending:
+            record["is_pull_request"] = kinds.get(record["issue_number"])
+            yield Row(COMMENTS, record)
+    yield Keep(COMMENTS, {"listing": comments.bookmark()})
+
+
+def _issue(request: Request, payload: Mapping[str, Any]) -> dict[str, Any]:
+    record = flatten(payload, ISSUE_FIELDS)
+    record["labels"] = [label["name"] for label in payload.get("labels") or []]
+    record["assignees"] = [user["login"] for user in payload.get("assignees") or []]
+    if not request.settings.include_bodies:
+        record["body"] = None
+    return without_nul(record)  # type: ignore[no-any-return]
+
+
+def _comment(request: Request, payload: Mapping[str, Any]) -> dict[str, Any]:
+    record = flatten(payload, COMMENT_FIELDS)
+    # issue_url ends with the issue's (or pull request's) number.
+    record["issue_number"] = int(str(payload["issue_url"]).rsplit("/", 1)[1])
+    record["is_pull_request"] = None
+    if not request.settings.include_bodies:
+        record["body"] = None
+    return without_nul(record)  # type: ignore[no-any-return]
+
+
+def _kinds(request: Request, numbers: Iterable[int]) -> dict[int, bool]:
+    """number -> is a pull request, asked of GraphQL; a number GitHub no longer knows (a
+    deleted issue) is left out."""
+    kinds: dict[int, bool] = {}
+    ordered = sorted(numbers)
+    for start in range(0, len(ordered), KIND_LOOKUP_BATCH):
+        batch = ordered[start : start + KIND_LOOKUP_BATCH]
+        fields = " ".join(f"n{n}: issueOrPullRequest(number: {n}) {{ __typename }}" for n in batch)
+        query = (
+            "query($owner: String!, $name: String!) { "
+            f"repository(owner: $owner, name: $name) {{ {fields} }} rateLimit {{ cost }} }}"
+        )
+        found = repository_query(request, query, {}, stream=COMMENTS)
+        for number in batch:
+            node = found.get(f"n{number}")
+            if node is not None:
+                kinds[number] = node["__typename"] == "PullRequest"
+    return kinds
