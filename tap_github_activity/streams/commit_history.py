@@ -29,15 +29,14 @@ it stops when every one of those is known. This is ``git rev-list new ^old``, so
   the bookmark: they are not reachable from the previous head (date filters would lose them);
 * the cost of such a merge is the walk down to where the merged branch forked: every commit
   dated after the fork point is listed (1 point per 100), not just the new ones;
-* a force-push (the previous head is no longer an ancestor) is detected by date: in ``git log``
-  order the previous head comes before any commit older than itself, so meeting a commit more
-  than ``FORCE_PUSH_WINDOW`` older than the previous head, before meeting any known commit,
-  means the previous head is gone. The walk then stops there and what it read is emitted (the
-  rebased commits carry new committer dates). Commits older than that window which a force-push
-  brings onto a branch are not emitted for it.
+* whether the previous head is still an ancestor of the new one is GitHub's answer, not a date
+  guess (tap_github_activity/ancestry.py): the branch's ``compare`` rides in the walk's first
+  query (no extra point). A fast-forward stops after exactly ``behindBy`` new commits, however
+  old their committer dates; a force-push stops at the merge base (one REST compare, 1 point)
+  and emits what the new history brings; a branch reset to an older commit emits nothing.
 
-``start_date`` bounds every walk (``history(since:)`` on a branch's first walk; later walks stop
-at the first commit older than it). Empty repositories (no default branch) give no rows.
+``start_date`` filters the rows (``history(since:)`` on a branch's first walk; later walks are
+bounded by the previous head, never by a date). Empty repositories (no default branch) give no rows.
 """
 
 from __future__ import annotations
@@ -45,17 +44,17 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
+from tap_github_activity.ancestry import Ancestry, compare_alias, from_graphql, rest_ancestry
 from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.streams.children import RepositoryChildStream, full_name
 
 __all__ = [
-    "FORCE_PUSH_WINDOW",
     "GLOB_CHARACTERS",
     "HEADS_PREFIX",
     "HEAD_FRAGMENT",
@@ -69,8 +68,6 @@ __all__ = [
 HISTORY_PAGE_SIZE = 100
 REFS_PAGE_SIZE = 100
 BRANCHES_PER_QUERY = 5
-# git keeps no push times: a force-push is told from clock skew by this margin (see above).
-FORCE_PUSH_WINDOW = timedelta(days=1)
 HEADS_PREFIX = "refs/heads/"
 GLOB_CHARACTERS = frozenset("*?[")
 
@@ -139,45 +136,47 @@ class BranchWalk:
     cursor: str | None = None
     done: bool = False
     reached_known: bool = False
-    force_pushed: bool = False
     lost: bool = False  # the head could not be read (deleted meanwhile)
+    ancestry: Ancestry | None = None  # GitHub's comparison with the previous head
     pending: set[str] = field(default_factory=set)  # parents of new commits not met yet
     new: list[str] = field(default_factory=list)
+    met_new: int = 0  # new commits met, start_date or not
     pages: int = 0
 
     @property
-    def floor(self) -> datetime | None:
-        """Before any known commit is met, a new commit older than this means force-push."""
-        if self.previous is None:
-            return None
-        return _parse_time(self.previous["committed_at"]) - FORCE_PUSH_WINDOW
+    def needs_ancestry(self) -> bool:
+        """A moved branch read before, not compared yet."""
+        return self.previous is not None and self.ancestry is None
+
+    def settle(self, ancestry: Ancestry) -> None:
+        """Bound the walk by GitHub's comparison, before its first page is taken."""
+        self.ancestry = ancestry
+        if ancestry.nothing_new:
+            self.done = True
+        if (base := ancestry.stop_at()) is not None:
+            self.known.add(base)
 
     def take(self, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The commits of one history page that are new on this branch; marks the walk done as
-        soon as nothing new can follow."""
+        """The commits of one history page that are new on this branch (and not before
+        start_date); marks the walk done as soon as nothing new can follow."""
         fresh: list[dict[str, Any]] = []
-        floor = self.floor
+        expected = self.ancestry.new_commits if self.ancestry else None
+        exact_count = self.ancestry is not None and self.ancestry.status == "fast-forward"
         for node in nodes:
             oid = node["oid"]
             parents = [parent["oid"] for parent in node["parents"]["nodes"]]
-            committed = _parse_time(node["committedDate"])
-            if self.since is not None and committed < self.since:
-                self.done = True  # everything after is older still
-                break
             if oid in self.known:
                 self.reached_known = True
                 self.known.update(parents)
                 self.pending.difference_update(parents)
-            elif not self.reached_known and floor is not None and committed < floor:
-                self.force_pushed = True
-                self.done = True
-                break
             else:
                 self.pending.discard(oid)
                 self.pending.update(p for p in parents if p not in self.known)
-                self.new.append(oid)
-                fresh.append(node)
-            if not self.pending:
+                self.met_new += 1
+                if self.since is None or _parse_time(node["committedDate"]) >= self.since:
+                    self.new.append(oid)
+                    fresh.append(node)
+            if not self.pending or (exact_count and self.met_new == expected):
                 self.done = True
                 break
         return fresh
@@ -303,6 +302,10 @@ class CommitHistoryStream(RepositoryChildStream):
             query, variables = self._history_query(batch)
             repository = self._graphql(context, query, variables)
             for index, walk in enumerate(batch):
+                if walk.needs_ancestry:
+                    self._settle(context, walk, repository.get(f"c{index}"))
+                    if walk.done:
+                        continue
                 target = repository.get(f"b{index}")
                 if not target or "history" not in target:
                     self.logger.warning(
@@ -324,17 +327,32 @@ class CommitHistoryStream(RepositoryChildStream):
                     else:
                         walk.done = True
             active = [w for w in walks if not w.done]
-        for walk in walks:
-            if walk.force_pushed:
-                self.logger.warning(
-                    "%s: %s branch %s: the previous head %s is no longer in its history "
-                    "(force-push?): read back to %s only",
-                    self.name,
-                    full_name(context),
-                    walk.head.name,
-                    (walk.previous or {}).get("head"),
-                    _git_timestamp(walk.floor) if walk.floor else "-",
-                )
+
+    def _settle(self, context: Context, walk: BranchWalk, ref: Mapping[str, Any] | None) -> None:
+        """GitHub's comparison of the walk's heads: GraphQL's when it answers for this head,
+        else REST's (a force-push's merge base, or a ref that moved again meanwhile)."""
+        previous = (walk.previous or {})["head"]
+        ancestry = from_graphql(ref, walk.head.oid) or rest_ancestry(
+            self.client,
+            context["owner"],
+            context["repo"],
+            previous,
+            walk.head.oid,
+            stream=self.name,
+        )
+        if ancestry.status in ("diverged", "unknown"):
+            self.logger.warning(
+                "%s: %s branch %s: %s since %s; %s",
+                self.name,
+                full_name(context),
+                walk.head.name,
+                "force-pushed" if ancestry.status == "diverged" else "moved",
+                previous,
+                f"read down to the merge base {ancestry.merge_base}"
+                if ancestry.status == "diverged"
+                else "GitHub no longer knows that commit: read down to the other known heads",
+            )
+        walk.settle(ancestry)
 
     def node_fields(self) -> str:
         """Fields asked for each commit beyond WALK_FIELDS."""
@@ -356,6 +374,11 @@ class CommitHistoryStream(RepositoryChildStream):
                 f"first: {HISTORY_PAGE_SIZE}, after: $a{index}{bound}) "
                 f"{{ ...Page }} }} }}"
             )
+            if walk.needs_ancestry:
+                declarations.append(f"$r{index}: String!, $p{index}: String!")
+                variables[f"r{index}"] = HEADS_PREFIX + walk.head.name
+                variables[f"p{index}"] = (walk.previous or {})["head"]
+                aliases.append(compare_alias(f"c{index}", f"r{index}", f"p{index}"))
         if since is not None and any(w.previous is None for w in batch):
             declarations.append("$since: GitTimestamp")
             variables["since"] = _git_timestamp(since)
