@@ -44,13 +44,14 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from tap_github_activity.ancestry import Ancestry, compare_alias, from_graphql, rest_ancestry
+from tap_github_activity.clock import format_timestamp, parse_timestamp
 from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.streams.children import RepositoryChildStream, full_name
 
@@ -101,15 +102,6 @@ query CommitBranchList($owner: String!, $name: String!, $after: String) {
 
 # Every walk needs each commit's oid, date and parents; `commits` adds the record's fields.
 WALK_FIELDS = "oid committedDate parents(first: 100) { totalCount nodes { oid } }"
-
-
-def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def _git_timestamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -173,7 +165,7 @@ class BranchWalk:
                 self.pending.discard(oid)
                 self.pending.update(p for p in parents if p not in self.known)
                 self.met_new += 1
-                if self.since is None or _parse_time(node["committedDate"]) >= self.since:
+                if self.since is None or parse_timestamp(node["committedDate"]) >= self.since:
                     self.new.append(oid)
                     fresh.append(node)
             if not self.pending or (exact_count and self.met_new == expected):
@@ -381,7 +373,7 @@ class CommitHistoryStream(RepositoryChildStream):
                 aliases.append(compare_alias(f"c{index}", f"r{index}", f"p{index}"))
         if since is not None and any(w.previous is None for w in batch):
             declarations.append("$since: GitTimestamp")
-            variables["since"] = _git_timestamp(since)
+            variables["since"] = format_timestamp(since)
         query = (
             f"query CommitHistory($owner: String!, $name: String!, "
             f"{', '.join(declarations)}) {{ rateLimit {{ cost }} "

@@ -5,25 +5,25 @@ which this stream hands them to in batches.
 
 workflow_runs
 -------------
-GET /repos/{owner}/{repo}/actions/runs lists the latest attempt of each run, newest first. A
-sync reads the runs *created* since a window start: `workflow_runs_lookback_days` (default 3)
-before the bookmark, rounded down to a UTC midnight. Runs queued or running at the last sync
-thereby come back finished, and re-runs of recent runs are seen. The start moves in whole days,
-so the query (and the ETags kept for it) stays the same between the syncs of a day.
+GET /repos/{owner}/{repo}/actions/runs lists the latest attempt of each run, newest first. Runs
+can change for 30 days after they are created (re-runs keep the run's created_at) and until they
+complete: the sync watches `workflow_runs_rerun_window_days` (default 30, GitHub's limit) in
+slices by created time, each asked with the ETags of its pages (tap_github_activity/
+runs_window.py): an unchanged slice answers 304 (no point), a slice with a re-run, a finished
+run or a new run answers 200 and is read again.
 
 - Bookmark: `updated_at`, the latest update emitted (singer-sdk keeps it per repository). A run
-  is emitted when it was updated at or after the bookmark; "at" re-emits the runs of the
-  bookmark's second (an update of that second seen only after the last read is not lost).
-- Cost: every page is asked with the ETag it answered at the last sync (`PagedListing`): an
-  unchanged window costs no point, and a re-run of an older run (which stays on its page) is
-  found although page one did not change. State: one small entry per repository (bookmark,
-  window, the ETags of at most 8 pages); nothing per run.
-- First sync: the runs created before the window (since start_date, if set) are read once,
-  without ETags; the window is read as every later sync reads it, so a second sync without
-  change costs nothing.
+  of a changed slice is emitted when it was updated at or after the bookmark; "at" re-emits the
+  runs of the bookmark's second (an update of that second seen only after the last read is not
+  lost).
+- State: per repository the slices (created range, the ETags of their pages, whether a run was
+  not completed): about 150 characters per 100 runs of the window, at most 40 slices; nothing
+  per run.
+- First sync: every run (since start_date, if set) in one listing, cut into slices of the window
+  read once more each for their ETags when there are more than 100.
 - GitHub serves at most 1,000 runs of a filtered listing: a range that fills them is continued
   with the range ending at the oldest run read (inclusive; runs of that second read twice are
-  dropped). A window over 1,000 runs keeps no ETags (it changes at every sync anyway).
+  dropped). The unfiltered listing has no such cap.
 - Re-runs: every attempt is its own row (primary key id, run_attempt). The listing shows only
   the latest attempt; an earlier one was emitted by the sync that saw it as latest, so a re-run
   seen by a later sync adds a row. The attempts before the latest of a run first listed
@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -54,10 +54,8 @@ from typing_extensions import override
 
 from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.prefetch import POOL, ordered_map
-from tap_github_activity.settings import (
-    DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS,
-    DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS,
-)
+from tap_github_activity.runs_window import Slice, SliceRead, cut, live_slices, load_slices
+from tap_github_activity.settings import DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS
 from tap_github_activity.streams.base import EVENT_UUID, flatten
 from tap_github_activity.streams.children import (
     REPOSITORY_CONTEXT,
@@ -114,13 +112,12 @@ def seconds_between(start: str | None, end: str | None) -> int | None:
     return int((_moment(end) - _moment(start)).total_seconds())
 
 
-def _created(low: datetime | None, high: datetime | None) -> str:
-    """GitHub's `created` qualifier for an inclusive range (None: open)."""
-    if low and high:
-        return f"{_iso(low)}..{_iso(high)}"
-    if low:
-        return f">={_iso(low)}"
-    return f"<={_iso(high)}" if high else "*..*"
+def _listing_params(low: datetime | None, high: datetime | None) -> dict[str, str]:
+    """The listing's filter; none for all runs (an unfiltered listing has no 1,000 cap)."""
+    params = {"exclude_pull_requests": "true"}
+    if low or high:
+        params["created"] = Slice(low, high).created
+    return params
 
 
 def run_record(payload: dict[str, Any]) -> dict[str, Any]:
@@ -346,23 +343,39 @@ class WorkflowRunsStream(RepositoryChildStream):
     ) -> Iterator[dict[str, Any]]:
         state = self.partition_state(context)
         since = self.get_starting_timestamp(context)
-        start = self._window_start(state)
-        window = _created(start, None)
-        saved = state.get("listing") or {}
+        window_start = self._window_start()
+        slices = load_slices(state.get("slices"))
+        if not slices:
+            # A first sync reads every run once (since start_date); a state of the earlier
+            # lookback format, the window.
+            start_date = self.github_tap.settings.start_date
+            first = state.get("replication_key_value") is None
+            low = start_date if first else max(window_start, start_date or window_start)
+            slices = [Slice(low, None)]
+        emitted: set[tuple[Any, ...]] = set()  # (id, attempt, updated_at) emitted this sync
+        kept: list[Slice] = []
         latest_update = None
-        segments: list[tuple[datetime | None, datetime | None, Mapping[str, Any] | None]] = []
-        start_date = self.github_tap.settings.start_date
-        if not saved and (start_date is None or start_date < start):
-            # A first sync: the runs before the window, once.
-            segments.append((start_date, start - timedelta(seconds=1), None))
-        segments.append((start, None, saved if saved.get("created") == window else None))
-        listing: dict[str, Any] = {}
-        for low, high, previous in segments:
-            listing, updated = yield from self._emit(
-                context, low, high, previous, since, batcher=batcher
+        for piece in live_slices(slices, window_start):
+            read = SliceRead()
+            saved, updated = yield from self._emit(
+                context, piece, since, batcher=batcher, read=read, emitted=emitted
             )
-            if updated and (latest_update is None or updated > latest_update):
-                latest_update = updated
+            latest_update = max(filter(None, (latest_update, updated)), default=None)
+            if not read.changed:
+                kept.append(piece)
+                continue
+            if not read.needs_cut() and saved:
+                kept.append(Slice(piece.low, piece.high, saved, read.pending))
+                continue
+            for part in cut(piece, read.runs, window_start):
+                # Each new slice read once for its ETags; what changed meanwhile is emitted.
+                part_read = SliceRead()
+                part.saved, updated = yield from self._emit(
+                    context, part, since, batcher=batcher, read=part_read, emitted=emitted
+                )
+                part.pending = part_read.pending
+                latest_update = max(filter(None, (latest_update, updated)), default=None)
+                kept.append(part)
         if not self.selected and latest_update:
             # singer-sdk advances bookmarks of selected streams only; workflow_jobs alone
             # still needs this one, or every changed page would be emitted from start_date.
@@ -370,43 +383,30 @@ class WorkflowRunsStream(RepositoryChildStream):
                 context, replication_key=self.replication_key, replication_key_value=latest_update
             )
         # Stored only once every page is emitted: an interrupted run asks again.
-        self.remember(context, listing={"created": window, **listing})
+        self.remember(context, slices=[piece.state() for piece in kept])
 
-    def _window_start(self, state: dict[str, Any]) -> datetime:
-        """Lookback days before the bookmark (before now on a first sync), at UTC midnight;
-        never before start_date."""
-        lookback = int(
-            self.config.get("workflow_runs_lookback_days", DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS)
-        )
-        bookmark = (
-            state.get("replication_key_value")
-            if state.get("replication_key") == self.replication_key
-            else None
-        )
-        anchor = (
-            _moment(bookmark)
-            if bookmark
-            else datetime.fromtimestamp(self.client.clock.now(), tz=timezone.utc)
-        )
-        start = (anchor - timedelta(days=lookback)).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        )
-        start_date = self.github_tap.settings.start_date
-        return max(start, start_date) if start_date else start
+    def _window_start(self) -> datetime:
+        """Runs created before this cannot be re-run any more (GitHub: 30 days), or not by the
+        user's choice (workflow_runs_rerun_window_days)."""
+        days = self.github_tap.settings.workflow_runs_rerun_window_days
+        now = datetime.fromtimestamp(self.client.clock.now(), tz=timezone.utc)
+        return (now - timedelta(days=days)).replace(microsecond=0)
 
     def _emit(
         self,
         context: Context,
-        low: datetime | None,
-        high: datetime | None,
-        saved: Mapping[str, Any] | None,
+        piece: Slice,
         since: datetime | None,
         *,
         batcher: _Batcher,
+        read: SliceRead,
+        emitted: set[tuple[Any, ...]],
     ) -> Generator[dict[str, Any], None, tuple[dict[str, Any], str | None]]:
-        """Emit the runs created in [low, high] and updated since `since`, reading on past
-        GitHub's cap. Returns the listing's state for the next read (empty when it took more
-        than one query) and the latest update emitted."""
+        """Emit the runs of a slice updated since `since` and not emitted yet this sync,
+        reading on past GitHub's cap; `read` notes every run read. Returns the listing's state
+        for the next read (empty when it took more than one query) and the latest update
+        emitted."""
+        low, high, saved = piece.low, piece.high, piece.saved
         path = f"/repos/{context['owner']}/{context['repo']}/actions/runs"
         latest_update: str | None = None
         queries = 0
@@ -418,7 +418,7 @@ class WorkflowRunsStream(RepositoryChildStream):
                 path,
                 self.name,
                 context["owner"],
-                {"created": _created(low, high), "exclude_pull_requests": "true"},
+                _listing_params(low, high),
                 saved,
             )
             served, oldest, at_oldest = 0, None, set[int]()
@@ -427,19 +427,24 @@ class WorkflowRunsStream(RepositoryChildStream):
                     continue
                 runs = page.data.get("workflow_runs") or []
                 served += len(runs)
-                emitted = []
+                fresh = []
                 for payload in runs:
                     if payload["created_at"] != oldest:
                         oldest, at_oldest = payload["created_at"], set()
                     at_oldest.add(payload["id"])
-                    if payload["id"] in read_before or (
+                    if payload["id"] in read_before:
+                        continue
+                    read.add(payload)
+                    key = (payload["id"], payload.get("run_attempt"), payload["updated_at"])
+                    if key in emitted or (
                         since is not None and _moment(payload["updated_at"]) < since
                     ):
                         continue
+                    emitted.add(key)
                     if latest_update is None or payload["updated_at"] > latest_update:
                         latest_update = payload["updated_at"]
-                    emitted.append(payload)
-                yield from self._attempt_records(context, emitted, since, batcher)
+                    fresh.append(payload)
+                yield from self._attempt_records(context, fresh, since, batcher)
             if served < LISTING_CAP or oldest is None:
                 return (listing.saved_state() if queries == 1 else {}), latest_update
             if high is not None and _moment(oldest) >= high:
@@ -457,7 +462,7 @@ class WorkflowRunsStream(RepositoryChildStream):
                 self.name,
                 full_name(context),
                 LISTING_CAP,
-                _created(low, high),
+                Slice(low, high).created,
                 oldest,
             )
             high, saved, read_before = _moment(oldest), None, at_oldest
