@@ -85,7 +85,11 @@ def _actor_fields(
 
 
 class CommitsStream(CommitHistoryStream):
-    """Commits of the selected branches, once each, with their line counts."""
+    """Commits of the selected branches, once each, with their line counts.
+
+    Incremental: every commit that arrived on a branch, however old its date (GitHub's compare
+    says whether the previous head is an ancestor; a force-push is read to the merge base). A
+    commit that left a branch stays (Singer has no delete)."""
 
     name = "commits"
     primary_keys = ("repo_id", "sha")
@@ -213,7 +217,10 @@ class CommitsStream(CommitHistoryStream):
 
 class CommitBranchesStream(CommitHistoryStream):
     """Which selected branches contain which commits: a row when a commit is first seen on a
-    branch (rows are never retracted)."""
+    branch (rows are never retracted).
+
+    Incremental: every commit newly on a branch (fast-forward, force-push, new or renamed
+    branch). Leaving a branch is not retracted: the rows mean "was seen on"."""
 
     name = "commit_branches"
     primary_keys = ("repo_id", "branch", "sha")

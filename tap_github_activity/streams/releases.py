@@ -108,7 +108,10 @@ class PagedListing:
 
 class ReleasesStream(RepositoryChildStream):
     """A repository's releases (drafts too, for credentials with push access), assets nested.
-    Only the listing pages that changed since the last run are emitted (see the module)."""
+    Only the listing pages that changed since the last run are emitted (see the module).
+
+    Incremental: every change to a release or asset (download counts too: the page's ETag
+    changes). A deleted release is not retracted (Singer has no delete)."""
 
     name = "releases"
     primary_keys = ("id",)

@@ -250,7 +250,9 @@ class DailyTrafficStream(TrafficStream):
 
 
 class TrafficViewsStream(DailyTrafficStream):
-    """Page views per repository and day (GitHub keeps 14 days; today's count still grows)."""
+    """Page views per repository and day (GitHub keeps 14 days; today's count still grows).
+
+    Incremental: every day of the last 14; older days GitHub no longer serves."""
 
     name = "traffic_views"
     path = "/repos/{owner}/{repo}/traffic/views"
@@ -258,7 +260,9 @@ class TrafficViewsStream(DailyTrafficStream):
 
 
 class TrafficClonesStream(DailyTrafficStream):
-    """Clones per repository and day (GitHub keeps 14 days; today's count still grows)."""
+    """Clones per repository and day (GitHub keeps 14 days; today's count still grows).
+
+    Incremental: every day of the last 14; older days GitHub no longer serves."""
 
     name = "traffic_clones"
     path = "/repos/{owner}/{repo}/traffic/clones"
@@ -295,7 +299,9 @@ class SnapshotTrafficStream(TrafficStream):
 
 
 class TrafficReferrersStream(SnapshotTrafficStream):
-    """The top 10 referring sites of the last 14 days, one snapshot per repository and day."""
+    """The top 10 referring sites of the last 14 days, one snapshot per repository and day.
+
+    Incremental: one snapshot per day the tap runs; days without a run have none."""
 
     name = "traffic_referrers"
     primary_keys = ("repo_id", "snapshot_date", "referrer")
@@ -323,7 +329,9 @@ class TrafficReferrersStream(SnapshotTrafficStream):
 
 
 class TrafficPathsStream(SnapshotTrafficStream):
-    """The top 10 viewed paths of the last 14 days, one snapshot per repository and day."""
+    """The top 10 viewed paths of the last 14 days, one snapshot per repository and day.
+
+    Incremental: one snapshot per day the tap runs; days without a run have none."""
 
     name = "traffic_paths"
     primary_keys = ("repo_id", "snapshot_date", "path")

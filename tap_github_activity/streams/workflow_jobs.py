@@ -113,7 +113,10 @@ query WorkflowJobSteps($ids: [ID!]!) {
 
 
 class WorkflowJobsStream(RepositoryChildStream):
-    """The jobs of the run attempts workflow_runs emitted, batched (see the module)."""
+    """The jobs of the run attempts workflow_runs emitted, batched (see the module).
+
+    Incremental: the jobs of every new attempt workflow_runs emits (earlier attempts only with
+    workflow_runs_earlier_attempts)."""
 
     name = "workflow_jobs"
     primary_keys = ("id",)

@@ -225,7 +225,10 @@ def _run_properties() -> list[th.Property[Any]]:
 
 
 class WorkflowRunsStream(RepositoryChildStream):
-    """Workflow runs, one row per attempt; see the module for the window and the bookmark."""
+    """Workflow runs, one row per attempt; see the module for the window and the bookmark.
+
+    Incremental: new runs, runs finishing, and re-runs up to 30 days after creation (GitHub's
+    limit). Not an attempt re-run again before the next sync (GitHub lists the latest only)."""
 
     name = "workflow_runs"
     primary_keys = ("id", "run_attempt")
