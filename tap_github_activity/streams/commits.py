@@ -183,8 +183,14 @@ class CommitsStream(CommitHistoryStream):
         known = None if exact else {b["head"] for b in bookmarks.values() if b.get("head")}
         walks = self.plan(heads, bookmarks, known_heads=known)
         emitted: set[str] = set()
+        # With membership each branch is walked from its own bookmark; commits reachable from
+        # any branch's previous head (a renamed branch, a rebase onto the default branch) were
+        # emitted by an earlier run: marked down the walk (children come before parents).
+        earlier = {b["head"] for b in bookmarks.values() if b.get("head")}
         for _, node in self.walk(context, walks):
-            if node["oid"] not in emitted:
+            if node["oid"] in earlier:
+                earlier.update(parent["oid"] for parent in node["parents"]["nodes"])
+            elif node["oid"] not in emitted:
                 emitted.add(node["oid"])
                 yield self.to_record(node)
         self.remember(context, branches=self.new_bookmarks(heads, bookmarks, walks))
