@@ -388,13 +388,15 @@ def mutate_actions(world: World, rng: random.Random) -> None:
             for run in runs:
                 if run.latest.status != "completed":
                     finish(world, run, rng, now)
-            done = [r for r in runs if r.latest.status == "completed"]
-            if done:
-                rerun(world, rng.choice(done[:-1] or done), rng, now - timedelta(minutes=5))
             rerunnable = [
-                r for r in done if now - r.created_at <= RERUN_WINDOW - timedelta(hours=1)
+                r
+                for r in runs
+                if r.latest.status == "completed"
+                and now - r.created_at <= RERUN_WINDOW - timedelta(hours=1)
             ]
             if rerunnable:
+                pick = rng.choice(rerunnable[:-1] or rerunnable)
+                rerun(world, pick, rng, now - timedelta(minutes=5))
                 oldest = min(rerunnable, key=lambda r: (r.created_at, r.id))
                 rerun(world, oldest, rng, now - timedelta(minutes=4))
             add_run(world, repo, rng, now - timedelta(minutes=9), "success")
