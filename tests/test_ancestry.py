@@ -39,6 +39,12 @@ def compare(github: GitHubSimulator, branch: str, previous: str) -> dict[str, An
     return answer["data"]["repository"]["c"]  # type: ignore[no-any-return]
 
 
+def api_git(world: World) -> tuple[Any, sim.GitRepo]:
+    api = world.repo("acme", "api")
+    assert api is not None
+    return api, sim.git(world, api)
+
+
 def client(github: GitHubSimulator) -> GitHubClient:
     config = {"auth_token": "ghp_alice", "api_url": github.api_url, "repositories": ["acme/*"]}
     return GitHubClient(Settings.from_config(config, version="test"))
@@ -47,9 +53,7 @@ def client(github: GitHubSimulator) -> GitHubClient:
 def test_a_fast_forward_by_old_dated_commits_is_behind_by_exactly_them(
     github: GitHubSimulator, world: World
 ):
-    api = world.repo("acme", "api")
-    assert api is not None
-    data = sim.git(world, api)
+    api, data = api_git(world)
     previous = data.branches["main"]
     made = sim.push_old_dated(world, api, seeded(1), "main", days_old=20)
 
@@ -66,9 +70,7 @@ def test_a_fast_forward_by_old_dated_commits_is_behind_by_exactly_them(
 
 
 def test_a_force_push_diverges_and_rest_names_the_merge_base(github: GitHubSimulator, world: World):
-    api = world.repo("acme", "api")
-    assert api is not None
-    data = sim.git(world, api)
+    api, data = api_git(world)
     previous = data.branches["feature/search"]
     fork = data.merge_base(previous, data.branches["main"])
     rebased = sim.force_push(world, api, "feature/search")
@@ -91,9 +93,7 @@ def test_a_force_push_diverges_and_rest_names_the_merge_base(github: GitHubSimul
 def test_a_reset_is_not_ahead_and_an_unknown_commit_is_unknown(
     github: GitHubSimulator, world: World
 ):
-    api = world.repo("acme", "api")
-    assert api is not None
-    data = sim.git(world, api)
+    _api, data = api_git(world)
     previous = data.branches["main"]
     data.branches["main"] = data.first_parents(previous)[3].oid
 
@@ -112,9 +112,7 @@ def test_a_reset_is_not_ahead_and_an_unknown_commit_is_unknown(
 
 
 def test_rest_compare_pages_the_commits_only_head_has(github: GitHubSimulator, world: World):
-    api = world.repo("acme", "api")
-    assert api is not None
-    data = sim.git(world, api)
+    _api, data = api_git(world)
     base = data.first_parents(data.branches["main"])[7].oid
     head = data.branches["main"]
     url = f"{github.api_url}/repos/acme/api/compare/{base}...{head}"
