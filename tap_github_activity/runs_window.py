@@ -35,6 +35,7 @@ __all__ = [
     "SLICE_RUNS",
     "RunSeen",
     "Slice",
+    "SliceRead",
     "cut",
     "live_slices",
     "load_slices",
@@ -161,6 +162,13 @@ class SliceRead:
         """A run read was not completed."""
         return any(not r.completed for r in self.runs)
 
-    def needs_cut(self, per_slice: int = SLICE_RUNS) -> bool:
-        """More runs than a slice should hold (several pages whose ETags shift together)."""
-        return len(self.runs) > per_slice
+    def needs_cut(self, piece: Slice, saved: Mapping[str, Any]) -> bool:
+        """Whether `piece`, just read, is to be cut: the open slice holding more than a page
+        (new runs shift all its pages), a read that took more than one query (GitHub's cap),
+        or pages beyond those whose ETags are kept. A closed slice of several pages stays: its
+        pages only change when their runs do."""
+        if not saved:
+            return True
+        if piece.high is None and len(self.runs) > SLICE_RUNS:
+            return True
+        return len(saved.get("etags") or []) < int(saved.get("pages") or 0)

@@ -11,7 +11,15 @@ from datetime import datetime, timedelta, timezone
 
 from github_simulator import FakeClock, GitHubSimulator, World
 from github_simulator import actions as sim
-from tap_github_activity.runs_window import RunSeen, Slice, cut, live_slices, load_slices
+from tap_github_activity.runs_window import (
+    RunSeen,
+    Slice,
+    SliceRead,
+    cut,
+    live_slices,
+    load_slices,
+)
+from tap_github_activity.streams import workflow_runs
 from tests.conftest import run_sync
 
 NOW = datetime(2026, 6, 30, 12, tzinfo=timezone.utc)
@@ -108,3 +116,45 @@ def test_a_run_older_than_the_window_still_running_is_seen_finishing(
         (waiting.id, "completed")
     ]
     assert github.points("core") == 1 + 1  # the repositories, and the one slice that changed
+
+
+def test_only_the_open_slice_or_an_incomplete_read_is_cut():
+    read = SliceRead(runs=runs(150, every=timedelta(minutes=1)), changed=True)
+    two_pages = {"etags": ["a", "b"], "pages": 2}
+    assert read.needs_cut(Slice(WINDOW, None), two_pages)
+    assert not read.needs_cut(Slice(WINDOW, NOW), two_pages)  # closed: its pages are stable
+    assert read.needs_cut(Slice(WINDOW, NOW), {})  # over GitHub's cap: several queries
+    assert read.needs_cut(Slice(WINDOW, NOW), {"etags": ["a"] * 8, "pages": 9})
+
+
+def test_a_repository_keeps_at_most_max_slices(
+    config, github: GitHubSimulator, world: World, clock: FakeClock, monkeypatch
+):
+    monkeypatch.setattr(workflow_runs, "MAX_SLICES", 3)
+    api = world.repo("acme", "api")
+    assert api is not None
+    rng = random.Random(4)  # noqa: S311 -- reproducible test data, not cryptography
+    for index in range(450):
+        sim.add_run(world, api, rng, world.now() - timedelta(hours=index + 1), "success", jobs=1)
+    state: dict = {}
+    seen: set = set()
+    for sync in range(4):
+        if sync:
+            clock.advance(3600)
+            for index in range(120):  # more than a page of new runs since the last sync
+                created = world.now() - timedelta(seconds=20 * index)
+                sim.add_run(world, api, rng, created, "success", jobs=1)
+        result = run_sync(config, state=state, streams={"workflow_runs"})
+        state = result.state
+        seen |= {
+            (r["id"], r["run_attempt"])
+            for r in result.records.get("workflow_runs", [])
+            if r["repo_id"] == api.id
+        }
+        slices = next(
+            p["slices"]
+            for p in state["bookmarks"]["workflow_runs"]["partitions"]
+            if p["context"]["repo"] == "api"
+        )
+        assert len(slices) <= 3
+    assert seen == {(run.id, run.latest.number) for run in sim.runs_of(world, api)}

@@ -54,7 +54,14 @@ from typing_extensions import override
 
 from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.prefetch import POOL, ordered_map
-from tap_github_activity.runs_window import Slice, SliceRead, cut, live_slices, load_slices
+from tap_github_activity.runs_window import (
+    MAX_SLICES,
+    Slice,
+    SliceRead,
+    cut,
+    live_slices,
+    load_slices,
+)
 from tap_github_activity.settings import DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS
 from tap_github_activity.streams.base import EVENT_UUID, flatten
 from tap_github_activity.streams.children import (
@@ -358,7 +365,8 @@ class WorkflowRunsStream(RepositoryChildStream):
         emitted: set[tuple[Any, ...]] = set()  # (id, attempt, updated_at) emitted this sync
         kept: list[Slice] = []
         latest_update = None
-        for piece in live_slices(slices, window_start):
+        live = live_slices(slices, window_start)
+        for piece in live:
             read = SliceRead()
             saved, updated = yield from self._emit(
                 context, piece, since, batcher=batcher, read=read, emitted=emitted
@@ -367,10 +375,13 @@ class WorkflowRunsStream(RepositoryChildStream):
             if not read.changed:
                 kept.append(piece)
                 continue
-            if not read.needs_cut() and saved:
+            # The other slices keep their share of the repository's bound; at the bound the
+            # open slice grows (more pages a change) until older slices leave the window.
+            share = MAX_SLICES - len(live) + 1
+            if not read.needs_cut(piece, saved) or (share < 2 and saved):
                 kept.append(Slice(piece.low, piece.high, saved, read.pending))
                 continue
-            for part in cut(piece, read.runs, window_start):
+            for part in cut(piece, read.runs, window_start, max_slices=max(share, 1)):
                 # Each new slice read once for its ETags; what changed meanwhile is emitted.
                 part_read = SliceRead()
                 part.saved, updated = yield from self._emit(
