@@ -27,8 +27,8 @@ it stops when every one of those is known. This is ``git rev-list new ^old``, so
 
 * commits of a long-lived branch merged today are emitted although their dates are older than
   the bookmark: they are not reachable from the previous head (date filters would lose them);
-* the cost of such a merge is the walk down to where the merged branch forked: every commit
-  dated after the fork point is listed (1 point per 100), not just the new ones;
+* the cost of such a merge is the walk down to its oldest new commit in that order: every
+  commit dated after it is listed (1 point per 100), not just the new ones;
 * whether the previous head is still an ancestor of the new one is GitHub's answer, not a date
   guess (tap_github_activity/ancestry.py): the branch's ``compare`` rides in the walk's first
   query (no extra point). A fast-forward stops after exactly ``behindBy`` new commits, however
@@ -36,7 +36,8 @@ it stops when every one of those is known. This is ``git rev-list new ^old``, so
   and emits what the new history brings; a branch reset to an older commit emits nothing.
 
 ``start_date`` filters the rows (``history(since:)`` on a branch's first walk; later walks are
-bounded by the previous head, never by a date). Empty repositories (no default branch) give no rows.
+bounded by the previous head, never by a date). Empty repositories (no default branch) give no
+rows. docs/incremental.md has what a run is guaranteed to catch.
 """
 
 from __future__ import annotations

@@ -25,7 +25,9 @@ streams/commit_history.py (``CommitHistoryStream``, the base of both streams).
 The ``commits`` stream, when ``commit_branches`` is not selected, also treats every other
 branch's previous head as known (those commits were emitted), so a new feature branch costs a
 walk down to its fork point, not its whole history. Membership needs each branch's own history,
-so when it is selected both streams walk each branch from its own bookmark, and
+so when it is selected both streams walk each branch from its own bookmark (``commits`` then
+emits no row for a commit reachable from any branch's previous head: a renamed branch, or one
+rebased onto the default branch, brings no row again), and
 ``commit_branches`` reuses the walk ``commits`` just made for the same repository (no second
 request) when their bookmarks agree. Either stream works alone.
 
