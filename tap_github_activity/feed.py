@@ -15,9 +15,9 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from tap_github_activity.fetch import Item, Repository
 
@@ -40,6 +40,46 @@ class Job:
 Prepare = Callable[[Repository, str], Job | None]
 
 
+class _Pool:
+    """A fixed number of daemon threads, started at once: a fetch still running when the run
+    ends (a request, a rate-limit wait) does not hold the process."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self._tasks: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        for _ in range(threads):
+            threading.Thread(target=self._serve, daemon=True, name="tap-github-activity").start()
+
+    def submit(self, function: Callable[..., R], *args: Any) -> Future[R]:
+        future: Future[R] = Future()
+        self._tasks.put((lambda: function(*args), future))
+        return future
+
+    def _serve(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            function, future = task
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(function())
+                except BaseException as exc:  # the caller reads it from the future
+                    future.set_exception(exc)
+            del task, function, future
+
+    def shutdown(self) -> None:
+        """Cancel what has not started; each thread ends after its current task."""
+        while True:
+            try:
+                task = self._tasks.get_nowait()
+            except queue.Empty:
+                break
+            if task is not None:
+                task[1].cancel()
+        for _ in range(self.threads):
+            self._tasks.put(None)
+
+
 class _End:
     """The end of a fetch's items (`error` when it raised)."""
 
@@ -50,7 +90,7 @@ class _End:
 class _Delivery:
     """One (repository, family) fetch: its items, per consuming stream."""
 
-    def __init__(self, job: Job, pool: ThreadPoolExecutor | None) -> None:
+    def __init__(self, job: Job, pool: _Pool | None) -> None:
         self.consumers = set(job.consumers)
         self.buffers: dict[str, deque[Item]] = {stream: deque() for stream in job.consumers}
         self.end: _End | None = None
@@ -129,11 +169,7 @@ class Feed:
         self._prepare = prepare
         self._lookahead = max(lookahead, 1)
         self._before_wait = before_wait
-        self._pool = (
-            ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tap-github-activity")
-            if threads > 1
-            else None
-        )
+        self._pool = _Pool(threads) if threads > 1 else None
         self._order: list[Repository] = []
         self._position: dict[Repository, int] = {}
         self._families: list[str] = []
@@ -143,7 +179,7 @@ class Feed:
     @property
     def threads(self) -> int:
         """Threads fetching side by side (1: the calling thread only)."""
-        return self._pool._max_workers if self._pool is not None else 1
+        return self._pool.threads if self._pool is not None else 1
 
     def plan(self, repositories: Iterable[Repository], families: Iterable[str]) -> None:
         """The order in which streams will ask for the repositories, and the families."""
@@ -203,7 +239,7 @@ class Feed:
                 delivery.cancel()
         self._deliveries.clear()
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown()
 
     def _schedule(self, index: int) -> None:
         end = min(index + self._lookahead, len(self._order))

@@ -23,13 +23,13 @@ class Family:
         self.rows = rows
         self.fail_after = fail_after
         self.fetched: list[int] = []
-        self.threads: set[str] = set()
+        self.threads: set[int] = set()
         self.lock = threading.Lock()
 
     def fetch(self, repository: Repository, wanted: frozenset[str]) -> Iterator[Item]:
         with self.lock:
             self.fetched.append(repository.repo_id)
-            self.threads.add(threading.current_thread().name)
+            self.threads.add(threading.get_ident())
         for n in range(self.rows):
             if self.fail_after is not None and n == self.fail_after:
                 raise RuntimeError(f"r{repository.repo_id} failed")
@@ -74,6 +74,7 @@ def test_any_subset_in_any_order_gets_its_items_once(threads: int, order: tuple[
 
 def test_fetches_run_ahead_on_at_most_the_pools_threads():
     family = Family()
+    earlier = set(threading.enumerate())
     feed = feed_of(family, {"a"}, threads=2, lookahead=4)
     first = feed.items("a", "f", REPOSITORIES[0])
     next(first)
@@ -84,9 +85,14 @@ def test_fetches_run_ahead_on_at_most_the_pools_threads():
     list(first)
     for repository in REPOSITORIES[1:]:
         list(feed.items("a", "f", repository))
+    # A fixed pool of daemon threads: no growth, and a fetch still waiting when the run ends
+    # does not hold the process.
+    pool = [t for t in set(threading.enumerate()) - earlier if t.name == "tap-github-activity"]
+    assert len(pool) == 2
+    assert all(t.daemon for t in pool)
     feed.close()
     assert len(family.threads) <= 2
-    assert threading.current_thread().name not in family.threads
+    assert threading.get_ident() not in family.threads
 
 
 @pytest.mark.parametrize("threads", [1, 4])
@@ -112,7 +118,7 @@ def test_sequential_feed_fetches_when_asked_on_the_calling_thread():
     assert family.fetched == []
     list(feed.items("a", "f", REPOSITORIES[2]))
     assert family.fetched == [3]
-    assert family.threads == {threading.current_thread().name}
+    assert family.threads == {threading.get_ident()}
 
 
 def test_a_fact_is_computed_once_and_its_error_raised_where_asked():
@@ -140,12 +146,12 @@ def test_a_fact_is_computed_once_and_its_error_raised_where_asked():
 
 def test_ordered_keeps_the_order_and_the_threads_bound():
     feed = Feed(lambda repository, family: None, threads=3, lookahead=1)
-    seen: set[str] = set()
+    seen: set[int] = set()
     lock = threading.Lock()
 
     def square(n: int) -> int:
         with lock:
-            seen.add(threading.current_thread().name)
+            seen.add(threading.get_ident())
         return n * n
 
     assert list(feed.ordered(square, range(50))) == [n * n for n in range(50)]
