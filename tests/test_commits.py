@@ -20,7 +20,7 @@ from github_simulator import commits as sim
 from github_simulator.world import iso
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.streams.base import event_uuid
-from tests.conftest import SyncResult, run_sync
+from tests.conftest import SyncResult, alice_config, run_sync
 
 BOTH = {"commits", "commit_branches"}
 SHAPES = json.loads(
@@ -584,12 +584,7 @@ def test_walks_match_the_ground_truth_through_random_histories(
     members: set[tuple[Any, ...]] = set()
     state: dict[str, Any] = {}
     with GitHubSimulator(world) as github:
-        config = {
-            "auth_token": "ghp_alice",
-            "api_url": github.api_url,
-            "repositories": ["acme/*"],
-            "commit_branches": ["*"],
-        }
+        config = alice_config(github, commit_branches=["*"])
         for day in range(7):
             if day:
                 _random_activity(world, repo, rng)

@@ -15,7 +15,7 @@ from github_simulator import FakeClock, GitHubSimulator, World, seeded_world
 from github_simulator import actions as runs_sim
 from github_simulator import commits as git_sim
 from github_simulator.truth import MUTATIONS, caught_rows, changed_rows
-from tests.conftest import SyncResult, run_sync
+from tests.conftest import SyncResult, alice_config, run_sync
 
 STREAMS = {"commits", "commit_branches", "workflow_runs", "workflow_jobs"}
 KEYS = {
@@ -55,12 +55,7 @@ def rows(result: SyncResult, stream: str, like: dict[tuple[Any, ...], dict[str, 
 def scenario(clock: FakeClock) -> Any:
     world = seeded_world(clock)
     with GitHubSimulator(world) as github:
-        config = {
-            "auth_token": "ghp_alice",
-            "api_url": github.api_url,
-            "repositories": ["acme/*"],
-            "commit_branches": ["*"],
-        }
+        config = alice_config(github, commit_branches=["*"])
         first = run_sync(config, streams=STREAMS)
         before = {stream: truth(world, stream) for stream in STREAMS}
         clock.advance(3600)
