@@ -172,12 +172,7 @@ class TapGitHubActivity(ThrottledStateTap):
         consumers = frozenset(stream.name for stream in streams if stream.selected)
         if not consumers:
             return None
-        context = {
-            "repo_id": repository.repo_id,
-            "owner": repository.owner,
-            "repo": repository.name,
-            "default_branch": repository.default_branch,
-        }
+        context = repository.context()
         request = Request(
             self.client,
             self.settings,
@@ -186,7 +181,6 @@ class TapGitHubActivity(ThrottledStateTap):
             state={s.name: copy.deepcopy(s.get_context_state(context)) for s in streams},
             start={s.name: self._bookmark_start(s, context) for s in streams},
             changes=lambda: self._changes().get(repository.repo_id),
-            summary=self.run_summary,
             today=self._today,
         )
         fetcher = FETCHERS[family]

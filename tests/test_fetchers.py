@@ -78,7 +78,6 @@ def fetch(
         frozenset(streams),
         state={name: dict(s) for name, s in state.items()},
         start=start,
-        summary=RunSummary(),
         today="2026-11-20",
     )
     return list(fetcher(request))

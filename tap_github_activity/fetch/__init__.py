@@ -16,7 +16,6 @@ from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.fetch.heads import RepositoryChanges
 
 if TYPE_CHECKING:
-    from tap_github_activity.accounting import RunSummary
     from tap_github_activity.client import GitHubClient
     from tap_github_activity.settings import Settings
 
@@ -49,6 +48,15 @@ class Repository:
     def path(self) -> str:
         """Its REST path."""
         return f"/repos/{self.owner}/{self.name}"
+
+    def context(self) -> dict[str, Any]:
+        """Its streams' partition context (what singer-sdk adds to their records)."""
+        return {
+            "repo_id": self.repo_id,
+            "owner": self.owner,
+            "repo": self.name,
+            "default_branch": self.default_branch,
+        }
 
     @classmethod
     def of(cls, context: Mapping[str, Any]) -> Repository:
@@ -96,7 +104,6 @@ class Request:
     state: dict[str, dict[str, Any]] = field(default_factory=dict)  # stream -> partition state
     start: dict[str, datetime | None] = field(default_factory=dict)  # stream -> bookmark start
     changes: Callable[[], RepositoryChanges | None] = lambda: None  # the change probe's answer
-    summary: RunSummary | None = None
     today: str = ""  # the run's UTC date (traffic snapshots)
 
     def wants(self, stream: str) -> bool:
