@@ -33,7 +33,7 @@ class Progress:
         self._interval = interval
         self._started = self._last = clock.now()
         self._families: dict[Repository, set[str]] = {}  # the families each has left
-        self._total = 0
+        self._total: int | None = None  # None: the selection is not resolved yet
         self._pairs = 0  # (repository, family) fetches planned
         self._done = 0
         self._records = 0
@@ -87,8 +87,13 @@ class Progress:
         logger.info("Progress: %s, %s", self._figures(), self._time_left())
 
     def _figures(self) -> str:
+        repositories = (
+            f"{self.repositories_done} of {self._total} repositories"
+            if self._total is not None
+            else "repositories being listed"
+        )
         return (
-            f"{self.repositories_done} of {self._total} repositories, {self._records} records, "
+            f"{repositories}, {self._records} records, "
             f"{self._ledger.total_points()} rate-limit points"
         )
 

@@ -129,6 +129,13 @@ def test_progress_line_every_interval_with_time_left(
     caplog.set_level(logging.INFO)
     ledger = RequestLedger()
     progress = Progress(ledger, Clock())
+    clock.advance(PROGRESS_INTERVAL)
+    progress.record("repositories", None)  # the selection, before the plan
+    assert caplog.records[-1].getMessage() == (
+        "Progress: repositories being listed, 1 records, 0 rate-limit points, "
+        "time left not known yet"
+    )
+    caplog.clear()
     repositories = [Repository(repo_id=i, owner="acme", name=f"r{i}") for i in range(4)]
     progress.plan(repositories, ["pulls", "releases"])
     progress.record("pull_requests", repositories[0].context())
@@ -137,9 +144,9 @@ def test_progress_line_every_interval_with_time_left(
     progress.finished(repositories[0], "pulls")
     clock.advance(PROGRESS_INTERVAL)
     progress.finished(repositories[0], "releases")
-    # A quarter done in 10 s: 30 s left.
+    # A quarter done in 20 s: 60 s left.
     assert [r.getMessage() for r in caplog.records] == [
-        "Progress: 1 of 4 repositories, 1 records, 3 rate-limit points, about 30 s left"
+        "Progress: 1 of 4 repositories, 2 records, 3 rate-limit points, about 1 min 00 s left"
     ]
     clock.advance(PROGRESS_INTERVAL - 1)
     progress.record("pull_requests", repositories[1].context())
@@ -147,5 +154,5 @@ def test_progress_line_every_interval_with_time_left(
     clock.advance(1)
     progress.report_end()
     assert caplog.records[-1].getMessage() == (
-        "Finished: 1 of 4 repositories, 2 records, 3 rate-limit points in 20 s"
+        "Finished: 1 of 4 repositories, 3 records, 3 rate-limit points in 30 s"
     )
