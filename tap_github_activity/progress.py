@@ -70,9 +70,12 @@ class Progress:
             )
         self._maybe_report()
 
-    def report_end(self) -> None:
+    def report_end(self, *, failed: bool = False) -> None:
         """The run's last progress line."""
-        logger.info("Finished: %s in %s", self._figures(), _duration(self._elapsed()))
+        if failed:
+            logger.info("Stopped: %s after %s", self._figures(), _duration(self._elapsed()))
+        else:
+            logger.info("Finished: %s in %s", self._figures(), _duration(self._elapsed()))
 
     @property
     def repositories_done(self) -> int:
@@ -90,7 +93,7 @@ class Progress:
         repositories = (
             f"{self.repositories_done} of {self._total} repositories"
             if self._total is not None
-            else "repositories being listed"
+            else "no per-repository stream started"
         )
         return (
             f"{repositories}, {self._records} records, "

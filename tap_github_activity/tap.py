@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import cached_property
@@ -289,7 +290,8 @@ class TapGitHubActivity(ThrottledStateTap):
         if "feed" in self.__dict__:
             self.feed.close()  # fetches of repositories nobody will read
         if "progress" in self.__dict__:
-            self.progress.report_end()
+            # Called in sync_all's `finally`: an exception on its way out means the run failed.
+            self.progress.report_end(failed=sys.exc_info()[1] is not None)
         if "client" in self.__dict__:
             self.client.ledger.log_summary(self.logger, self.run_summary)
 

@@ -107,6 +107,19 @@ def test_debug_log_has_per_repository_detail_and_sdk_lines(
         assert not [line for line in shown if dropped in line], dropped
 
 
+def test_a_failed_run_ends_with_stopped(
+    caplog: pytest.LogCaptureFixture, github: GitHubSimulator, sync: Any, config: dict[str, Any]
+):
+    github.inject(Fault(r"^/repos/acme/web/releases$", status=500, times=10**6))
+    caplog.set_level(logging.INFO)
+    with pytest.raises(Exception, match="500"):
+        sync(config)
+    ends = [r.getMessage() for r in caplog.records if r.name == "tap_github_activity.progress"]
+    assert ends, caplog.text
+    assert ends[-1].startswith("Stopped: "), ends
+    assert not [line for line in ends if line.startswith("Finished:")]
+
+
 def test_the_dropped_warnings_are_what_singer_sdk_says_here(
     caplog: pytest.LogCaptureFixture,
     github: GitHubSimulator,
@@ -132,7 +145,7 @@ def test_progress_line_every_interval_with_time_left(
     clock.advance(PROGRESS_INTERVAL)
     progress.record("repositories", None)  # the selection, before the plan
     assert caplog.records[-1].getMessage() == (
-        "Progress: repositories being listed, 1 records, 0 rate-limit points, "
+        "Progress: no per-repository stream started, 1 records, 0 rate-limit points, "
         "time left not known yet"
     )
     caplog.clear()
@@ -155,4 +168,8 @@ def test_progress_line_every_interval_with_time_left(
     progress.report_end()
     assert caplog.records[-1].getMessage() == (
         "Finished: 1 of 4 repositories, 3 records, 3 rate-limit points in 30 s"
+    )
+    progress.report_end(failed=True)
+    assert caplog.records[-1].getMessage() == (
+        "Stopped: 1 of 4 repositories, 3 records, 3 rate-limit points after 30 s"
     )
