@@ -47,11 +47,13 @@ class RequestLedger:
 
     def total_requests(self) -> int:
         """Every answered request."""
-        return sum(self.requests.values())
+        with self._lock:  # read while fetching threads count
+            return sum(self.requests.values())
 
     def total_points(self, resource: str | None = None) -> int:
         """Points spent, for one resource or all."""
-        return sum(n for (_, res), n in self.points.items() if resource in (None, res))
+        with self._lock:  # read while fetching threads count
+            return sum(n for (_, res), n in self.points.items() if resource in (None, res))
 
     def rows(self) -> list[dict[str, object]]:
         """One row per stream and resource, sorted."""
