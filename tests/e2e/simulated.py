@@ -31,4 +31,6 @@ def tap_settings(api_url: str) -> dict[str, str]:
         "TAP_GITHUB_ACTIVITY_API_URL": api_url,
         "TAP_GITHUB_ACTIVITY_AUTH_TOKEN": TOKEN,
         "TAP_GITHUB_ACTIVITY_REPOSITORIES": json.dumps(SELECTION),
+        # Real time: an outage test must not ride out the default 15 minutes.
+        "TAP_GITHUB_ACTIVITY_RETRY_MAX_SECONDS": "10",
     }
