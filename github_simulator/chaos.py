@@ -128,6 +128,12 @@ class FaultProfile:
             self._stats_202[path] += 1
         return mode
 
+    def recount(self, served: str, instead: str) -> None:
+        """A fault served as another mode than the one picked (a 304 cannot be cut off)."""
+        with self._lock:
+            self.injected[served] -= 1
+            self.injected[instead] += 1
+
     # -- what each mode answers ------------------------------------------------------------------
 
     def status(self) -> int:

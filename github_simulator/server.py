@@ -346,7 +346,13 @@ class GitHubSimulator:
             request_id = response_headers.get("x-github-request-id", "SIM")
             payload = spoiler.spoil_graphql(fault.graphql, payload, request_id)
         if fault and fault.connection:
-            response_headers[CONNECTION_FAULT] = fault.connection
+            connection = fault.connection
+            if connection == "truncate" and not payload:
+                # Nothing to cut off (a 304): the connection drops instead.
+                connection = "reset"
+                if self.chaos is not None and fault.label == "truncate":
+                    self.chaos.recount("truncate", "reset")
+            response_headers[CONNECTION_FAULT] = connection
         return status, response_headers, payload
 
     def _chaos_fault(self, mode: str, resource: str) -> Fault:

@@ -68,14 +68,16 @@ class Page:
 
 @dataclass
 class _Attempts:
-    """One request's history: its transient failures, since when, and its waits."""
+    """One request's history: its transient failures, the seconds it waited between them (its
+    own backoff: concurrent requests' waits and rate-limit waits do not count), and its
+    secondary-limit waits."""
 
     method: str
     url: str
     stream: str
     repository: str | None
     failures: int = 0
-    failing_since: float | None = None
+    backoff_seconds: float = 0.0
     secondary_waits: int = 0
     refreshed_app_token: bool = False
 
@@ -459,23 +461,21 @@ class GitHubClient:
     def _retry_or_raise(self, attempts: _Attempts, exc: TransientError) -> None:
         """Wait before the next attempt (exponential backoff with jitter, at most a minute), or
         raise once the attempts or the seconds of the retry budget are spent."""
-        now = self.clock.now()
         attempts.failures += 1
-        if attempts.failing_since is None:
-            attempts.failing_since = now
-        elapsed = now - attempts.failing_since
         backoff = min(2 ** (attempts.failures - 1), BACKOFF_CAP_SECONDS)
         seconds = backoff * (0.5 + random.random())  # noqa: S311 -- jitter, not cryptography
         if (
             attempts.failures >= self.settings.retry_max_attempts
-            or elapsed + seconds > self.settings.retry_max_seconds
+            or attempts.backoff_seconds + seconds > self.settings.retry_max_seconds
         ):
             raise attempts.failed(
                 exc.response,
-                f"{exc.reason}; still failing after {attempts.failures} attempts over "
-                f"{elapsed:.0f} s (retry_max_attempts {self.settings.retry_max_attempts}, "
-                f"retry_max_seconds {self.settings.retry_max_seconds})",
+                f"{exc.reason}; still failing after {attempts.failures} attempts and "
+                f"{attempts.backoff_seconds:.0f} s of waiting (retry_max_attempts "
+                f"{self.settings.retry_max_attempts}, retry_max_seconds "
+                f"{self.settings.retry_max_seconds})",
             )
+        attempts.backoff_seconds += seconds
         self.ledger.record_retry(attempts.stream, exc.mode)
         logger.warning(
             "%s%s %s: %s; retry %d in %.1f s",

@@ -150,7 +150,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         "retry_max_seconds",
         th.IntegerType,
         "Retry time budget",
-        "Seconds one request keeps being retried after its first transient failure (5xx, "
+        "Seconds one request may wait in all between its retries after transient failures (5xx, "
         "connection reset, timeout, broken body, GraphQL 'Something went wrong'), with "
         "exponential backoff up to a minute between attempts: the default rides out a "
         "10-minute GitHub incident. Rate-limit waits do not count.",

@@ -134,6 +134,6 @@ def test_a_request_failing_past_its_retries_names_repository_path_status_and_req
     last = errors(result.stderr)[-1]
     assert last.startswith(
         "acme/api: GET /repos/acme/api/releases failed: server error 503; still failing after "
-        "2 attempts over "
+        "2 attempts and "
     )
     assert last.endswith("(status 503, X-GitHub-Request-Id SIM:FAULT)")

@@ -89,8 +89,8 @@ def test_after_the_last_attempt_one_clear_error(config, github, clock):
         run_sync({**config, "retry_max_attempts": 6}, streams={"repositories"})
     elapsed = sum(clock.slept)
     assert str(raised.value) == (
-        f"GET /orgs/acme/repos failed: server error 503; still failing after 6 attempts over "
-        f"{elapsed:.0f} s (retry_max_attempts 6, retry_max_seconds 900) (status 503, "
+        f"GET /orgs/acme/repos failed: server error 503; still failing after 6 attempts and "
+        f"{elapsed:.0f} s of waiting (retry_max_attempts 6, retry_max_seconds 900) (status 503, "
         "X-GitHub-Request-Id SIM:FAULT)"
     )
     assert statuses(github) == [503] * 6
@@ -111,7 +111,7 @@ def test_an_outage_within_the_time_budget_is_ridden_out(config, github, clock):
 
 def test_a_failure_outlasting_the_time_budget_is_final(config, github, clock):
     github.inject(Fault(LISTING, status=502, times=10**6))
-    with pytest.raises(RequestFailedError, match=r"still failing after .* over .* s"):
+    with pytest.raises(RequestFailedError, match=r"still failing after .* s of waiting"):
         run_sync({**config, "retry_max_seconds": 120}, streams={"repositories"})
     assert sum(clock.slept) <= 120
     assert sum(clock.slept) + 1.5 * 60 > 120  # not given up before it had to
