@@ -123,3 +123,15 @@ def test_a_graphql_error_that_is_no_failure_of_github_is_not_retried(config, git
     assert "X-GitHub-Request-Id SIM:" in str(raised.value)
     assert len(github.requests()) == 1
     assert clock.slept == []
+
+
+@pytest.mark.parametrize("status", [404, 409, 410, 451])
+def test_a_refused_sub_resource_skips_that_repository_alone(config, github, clean, clock, status):
+    github.inject(Fault(RELEASES, status=status, body=b'{"message": "Repository access blocked"}'))
+    result = run_sync(config, streams=STREAMS)
+    api = next(r["id"] for r in clean.records["repositories"] if r["full_name"] == "acme/api")
+    expected = rows(clean)
+    expected["releases"] = [r for r in expected["releases"] if r["repo_id"] != api]
+    assert rows(result) == expected
+    assert result.tap.client.ledger.retries_by_mode() == {}
+    assert len(github.requests(RELEASES)) == 1  # not retried
