@@ -128,6 +128,13 @@ class Fault:
     graphql: str | None = None  # spoil a served GraphQL answer: a chaos.py graphql_* mode
     label: str = "injected"  # as recorded (Recorded.fault)
 
+    @property
+    def alters_answer(self) -> bool:
+        """Whether the answer is other than the route's (not only later, or at another time)."""
+        return bool(
+            self.status is not None or self.secondary is not None or self.connection or self.graphql
+        )
+
 
 Handler = Callable[[Request], Any]
 
@@ -332,6 +339,9 @@ class GitHubSimulator:
         incoming = Incoming(method, path, dict(parse_qsl(parts.query)), headers)
         resource = "graphql" if path == "/graphql" else "core"
         fault = self._take_fault(method, path)
+        if fault is not None and not fault.alters_answer:
+            self._fault_answer(fault)  # latency or the clock only: answered normally
+            fault = None
         if fault is None and self.chaos is not None:
             mode = self.chaos.pick(method, path, self.world.clock.now())
             fault = self._chaos_fault(mode, resource) if mode else None

@@ -8,7 +8,6 @@ it counts every request it makes and every retry.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -31,16 +30,19 @@ from tap_github_activity.errors import (
 from tap_github_activity.failures import NOT_ACCESSIBLE, TransientError, message_of, path_of
 from tap_github_activity.output import flush_before_waiting
 from tap_github_activity.ratelimit import PointsPerMinute, RateLimits, resource_of
+from tap_github_activity.retries import (
+    MAX_SECONDARY_RETRIES,
+    SECONDARY_DEFAULT_WAIT,
+    Attempts,
+    RetryBudget,
+    secondary_wait,
+)
 from tap_github_activity.settings import Settings
 
 __all__ = ["GitHubClient", "Page"]
 
 API_VERSION = "2022-11-28"
 PER_PAGE = 100
-MAX_SECONDARY_RETRIES = 10
-SECONDARY_DEFAULT_WAIT = 60.0
-SECONDARY_WAIT_CAP = 3600.0
-BACKOFF_CAP_SECONDS = 60.0
 # Seconds to open a connection: a host that does not answer is known long before a slow
 # response would be (request_timeout).
 CONNECT_TIMEOUT = 10.0
@@ -66,32 +68,6 @@ class Page:
         return self.status == 304
 
 
-@dataclass
-class _Attempts:
-    """One request's history: its transient failures, the seconds it waited between them (its
-    own backoff: concurrent requests' waits and rate-limit waits do not count), and its
-    secondary-limit waits."""
-
-    method: str
-    url: str
-    stream: str
-    repository: str | None
-    failures: int = 0
-    backoff_seconds: float = 0.0
-    secondary_waits: int = 0
-    refreshed_app_token: bool = False
-
-    def failed(self, response: requests.Response | None, reason: str) -> RequestFailedError:
-        return RequestFailedError(
-            self.method,
-            path_of(self.url),
-            response.status_code if response is not None else "none",
-            response.headers.get("x-github-request-id") if response is not None else None,
-            reason,
-            repository=self.repository,
-        )
-
-
 class GitHubClient:
     """REST and GraphQL access to GitHub (or GitHub Enterprise Server), shared by every stream."""
 
@@ -103,6 +79,7 @@ class GitHubClient:
         self.ledger = ledger or RequestLedger()
         self.limits = RateLimits(settings.rate_limit_reserve)
         self.minute_points = PointsPerMinute()
+        self.retry_budget = RetryBudget(settings.retry_max_attempts, settings.retry_max_seconds)
         self._local = threading.local()
         # GitHub allows 100 concurrent requests per user or App; the tap keeps to its setting.
         self._in_flight = threading.BoundedSemaphore(settings.max_concurrent_requests)
@@ -246,7 +223,7 @@ class GitHubClient:
         """Send one request: wait for budget, retry what is transient, count everything."""
         flush_before_waiting()
         resource = resource_of(url, self.settings.graphql_url)
-        attempts = _Attempts(method, url, stream, failures.repository_of(url, json_body))
+        attempts = Attempts(method, url, stream, failures.repository_of(url, json_body))
         while True:
             credential = self._credential(owner, resource, stream)
             self._pace(credential, resource, method, stream)
@@ -279,7 +256,6 @@ class GitHubClient:
                 self.ledger.record_retry(stream, failures.PRIMARY_LIMIT)
                 continue
             if limit == "secondary":
-                attempts.secondary_waits += 1
                 self._wait_secondary(response, attempts)
                 continue
             try:
@@ -428,54 +404,25 @@ class GitHubClient:
         self.ledger.record_wait(stream, seconds)
         self.clock.sleep(seconds)
 
-    def _wait_secondary(self, response: requests.Response, attempts: _Attempts) -> None:
-        attempt = attempts.secondary_waits
-        if attempt > MAX_SECONDARY_RETRIES:
-            raise attempts.failed(
-                response, f"secondary rate limit persisted after {attempt - 1} waits"
-            )
+    def _wait_secondary(self, response: requests.Response, attempts: Attempts) -> None:
+        seconds = secondary_wait(response, attempts, self.clock.now())
         self.ledger.record_retry(attempts.stream, failures.SECONDARY_LIMIT)
-        # GitHub's rule: wait retry-after seconds; else until x-ratelimit-reset when nothing
-        # remains; else at least a minute, doubling while the limit persists.
-        retry_after = failures.seconds_of(response.headers.get("retry-after"))
-        reset = failures.seconds_of(response.headers.get("x-ratelimit-reset"))
-        if retry_after is not None:
-            seconds = max(retry_after, 1.0)
-        elif reset is not None and response.headers.get("x-ratelimit-remaining") == "0":
-            seconds = max(reset - self.clock.now(), 1.0)
-        else:
-            seconds = min(SECONDARY_DEFAULT_WAIT * 2 ** (attempt - 1), SECONDARY_WAIT_CAP)
         logger.warning(
             "Secondary rate limit (%s) on %s %s: waiting %.0f s (attempt %d of %d)",
             response.status_code,
             attempts.method,
             path_of(attempts.url),
             seconds,
-            attempt,
+            attempts.secondary_waits,
             MAX_SECONDARY_RETRIES,
         )
         with self._wait_lock:  # every request pauses until then (see request())
             self._resume_at = max(self._resume_at, self.clock.now() + seconds)
             self._sleep(seconds, attempts.stream)
 
-    def _retry_or_raise(self, attempts: _Attempts, exc: TransientError) -> None:
-        """Wait before the next attempt (exponential backoff with jitter, at most a minute), or
-        raise once the attempts or the seconds of the retry budget are spent."""
-        attempts.failures += 1
-        backoff = min(2 ** (attempts.failures - 1), BACKOFF_CAP_SECONDS)
-        seconds = backoff * (0.5 + random.random())  # noqa: S311 -- jitter, not cryptography
-        if (
-            attempts.failures >= self.settings.retry_max_attempts
-            or attempts.backoff_seconds + seconds > self.settings.retry_max_seconds
-        ):
-            raise attempts.failed(
-                exc.response,
-                f"{exc.reason}; still failing after {attempts.failures} attempts and "
-                f"{attempts.backoff_seconds:.0f} s of waiting (retry_max_attempts "
-                f"{self.settings.retry_max_attempts}, retry_max_seconds "
-                f"{self.settings.retry_max_seconds})",
-            )
-        attempts.backoff_seconds += seconds
+    def _retry_or_raise(self, attempts: Attempts, exc: TransientError) -> None:
+        """Wait before the next attempt, or raise once the retry budget is spent."""
+        seconds = self.retry_budget.backoff(attempts, exc)
         self.ledger.record_retry(attempts.stream, exc.mode)
         logger.warning(
             "%s%s %s: %s; retry %d in %.1f s",
@@ -492,7 +439,7 @@ class GitHubClient:
         """App endpoints (installations, token exchange) authenticated by the JWT."""
         url = self.url(path)
         jwt_credential = Credential(key="app-jwt", label="GitHub App JWT", token=token)
-        attempts = _Attempts(method, url, APP_STREAM, None)
+        attempts = Attempts(method, url, APP_STREAM, None)
         while True:
             try:
                 response = self._send(method, url, jwt_credential)

@@ -7,8 +7,8 @@ import pytest
 
 from github_simulator import Fault
 from github_simulator.server import SECONDARY_MESSAGE
-from tap_github_activity.client import MAX_SECONDARY_RETRIES
 from tap_github_activity.errors import RequestFailedError
+from tap_github_activity.retries import MAX_SECONDARY_RETRIES
 from tests.conftest import run_sync
 
 LISTING = r"^/orgs/acme/repos$"
