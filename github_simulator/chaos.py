@@ -160,7 +160,8 @@ class FaultProfile:
         return _encode({"data": data, "errors": [{"message": message, "path": path}]})
 
     def _random_node(self, data: dict[str, Any]) -> list[Any]:
-        """The path of a random non-null value below the root fields (never rateLimit)."""
+        """The path of a random object below the root fields: objects and the items of
+        connections are nullable in GitHub's schema (pageInfo and rateLimit are not chosen)."""
         candidates: list[list[Any]] = []
 
         def walk(value: Any, path: list[Any]) -> None:
@@ -172,9 +173,9 @@ class FaultProfile:
                 else ()
             )
             for key, child in items:
-                if child is None or key == "rateLimit":
+                if child is None or key in ("rateLimit", "pageInfo"):
                     continue
-                if len(path) >= 1:
+                if path and isinstance(child, dict):
                     candidates.append([*path, key])
                 walk(child, [*path, key])
 

@@ -377,7 +377,11 @@ class GitHubSimulator:
             body = GATEWAY_HTML.replace(b"{status}", str(status).encode())
             fault = Fault(".", status=status, body=body, headers=html)
         elif mode == "outage":
-            fault = Fault(".", status=503, body=encode_json({"message": "Service Unavailable"}))
+            # GitHub's documented 503 body: code, message, documentation_url.
+            unavailable = {"code": "unavailable", "message": "Service Unavailable"}
+            fault = Fault(
+                ".", status=503, body=encode_json({**unavailable, "documentation_url": DOCS})
+            )
         elif mode in ("reset", "truncate"):
             fault = Fault(".", connection=mode)
         elif mode == "stats_202":
