@@ -87,9 +87,10 @@ class GitHubClient:
         # secondary limit met by one request pauses every request until `_resume_at`.
         self._wait_lock = threading.Lock()
         self._resume_at = 0.0
-        # Until the first answer: nothing answering is a mistake of api_url or the network,
-        # and the first answer shows whether api_url is GitHub's API.
+        # Until the first answer, nothing answering is a mistake of api_url or the network;
+        # the first answer below 500 shows whether api_url is GitHub's API.
         self._answered = False
+        self._api_checked = False
         self._tokens = [
             Credential.personal(token, setting)
             for token, setting in _token_settings(settings.tokens)
@@ -308,12 +309,13 @@ class GitHubClient:
                 )
                 raise UnreachableError(msg) from None
             raise failures.transient_of_exception(exc) from None
+        self._answered = True
         if response.status_code >= 500:
             raise TransientError(
                 f"server error {response.status_code}", failures.SERVER_ERROR, response
             )
-        if not self._answered:
-            self._answered = True
+        if not self._api_checked:
+            self._api_checked = True
             if not failures.is_api_answer(response):
                 msg = (
                     f"api_url {self.settings.api_url} does not answer like a GitHub API "

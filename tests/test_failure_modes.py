@@ -135,3 +135,21 @@ def test_a_refused_sub_resource_skips_that_repository_alone(config, github, clea
     assert rows(result) == expected
     assert result.tap.client.ledger.retries_by_mode() == {}
     assert len(github.requests(RELEASES)) == 1  # not retried
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(r"^/orgs/acme/repos$", status=502, body=GATEWAY_HTML, headers=HTML),
+        Fault(r"^/orgs/acme/repos$", connection="reset"),
+        Fault(r"^/orgs/acme/repos$", connection="truncate"),
+    ],
+    ids=["HTML 502", "reset", "cut off"],
+)
+def test_a_transient_failure_of_the_first_request_is_no_configuration_mistake(
+    config, github, clean, clock, fault
+):
+    github.inject(fault)
+    result = run_sync(config, streams=STREAMS)
+    assert rows(result) == rows(clean)
+    assert sum(result.tap.client.ledger.retries_by_mode().values()) == 1
