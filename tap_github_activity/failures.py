@@ -35,6 +35,7 @@ __all__ = [
     "rate_limit_kind",
     "repository_of",
     "seconds_of",
+    "transient_of_exception",
     "unreachable_reason",
 ]
 
