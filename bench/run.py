@@ -436,11 +436,11 @@ class Ours(Tool):
                     in_table = True
                     continue
                 parts = line.split()
-                if in_table and len(parts) >= 7 and parts[0] not in ("stream", "total"):
+                if in_table and " | " in line:  # the next log line: the table has ended
+                    in_table = False
+                elif in_table and len(parts) >= 7 and parts[0] not in ("stream", "total"):
                     stream = figures.setdefault(parts[0], StreamFigures())
                     stream.waited = float(parts[5])
-                elif in_table and " | " in line:
-                    in_table = False
         return figures
 
     def wall_waits(self, stderr: Path) -> float:
