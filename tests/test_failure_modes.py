@@ -4,6 +4,7 @@ what concerns one object is skipped; no time is slept for real (the fake clock).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -156,3 +157,18 @@ def test_a_transient_failure_of_the_first_request_is_no_configuration_mistake(
     result = run_sync(config, streams=STREAMS)
     assert rows(result) == rows(clean)
     assert sum(result.tap.client.ledger.retries_by_mode().values()) == 1
+
+
+def test_the_run_summary_counts_retries_by_kind(config, github, clock, caplog):
+    github.inject(Fault(RELEASES, status=503, times=2))
+    github.inject(Fault(GRAPHQL, graphql="graphql_partial"))
+    with caplog.at_level(logging.INFO, logger="tap-github-activity"):
+        run_sync(config, streams=STREAMS)
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("Retried")] == [
+        "Retried after failures: graphql_error 1, server_error 2"
+    ]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        w.startswith("acme/api: GET /repos/acme/api/releases: server error 503; retry 1 in ")
+        for w in warnings
+    )
