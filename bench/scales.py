@@ -11,7 +11,7 @@ Keys, read by the simulator's families (defaults in brackets):
 - Traffic (14 days) and contributor statistics have no size key: one repository's worth each.
 
 medium matches issue 6: 12 repositories, 2,196 pull requests with 5,474 submitted reviews,
-3,504 commits on default branches, 1,104 workflow runs (1,352 attempts, 2,701 jobs),
+3,504 commits on default branches, 1,104 workflow runs (1,351 attempts, 2,696 jobs),
 60 releases, traffic and statistics.
 """
 

@@ -317,23 +317,36 @@ def add_run(
     return run
 
 
+RERUN_WINDOW = timedelta(days=30)  # GitHub re-runs a run up to 30 days after it was created
+
+
 def rerun(
     world: World, run: Run, rng: random.Random, started: datetime, outcome: str = "success"
 ) -> Attempt:
-    """Re-run `run` (a new attempt), by someone other than its actor at times."""
+    """Re-run `run` (a new attempt, keeping the run's created_at), by someone other than its
+    actor at times; refused, as GitHub refuses it, 30 days after the run was created."""
+    if started - run.created_at > RERUN_WINDOW:
+        raise ValueError(f"run {run.id} is over 30 days old: GitHub refuses to re-run it")
     started = max(started, run.latest.updated_at + timedelta(seconds=1))
     who = world.account(rng.choice(["alice", "bob", "carol"]))
     return add_attempt(world, run, rng, started, outcome, triggering_actor=who)
 
 
+OLD_RUN_DAYS = (25, 12)  # the seeded repositories' two oldest runs, in days before now
+
+
 def seed_actions(world: World, rng: random.Random) -> None:
-    """`runs_per_repo` (default 10) runs per repository, one every ~4 hours up to now: the
-    newest in progress, some failed (with failed steps), some re-run once (attempt 2)."""
+    """`runs_per_repo` (default 10) runs per repository, one every ~4 hours up to now except
+    the two oldest, created 25 and 12 days ago (old enough to be re-run, too old for a short
+    look back): the newest in progress, some failed (with failed steps), some re-run once
+    (attempt 2)."""
     count = world.scale.get("runs_per_repo", 10)
     now = world.now()
     for repo in sorted(world.repos.values(), key=lambda r: r.id):
         for index in range(count):
             created = now - timedelta(hours=4 * (count - index), minutes=rng.randint(0, 120))
+            if index < len(OLD_RUN_DAYS) < count:
+                created = now - timedelta(days=OLD_RUN_DAYS[index], minutes=rng.randint(0, 120))
             newest = index == count - 1
             outcome = (
                 "in_progress"
@@ -366,7 +379,8 @@ def finish(
 
 def mutate_actions(world: World, rng: random.Random) -> None:
     """In every repository: runs in progress finish, a finished run is re-run (a new attempt),
-    and two new runs start (one completes, one is still running)."""
+    and so is the oldest run GitHub still lets re-run (up to 30 days old: its new attempt keeps
+    its created_at), and two new runs start (one completes, one is still running)."""
     with world.lock:
         now = world.now()
         for repo in sorted(world.repos.values(), key=lambda r: r.id):
@@ -374,9 +388,17 @@ def mutate_actions(world: World, rng: random.Random) -> None:
             for run in runs:
                 if run.latest.status != "completed":
                     finish(world, run, rng, now)
-            done = [r for r in runs if r.latest.status == "completed"]
-            if done:
-                rerun(world, rng.choice(done[:-1] or done), rng, now - timedelta(minutes=5))
+            rerunnable = [
+                r
+                for r in runs
+                if r.latest.status == "completed"
+                and now - r.created_at <= RERUN_WINDOW - timedelta(hours=1)
+            ]
+            if rerunnable:
+                pick = rng.choice(rerunnable[:-1] or rerunnable)
+                rerun(world, pick, rng, now - timedelta(minutes=5))
+                oldest = min(rerunnable, key=lambda r: (r.created_at, r.id))
+                rerun(world, oldest, rng, now - timedelta(minutes=4))
             add_run(world, repo, rng, now - timedelta(minutes=9), "success")
             add_run(world, repo, rng, now - timedelta(minutes=1), "in_progress")
 

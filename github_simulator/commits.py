@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from fnmatch import fnmatchcase
 from typing import Any
+from urllib.parse import urlencode
 
 from graphql import GraphQLError
 
 from github_simulator.graphql_api import REPOSITORY_FIELDS, connection
 from github_simulator.rest_core import NAME, OWNER, visible_repo
-from github_simulator.server import ROUTER, HTTPError, Listing, Request
+from github_simulator.server import ROUTER, HTTPError, Listing, Reply, Request
 from github_simulator.world import FAMILIES, Repo, World, iso
 
 FAMILY = "commits"
@@ -70,6 +71,21 @@ class GitCommit:
     @property
     def body(self) -> str:
         return self.message.split("\n", 1)[1].strip() if "\n" in self.message else ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`compare base...head`: the commits only head has (oldest first, as GitHub lists them),
+    how many only base has, and their merge base."""
+
+    status: str  # ahead, behind, diverged, identical (of head, relative to base)
+    commits: list[GitCommit]
+    behind_by: int
+    merge_base: str | None
+
+    @property
+    def ahead_by(self) -> int:
+        return len(self.commits)
 
 
 @dataclass
@@ -170,6 +186,32 @@ class GitRepo:
                 if waiting[parent] == 0:
                     heapq.heappush(ready, (-self.commits[parent].committed.timestamp(), parent))
         return ordered
+
+    def merge_base(self, one: str, other: str) -> str | None:
+        """The best common ancestor of two commits (`git merge-base`): a common ancestor no
+        other common ancestor descends from; None for unrelated histories."""
+        common = self.reachable(one) & self.reachable(other)
+        below = {a for oid in common for a in self.reachable(oid) if a != oid}
+        best = sorted(
+            common - below, key=lambda oid: (-self.commits[oid].committed.timestamp(), oid)
+        )
+        return best[0] if best else None
+
+    def compare(self, base: str, head: str) -> Comparison:
+        """GitHub's comparison of `head` against `base`: ahead_by commits only `head` has,
+        behind_by only `base` has."""
+        from_base, from_head = self.reachable(base), self.reachable(head)
+        ahead = [c for c in self.history(head) if c.oid not in from_base]
+        behind = len(from_base - from_head)
+        if not ahead and not behind:
+            status = "identical"
+        elif not behind:
+            status = "ahead"
+        elif not ahead:
+            status = "behind"
+        else:
+            status = "diverged"
+        return Comparison(status, list(reversed(ahead)), behind, self.merge_base(base, head))
 
     def first_parents(self, head: str) -> list[GitCommit]:
         """The first-parent chain from `head` (a branch's own line), newest first."""
@@ -387,9 +429,13 @@ def merge_old_dated_branch(
     return made
 
 
-def force_push(world: World, repo: Repo, branch: str) -> list[GitCommit]:
+def force_push(
+    world: World, repo: Repo, branch: str, *, keep_dates: bool = True
+) -> list[GitCommit]:
     """Rebase `branch`'s own commits onto the default branch's head and force-push: new oids,
-    new committer dates, the old head no longer in the branch's history."""
+    the old head no longer in the branch's history. `keep_dates` (the default, GitHub's worst
+    case): rebased with --committer-date-is-author-date, so the new commits are as old as the
+    work they replay; otherwise they are committed now."""
     data = git(world, repo)
     main_reach = data.reachable(data.branches[repo.default_branch])
     own = [c for c in reversed(data.history(data.branches[branch])) if c.oid not in main_reach]
@@ -398,7 +444,7 @@ def force_push(world: World, repo: Repo, branch: str) -> list[GitCommit]:
     return [
         data.advance(
             branch,
-            now - timedelta(minutes=10 - i),
+            old.authored if keep_dates else now - timedelta(minutes=10 - i),
             message=old.message,
             author=old.author,
             authored=old.authored,
@@ -411,15 +457,41 @@ def force_push(world: World, repo: Repo, branch: str) -> list[GitCommit]:
     ]
 
 
+def push_old_dated(
+    world: World, repo: Repo, rng: random.Random, branch: str, *, days_old: int = 9, count: int = 3
+) -> list[GitCommit]:
+    """A fast-forward of `branch` by commits whose committer dates are `days_old` days old,
+    older than their parent's (work rebased with --committer-date-is-author-date, imported
+    history, a wrong clock)."""
+    data = git(world, repo)
+    then = world.now() - timedelta(days=days_old)
+    return [
+        data.advance(
+            branch, then + timedelta(hours=i), message=_message(rng, 4000 + i), **_work(rng)
+        )
+        for i in range(count)
+    ]
+
+
+def rename_branch(world: World, repo: Repo, branch: str, new_name: str) -> None:
+    """GitHub's branch rename: the same head under a new name, the old name gone."""
+    data = git(world, repo)
+    data.branches[new_name] = data.branches.pop(branch)
+
+
 def mutate_commits(world: World, rng: random.Random) -> None:
-    """New commits on the default branch, an old-dated branch merged into it, and a force-push
-    on a feature branch, in every repository that has history."""
+    """In every repository that has history: an old-dated branch merged into the default
+    branch, a fast-forward by commits dated older than their parent, two new commits; then the
+    first feature branch is force-pushed with its old dates kept (repositories in even
+    positions) or renamed and deleted under its old name (odd positions)."""
     with world.lock:
-        for repo in sorted(world.repos.values(), key=lambda r: r.id):
+        repos = sorted(world.repos.values(), key=lambda r: r.id)
+        for position, repo in enumerate(repos):
             data = git(world, repo)
             if repo.default_branch not in data.branches:
                 continue
             merge_old_dated_branch(world, repo, rng)
+            push_old_dated(world, repo, rng, repo.default_branch)
             now = world.now()
             for minutes in (20, 10):
                 data.advance(
@@ -429,8 +501,12 @@ def mutate_commits(world: World, rng: random.Random) -> None:
                     **_work(rng),
                 )
             features = sorted(b for b in data.branches if b != repo.default_branch)
-            if features:
+            if not features:
+                continue
+            if position % 2 == 0:
                 force_push(world, repo, features[0])
+            else:
+                rename_branch(world, repo, features[0], f"{features[0]}-renamed")
 
 
 # -- GraphQL ----------------------------------------------------------------------------------
@@ -536,13 +612,55 @@ def _page_args(args: dict[str, Any]) -> dict[str, Any]:
     return {k: args.get(k) for k in ("first", "after", "last", "before")}
 
 
+def resolve(data: GitRepo, revision: str) -> str | None:
+    """A branch name (with or without refs/heads/), a full or abbreviated (7+) commit oid."""
+    name = revision.removeprefix(HEADS)
+    if name in data.branches:
+        return data.branches[name]
+    if revision in data.commits:
+        return revision
+    if len(revision) >= 7:
+        found = [oid for oid in data.commits if oid.startswith(revision)]
+        return found[0] if len(found) == 1 else None
+    return None
+
+
 def ref_node(world: World, repo: Repo, data: GitRepo, name: str) -> dict[str, Any]:
+    head = data.branches[name]
+
+    def compare(info: Any, headRef: str) -> dict[str, Any] | None:
+        # Since 2022-10-18 headRef may be a commit oid as well as a ref name. The branch is
+        # the base; null when the other side does not resolve.
+        other = resolve(data, headRef)
+        if other is None:
+            return None
+        result = data.compare(head, other)
+
+        def commits(info: Any, **args: Any) -> dict[str, Any]:
+            return connection(
+                result.commits,
+                node=lambda c: commit_node(world, repo, data, c),
+                **_page_args(args),
+            ) | {"authorCount": len({c.author.email for c in result.commits})}
+
+        return {
+            "__typename": "Comparison",
+            "id": f"CMP_{repo.id}_{head}_{other}",
+            "status": result.status.upper(),
+            "aheadBy": result.ahead_by,
+            "behindBy": result.behind_by,
+            "baseTarget": commit_node(world, repo, data, data.commits[head]),
+            "headTarget": commit_node(world, repo, data, data.commits[other]),
+            "commits": commits,
+        }
+
     return {
         "__typename": "Ref",
         "id": f"REF_{repo.id}_{name}",
         "name": name,
         "prefix": HEADS,
-        "target": commit_node(world, repo, data, data.commits[data.branches[name]]),
+        "target": commit_node(world, repo, data, data.commits[head]),
+        "compare": compare,
     }
 
 
@@ -696,3 +814,67 @@ def list_commits(request: Request) -> Any:
         and _matches_person(request, c.committer, query.get("committer"))
     ]
     return Listing(items)
+
+
+COMPARE_DEFAULT_PAGE = 250  # commits of a comparison without per_page (GitHub's documented cap)
+
+
+@ROUTER.get(f"/repos/{OWNER}/{NAME}/compare/(?P<basehead>[^/]+)")
+def compare_commits(request: Request) -> Any:
+    """GET /repos/{owner}/{repo}/compare/{base}...{head}: status, ahead_by, behind_by,
+    merge_base_commit, and a page of the commits only head has (oldest first)."""
+    repo = visible_repo(request, request.params["owner"], request.params["repo"])
+    data = git(request.world, repo)
+    if not data.commits:
+        raise HTTPError(409, "Git Repository is empty.")
+    base_name, separator, head_name = request.params["basehead"].partition("...")
+    if not separator:
+        raise HTTPError(404, "Not Found")
+    base, head = resolve(data, base_name), resolve(data, head_name)
+    for name, oid in ((base_name, base), (head_name, head)):
+        if oid is None:
+            raise HTTPError(404, f"No commit found for SHA: {name}")
+    assert base is not None
+    assert head is not None
+    result = data.compare(base, head)
+    if result.merge_base is None:
+        raise HTTPError(404, f"No common ancestor between {base_name} and {head_name}.")
+    query = request.query
+    per_page = min(int(query["per_page"]), 100) if "per_page" in query else COMPARE_DEFAULT_PAGE
+    page = int(query.get("page", 1))
+    last = max((result.ahead_by + per_page - 1) // per_page, 1)
+    html = f"https://github.test/{repo.full_name}/compare/{request.params['basehead']}"
+    body = {
+        "url": f"{request.api}/repos/{repo.full_name}/compare/{request.params['basehead']}",
+        "html_url": html,
+        "permalink_url": f"https://github.test/{repo.full_name}/compare/{base}...{head}",
+        "diff_url": f"{html}.diff",
+        "patch_url": f"{html}.patch",
+        "base_commit": rest_commit(request, repo, data.commits[base]),
+        "merge_base_commit": rest_commit(request, repo, data.commits[result.merge_base]),
+        "status": result.status,
+        "ahead_by": result.ahead_by,
+        "behind_by": result.behind_by,
+        "total_commits": result.ahead_by,
+        "commits": [
+            rest_commit(request, repo, c)
+            for c in result.commits[(page - 1) * per_page : page * per_page]
+        ],
+        "files": [],  # the simulator has no trees
+    }
+    links = [
+        (number, rel)
+        for number, rel in ((page + 1, "next"), (last, "last"), (1, "first"), (page - 1, "prev"))
+        if (rel in ("next", "last") and page < last) or (rel in ("first", "prev") and page > 1)
+    ]
+    headers = (
+        {
+            "link": ", ".join(
+                f'<{request.api}{request.path}?{urlencode({**query, "page": n})}>; rel="{rel}"'
+                for n, rel in links
+            )
+        }
+        if links
+        else {}
+    )
+    return Reply(body, headers=headers)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from github_simulator.commits import git
 from github_simulator.graphql_api import NODE_RESOLVERS, REPOSITORY_FIELDS, connection
 from github_simulator.issues_api import Lazy
 from github_simulator.pulls import USERS, _actor
@@ -122,14 +123,26 @@ def add_status(world: World, deployment: Deployment, state: str, when: datetime)
             add_status(world, earlier, "inactive", when)
 
 
+def deployed_commit(world: World, repo: Repo, when: datetime) -> str | None:
+    """The default branch's commit a deployment made at `when` ships: the newest commit of the
+    branch's own line committed by then (None without history)."""
+    data = git(world, repo)
+    head = data.branches.get(repo.default_branch)
+    for commit in data.first_parents(head) if head else []:
+        if commit.committed <= when:
+            return commit.oid
+    return None
+
+
 def add_deployment(
     world: World, rng: random.Random, repo: Repo, created: datetime, environment: int
 ) -> Deployment:
     name, production, transient = ENVIRONMENTS[environment]
+    unknown_sha = f"{rng.getrandbits(160):040x}"
     deployment = Deployment(
         id=world.new_id(),
         repo=repo,
-        sha=f"{rng.getrandbits(160):040x}",
+        sha=deployed_commit(world, repo, created) or unknown_sha,
         ref=rng.choice([repo.default_branch, "v1.2.0", f"topic-{rng.randint(1, 40)}"]),
         task="deploy",
         environment=name,
@@ -145,13 +158,14 @@ def add_deployment(
 
 
 def seed(world: World, rng: random.Random) -> None:
-    """`deployments_per_repo` deployments per repository (default 12), spread over production,
-    staging and preview; each went queued -> in_progress -> success/failure (a few still run)."""
+    """`deployments_per_repo` deployments per repository (default 12), two days apart, over
+    production, staging and preview, each of the default branch's commit of its time; each went
+    queued -> in_progress -> success/failure (a few still run)."""
     count = world.scale.get("deployments_per_repo", 12)
     now = world.now()
     for repo in sorted(world.repos.values(), key=lambda r: r.id):
         for index in range(count):
-            created = now - timedelta(hours=6 * (count - index), minutes=rng.randint(0, 300))
+            created = now - timedelta(days=2 * (count - index), minutes=rng.randint(0, 300))
             deployment = add_deployment(world, rng, repo, created, rng.randrange(3))
             add_status(world, deployment, "queued", created)
             started = created + timedelta(seconds=rng.randint(5, 120))

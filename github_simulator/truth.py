@@ -107,3 +107,23 @@ MUTATIONS["issues"] = issues.mutate_issues
 EXPECTED["deployments"] = deployments.expected_deployments
 EXPECTED["deployment_statuses"] = deployments.expected_deployment_statuses
 MUTATIONS["deployments"] = deployments.mutate_deployments
+
+
+# -- completeness of an incremental sync --------------------------------------------------------
+
+
+def changed_rows(
+    before: dict[tuple[Any, ...], dict[str, Any]], after: dict[tuple[Any, ...], dict[str, Any]]
+) -> set[tuple[Any, ...]]:
+    """The keys of the rows a mutation added or changed (as truth tables of a stream)."""
+    return {key for key, row in after.items() if before.get(key) != row}
+
+
+def caught_rows(
+    emitted: dict[tuple[Any, ...], dict[str, Any]],
+    after: dict[tuple[Any, ...], dict[str, Any]],
+    changed: set[tuple[Any, ...]],
+) -> set[tuple[Any, ...]]:
+    """The changed rows an incremental sync emitted with their new values (`emitted`: its rows
+    by key, restricted to the fields the truth knows)."""
+    return {key for key in changed if key in emitted and emitted[key] == after[key]}

@@ -39,18 +39,26 @@ def streams_table() -> str:
     token will do)."""
     tap = TapGitHubActivity(config={"auth_token": "unused"}, validate_config=False)
     rows = [
-        "| Stream | Primary key | Bookmark | Parent | Holds |",
-        "|:-------|:------------|:---------|:-------|:------|",
+        "| Stream | Primary key | Bookmark | Parent | Holds | An incremental run catches |",
+        "|:-------|:------------|:---------|:-------|:------|:---------------------------|",
     ]
     for name, stream in tap.streams.items():
         key = ", ".join(f"`{k}`" for k in stream.primary_keys or ())
         bookmark = f"`{stream.replication_key}`" if stream.replication_key else "full table"
         parent = stream.parent_stream_type
         parent_name = f"`{parent.name}`" if parent else ""
-        summary = (type(stream).__doc__ or "").strip().split("\n\n")[0]
-        summary = " ".join(summary.split()).replace("|", "\\|")
-        rows.append(f"| `{name}` | {key} | {bookmark} | {parent_name} | {summary} |")
+        paragraphs = (type(stream).__doc__ or "").strip().split("\n\n")
+        summary = _cell(paragraphs[0])
+        # The docstring's "Incremental:" paragraph (docs/incremental.md has the details).
+        caught = next((p for p in paragraphs if p.strip().startswith("Incremental:")), "")
+        caught = _cell(caught.strip().removeprefix("Incremental:"))
+        rows.append(f"| `{name}` | {key} | {bookmark} | {parent_name} | {summary} | {caught} |")
     return "\n".join(rows)
+
+
+def _cell(text: str) -> str:
+    """Docstring prose as one table cell."""
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def replace_between(text: str, marker: str, content: str) -> str:

@@ -70,16 +70,23 @@ class Conditional:
         return page
 
     def pages(
-        self, path: str, *, stream: str, owner: str, params: Mapping[str, Any] | None = None
+        self,
+        path: str,
+        *,
+        stream: str,
+        owner: str,
+        params: Mapping[str, Any] | None = None,
+        fresh: bool = False,
     ) -> Iterator[Page]:
         """Every page of a listing, each asked with the ETag it answered at the last complete
-        read: a page that did not change answers 304 (`.not_modified`, no data), free.
+        read (`fresh`: without, every page read whole): a page that did not change answers 304
+        (`.not_modified`, no data), free.
 
         Page one's ETag alone would miss changes to older items (listings are newest first).
         When page one answers 304, no item was added or removed, so the pages hold the same
         items as before and each page's own ETag tells whether one of its items changed."""
         key = request_key(path, params, self.scope)
-        saved = self.saved.get(key) or {}
+        saved = {} if fresh else self.saved.get(key) or {}
         previous = list(saved.get("etags") or [])
         count = int(saved.get("pages") or len(previous))
         etags: list[str] = []
@@ -106,6 +113,10 @@ class Conditional:
         entry = self.kept.get(request_key(path, params, self.scope))
         if entry is not None:
             entry.update(facts)
+
+    def kept_for(self, path: str, params: Mapping[str, Any] | None = None) -> Entry:
+        """What this run keeps for a request so far (empty: nothing)."""
+        return self.kept.get(request_key(path, params, self.scope)) or {}
 
     def forget(self, path: str, params: Mapping[str, Any] | None = None) -> None:
         """Keep nothing for this request (its answer cannot be asked for again)."""

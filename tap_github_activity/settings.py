@@ -27,7 +27,7 @@ DEFAULT_REQUEST_TIMEOUT = 60
 DEFAULT_MAX_CONCURRENT_REQUESTS = 4
 DEFAULT_RETRY_MAX_ATTEMPTS = 30
 DEFAULT_RETRY_MAX_SECONDS = 900
-DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS = 3
+DEFAULT_WORKFLOW_RUNS_RERUN_WINDOW_DAYS = 30  # GitHub re-runs runs up to 30 days old
 DEFAULT_STATS_MAX_WAIT_SECONDS = 120
 DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS = False
 DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS = False
@@ -186,13 +186,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=DEFAULT_MAX_CONCURRENT_REQUESTS,
     ),
     _setting(
-        "workflow_runs_lookback_days",
+        "workflow_runs_rerun_window_days",
         th.IntegerType,
-        "Workflow runs lookback (days)",
-        "Workflow runs created this many days before the bookmark are read again, so runs "
-        "that were queued or running at the last sync, and re-runs, arrive with their final "
-        "status.",
-        default=DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS,
+        "Workflow runs re-run window (days)",
+        "Runs created in the last this many days are watched for changes (re-runs, runs "
+        "finishing): GitHub re-runs a run up to 30 days after it was created. Each 100 runs "
+        "watched cost one conditional request per sync, free when they did not change. "
+        "Lower it to watch fewer; changes to older runs are then not seen.",
+        default=DEFAULT_WORKFLOW_RUNS_RERUN_WINDOW_DAYS,
     ),
     _setting(
         "workflow_runs_earlier_attempts",
@@ -294,7 +295,7 @@ class Settings:
     user_agent: str
     rate_limit_reserve: int
     max_concurrent_requests: int
-    workflow_runs_lookback_days: int = DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS
+    workflow_runs_rerun_window_days: int = DEFAULT_WORKFLOW_RUNS_RERUN_WINDOW_DAYS
     workflow_runs_earlier_attempts: bool = DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS
     workflow_jobs_runner_details: bool = DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS
     commit_branches: tuple[str, ...] | None = None  # None: each repository's default branch
@@ -329,9 +330,7 @@ class Settings:
             max_concurrent_requests=_positive(
                 config, "max_concurrent_requests", DEFAULT_MAX_CONCURRENT_REQUESTS
             ),
-            workflow_runs_lookback_days=_non_negative(
-                config, "workflow_runs_lookback_days", DEFAULT_WORKFLOW_RUNS_LOOKBACK_DAYS
-            ),
+            workflow_runs_rerun_window_days=_rerun_window(config),
             workflow_runs_earlier_attempts=_flag(
                 config, "workflow_runs_earlier_attempts", DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS
             ),
@@ -484,6 +483,15 @@ def _positive(config: dict[str, Any], setting: str, default: int) -> int:
     value = config.get(setting, default)
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         msg = f"{setting} must be a positive whole number, not {value!r}."
+        raise ConfigError(msg)
+    return value
+
+
+def _rerun_window(config: dict[str, Any]) -> int:
+    setting = "workflow_runs_rerun_window_days"
+    value = _non_negative(config, setting, DEFAULT_WORKFLOW_RUNS_RERUN_WINDOW_DAYS)
+    if value > DEFAULT_WORKFLOW_RUNS_RERUN_WINDOW_DAYS:
+        msg = f"{setting} must be at most 30 (GitHub re-runs no older run), not {value}."
         raise ConfigError(msg)
     return value
 

@@ -50,9 +50,19 @@ def github(world: World) -> Iterator[GitHubSimulator]:
         yield simulator
 
 
+def alice_config(github: GitHubSimulator, **settings: Any) -> dict[str, Any]:
+    """alice's settings for acme's repositories on `github`, with `settings`."""
+    return {
+        "auth_token": "ghp_alice",
+        "api_url": github.api_url,
+        "repositories": ["acme/*"],
+        **settings,
+    }
+
+
 @pytest.fixture
 def config(github: GitHubSimulator) -> dict[str, Any]:
-    return {"auth_token": "ghp_alice", "api_url": github.api_url, "repositories": ["acme/*"]}
+    return alice_config(github)
 
 
 @dataclass

@@ -19,9 +19,8 @@ from github_simulator import FakeClock, GitHubSimulator, World, seeded_world
 from github_simulator import commits as sim
 from github_simulator.world import iso
 from tap_github_activity.client import GitHubClient
-from tap_github_activity.fetch.commit_history import FORCE_PUSH_WINDOW
 from tap_github_activity.streams.base import event_uuid
-from tests.conftest import SyncResult, run_sync
+from tests.conftest import SyncResult, alice_config, run_sync
 
 BOTH = {"commits", "commit_branches"}
 SHAPES = json.loads(
@@ -258,16 +257,18 @@ def test_a_force_push_does_not_break_the_run(
     with caplog.at_level(logging.WARNING):
         second = run_sync(config, state=first.state, streams=BOTH)
 
-    new = {(api.id, c.oid) for c in rebased}
-    assert set(commit_rows(second)) >= new
-    assert {(api.id, "feature/search", c.oid) for c in rebased} <= membership(second)
-    # Everything emitted is on the branch now, and what was read goes back no further than
-    # the window before the previous head.
-    floor = data.commits[old_head].committed - FORCE_PUSH_WINDOW
-    for _, sha in commit_rows(second):
-        assert sha in data.reachable(data.branches["feature/search"])
-        assert data.commits[sha].committed >= floor
-    assert "force-push" in caplog.text
+    # Exactly what the new history brings: the rebased commits (with their old committer
+    # dates) and the default branch's commits the branch now stands on, down to the merge base.
+    arrived = data.reachable(data.branches["feature/search"]) - data.reachable(old_head)
+    assert all(c.committed <= data.commits[old_head].committed for c in rebased)
+    assert membership(second) == {(api.id, "feature/search", sha) for sha in arrived}
+    assert {(api.id, c.oid) for c in rebased} <= set(commit_rows(second))
+    assert {sha for _, sha in commit_rows(second)} <= arrived
+    # One REST compare for the merge base.
+    assert [r.path for r in github.requests("/compare/")] == [
+        f"/repos/acme/api/compare/{old_head}...{data.branches['feature/search']}"
+    ]
+    assert "force-pushed" in caplog.text
     heads = {
         p["context"]["repo"]: p["branches"]
         for p in second.state["bookmarks"]["commit_branches"]["partitions"]
@@ -503,15 +504,28 @@ def test_simulated_commit_listing_matches_githubs_shape(github: GitHubSimulator,
     assert all(c["commit"]["committer"]["date"] >= iso(since) for c in recent)
 
 
-def test_mutation_makes_new_merged_and_force_pushed_history(world: World):
+def test_mutation_makes_new_merged_old_dated_force_pushed_and_renamed_history(world: World):
     before = {repo.id: dict(sim.git(world, repo).branches) for repo in world.repos.values()}
     sim.mutate_commits(world, seeded(9))
-    for repo in world.repos.values():
+    repos = sorted(world.repos.values(), key=lambda r: r.id)
+    for position, repo in enumerate(repos):
         data = sim.git(world, repo)
-        assert data.branches["main"] != before[repo.id]["main"]
-        assert before[repo.id]["main"] in data.reachable(data.branches["main"])
+        old_main = before[repo.id]["main"]
+        assert data.branches["main"] != old_main
+        assert old_main in data.reachable(data.branches["main"])
+        # Commits dated older than their parent arrived by fast-forward.
+        assert any(
+            data.commits[p].committed > c.committed
+            for c in data.history(data.branches["main"])
+            if c.oid not in data.reachable(old_main)
+            for p in c.parents
+        )
         old_feature = before[repo.id]["feature/search"]
-        assert old_feature not in data.reachable(data.branches["feature/search"])
+        if position % 2 == 0:
+            assert old_feature not in data.reachable(data.branches["feature/search"])
+        else:
+            assert "feature/search" not in data.branches
+            assert data.branches["feature/search-renamed"] == old_feature
 
 
 def _random_activity(world: World, repo: Any, rng: random.Random) -> None:
@@ -540,9 +554,22 @@ def _random_activity(world: World, repo: Any, rng: random.Random) -> None:
             source, into = rng.sample(branches, 2)
             if data.branches[source] not in data.reachable(data.branches[into]):
                 data.merge(into, source, now - timedelta(minutes=rng.randint(0, 50)))
+        elif action < 0.9:
+            # A fast-forward by commits dated days before their parent.
+            branch = rng.choice(branches)
+            then = now - timedelta(days=rng.randint(2, 30))
+            for step in range(rng.randint(1, 3)):
+                data.advance(branch, then + timedelta(minutes=step), message="imported")
+        elif action < 0.95 and len(branches) > 1:
+            # A force-push: the branch's own commits replayed onto another branch, dates kept.
+            branch = rng.choice([b for b in branches if b != repo.default_branch])
+            sim.force_push(world, repo, branch)
         elif len(branches) > 2:
             gone = rng.choice([b for b in branches if b != repo.default_branch])
-            del data.branches[gone]
+            if rng.random() < 0.5:
+                sim.rename_branch(world, repo, gone, f"{gone}-renamed")
+            else:
+                del data.branches[gone]
         world.clock.advance(3600)
 
 
@@ -558,12 +585,7 @@ def test_walks_match_the_ground_truth_through_random_histories(
     members: set[tuple[Any, ...]] = set()
     state: dict[str, Any] = {}
     with GitHubSimulator(world) as github:
-        config = {
-            "auth_token": "ghp_alice",
-            "api_url": github.api_url,
-            "repositories": ["acme/*"],
-            "commit_branches": ["*"],
-        }
+        config = alice_config(github, commit_branches=["*"])
         for day in range(7):
             if day:
                 _random_activity(world, repo, rng)

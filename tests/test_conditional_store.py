@@ -93,3 +93,17 @@ def test_keys_are_kept_without_the_scope_every_path_shares(github, client):
     assert list(store.state()[STATE_KEY]) == ["/traffic/views?per=day"]
     again = Conditional(client, store.state(), scope="/repos/acme/api")
     assert again.get(VIEWS, stream="s", owner="acme", params={"per": "day"}).not_modified
+
+
+def test_a_fresh_read_asks_every_page_whole_and_keeps_the_new_etags(github, client):
+    first = Conditional(client, None)
+    list(first.pages(RELEASES, stream="s", owner="acme"))
+    kept = first.kept_for(RELEASES)
+    assert kept["etags"]
+    assert first.kept_for("/repos/acme/api/other") == {}
+
+    again = Conditional(client, first.state())
+    pages = list(again.pages(RELEASES, stream="s", owner="acme", fresh=True))
+    assert not any(page.not_modified for page in pages)
+    assert all(r.if_none_match is None for r in github.requests(f"^{RELEASES}$"))
+    assert again.kept_for(RELEASES) == kept  # the same pages: the same ETags

@@ -200,8 +200,9 @@ def test_first_sync_requests_by_stream(medium: Medium) -> None:
         ("releases", "core"): (12, 12),
         ("contributor_stats", "core"): (12, 12),
         **{(name, "core"): (12, 12) for name in TRAFFIC},
-        # Per repository the history before the lookback window, then the window.
-        ("workflow_runs", "core"): (24, 24),
+        # Per repository every run in one unfiltered page (92 runs: one slice of the re-run
+        # window, nothing to cut).
+        ("workflow_runs", "core"): (12, 12),
         # Each run's latest attempt's jobs from GraphQL, one query per repository (92 runs),
         # and one for the steps of its unsuccessful jobs.
         ("workflow_jobs", "graphql"): (12 + medium.repos_with_unsuccessful_jobs,) * 2,
@@ -215,27 +216,27 @@ def test_first_sync_requests_by_stream(medium: Medium) -> None:
     assert medium.first.by_stream() == expected
     assert (medium.pull_pages, medium.history_pages) == (48, 36)
     # The target: at most 400 points.
-    assert medium.first.points == sum(points for _, points in expected.values()) == 350
+    assert medium.first.points == sum(points for _, points in expected.values()) == 338
     records = {name: len(rows) for name, rows in medium.first.result.records.items()}
-    assert (records["workflow_runs"], records["workflow_jobs"]) == (1_104, 2_199)
+    assert (records["workflow_runs"], records["workflow_jobs"]) == (1_104, 2_191)
     assert (records["issues"], records["issue_comments"]) == (180, 10_327)
     assert (records["deployments"], records["deployment_statuses"]) == (144, 463)
-    assert sum(records.values()) == 29_829
+    assert sum(records.values()) == 29_821
 
 
 def test_earlier_attempts_cost_two_requests_each(medium: Medium) -> None:
     earlier = medium.earlier_attempts
-    assert earlier == 248  # a fifth of the runs were re-run once before the first sync
+    assert earlier == 247  # a fifth of the runs were re-run once before the first sync
     sync = medium.with_earlier_attempts
     # The attempt, and its jobs (REST: a check suite lists the latest attempt's check runs).
     assert sync.by_stream() == {
         ("repositories", "core"): (1, 1),
-        ("workflow_runs", "core"): (24 + earlier, 24 + earlier),
+        ("workflow_runs", "core"): (12 + earlier, 12 + earlier),
         ("workflow_jobs", "core"): (earlier, earlier),
         ("workflow_jobs", "graphql"): (12 + medium.repos_with_unsuccessful_jobs,) * 2,
     }
     records = sync.result.records
-    assert (len(records["workflow_runs"]), len(records["workflow_jobs"])) == (1_352, 2_701)
+    assert (len(records["workflow_runs"]), len(records["workflow_jobs"])) == (1_351, 2_696)
 
 
 def test_first_sync_graphql_queries_cost_what_the_design_says(medium: Medium) -> None:

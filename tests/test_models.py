@@ -7,6 +7,7 @@ GitHub's 14 days.
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 import statistics
@@ -20,6 +21,7 @@ import pytest
 
 from github_simulator import FakeClock, GitHubSimulator, World
 from github_simulator.actions import latest_attempts
+from github_simulator.commits import git
 from github_simulator.truth import EXPECTED, MUTATIONS
 from tests.e2e.destinations import Destination, destination
 from tests.e2e.project import EXTRACTOR, ROOT, MeltanoProject, require_installed
@@ -30,6 +32,9 @@ pytestmark = pytest.mark.meltano
 WAREHOUSES = {"duckdb": "dbt-duckdb", "postgres": "dbt-postgres"}
 MARTS = (
     "activity_events",
+    "production_deployments",
+    "deployed_changes",
+    "dora_weekly",
     "contributor_activity_daily",
     "contributor_activity_weekly",
     "pull_request_flow_weekly",
@@ -75,6 +80,9 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, L
         for load in range(2):
             if load:
                 _visited_daily(clock, world, DAYS_BETWEEN_LOADS)
+                for name, mutation in MUTATIONS.items():  # a day of every kind of activity
+                    if name != "traffic":
+                        mutation(world, random.Random(f"models:{name}"))  # noqa: S311 -- data
             seen |= latest_attempts(world)
             for warehouse, project in projects.items():
                 transformer = f"{WAREHOUSES[warehouse]}:build"
@@ -128,6 +136,9 @@ def expected_daily_activity(world: World) -> dict[tuple[Any, ...], Counter[str]]
         if review.get("submitted_at"):
             key = (_time(review["submitted_at"]).date(), review["repo_id"], review["author_login"])
             daily[key]["reviews_submitted"] += 1
+    for comment in EXPECTED["issue_comments"](world).values():
+        key = (_time(comment["created_at"]).date(), comment["repo_id"], comment["author_login"])
+        daily[key]["issue_comments"] += 1
     return daily
 
 
@@ -145,6 +156,7 @@ def test_contributor_activity_daily_counts_every_action(warehouses, warehouse):
         "pull_requests_opened",
         "pull_requests_merged",
         "reviews_submitted",
+        "issue_comments",
     )
     built = {
         (_day(row["day"]), row["repo_id"], row["person"]): {f: int(row[f]) for f in fields}
@@ -295,3 +307,172 @@ def test_readme_mart_queries_run(warehouses, warehouse):
     assert len(queries) >= 3
     for query in queries:
         assert warehouses[warehouse].destination.query(query), query
+
+
+# -- DORA -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Deployed:
+    key: str
+    repo_id: int
+    environment: str
+    sha: str
+    outcome: str
+    finished_at: datetime | None
+
+
+def expected_production_deployments(world: World) -> list[Deployed]:
+    """GitHub deployments to production-like environments, finished by their first success (or
+    failure) status: the simulator's deployments have no workflow-run fallback to consider."""
+    statuses: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for status in EXPECTED["deployment_statuses"](world).values():
+        statuses[status["deployment_id"]].append(status)
+    deployed = []
+    for (deployment_id,), deployment in EXPECTED["deployments"](world).items():
+        if not re.search("production|prod", deployment["environment"], re.IGNORECASE):
+            continue
+        times = defaultdict(list)
+        for status in statuses[deployment_id]:
+            times[status["state"]].append(_time(status["created_at"]))
+        failure = min(times["failure"] + times["error"], default=None)
+        success = min(times["success"], default=None)
+        outcome = "success" if success else "failure" if failure else "pending"
+        deployed.append(
+            Deployed(
+                f"deployment:{deployment_id}",
+                deployment["repo_id"],
+                deployment["environment"],
+                deployment["sha"],
+                outcome,
+                success or failure,
+            )
+        )
+    return deployed
+
+
+def expected_deployed_changes(world: World) -> dict[tuple[str, str], float]:
+    """(deployment key, commit sha) -> lead time in hours, by ancestry in the simulator's git."""
+    commits = EXPECTED["commits"](world)
+    repositories = {repo.id: repo for repo in world.repos.values()}
+    successful: dict[tuple[int, str], list[Deployed]] = defaultdict(list)
+    for deployment in expected_production_deployments(world):
+        if deployment.outcome == "success":
+            successful[(deployment.repo_id, deployment.environment)].append(deployment)
+    changes = {}
+    for (repo_id, _environment), deployments in successful.items():
+        data = git(world, repositories[repo_id])
+        deployments.sort(key=lambda d: (d.finished_at, d.key))
+        for previous, deployment in itertools.pairwise(deployments):
+            shipped = data.reachable(deployment.sha) - data.reachable(previous.sha)
+            for sha in shipped:
+                committed = _time(commits[(repo_id, sha)]["committed_at"])
+                hours = (deployment.finished_at - committed).total_seconds() / 3600
+                changes[(deployment.key, sha)] = hours
+    return changes
+
+
+@pytest.mark.parametrize("warehouse", sorted(WAREHOUSES))
+def test_production_deployments_and_the_changes_they_shipped(warehouses, warehouse):
+    loaded = warehouses[warehouse]
+    expected = {d.key: d for d in expected_production_deployments(loaded.world)}
+    built = {row["deployment_key"]: row for row in loaded.mart("production_deployments")}
+    assert set(built) == set(expected)
+    for key, deployment in expected.items():
+        row = built[key]
+        assert (row["outcome"], row["sha"]) == (deployment.outcome, deployment.sha), key
+        finished = row["finished_at"].replace(tzinfo=None) if row["finished_at"] else None
+        assert finished == deployment.finished_at, key
+    changes = expected_deployed_changes(loaded.world)
+    assert changes, "no deployment shipped a change: the test would prove nothing"
+    shipped = {
+        (row["deployment_key"], row["commit_sha"]): float(row["lead_time_hours"])
+        for row in loaded.mart("deployed_changes")
+    }
+    assert shipped.keys() == changes.keys()
+    for key, hours in changes.items():
+        assert shipped[key] == pytest.approx(hours), key
+
+
+@pytest.mark.parametrize("warehouse", sorted(WAREHOUSES))
+def test_dora_weekly_frequency_lead_time_failures_and_restores(warehouses, warehouse):
+    loaded = warehouses[warehouse]
+    world = loaded.world
+    deployments = [d for d in expected_production_deployments(world) if d.finished_at]
+    successful = sorted(
+        (d for d in deployments if d.outcome == "success"), key=lambda d: (d.finished_at, d.key)
+    )
+    incidents = [i for i in EXPECTED["issues"](world).values() if "incident" in i["labels"]]
+    causes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for incident in incidents:
+        before = [
+            d
+            for d in successful
+            if d.repo_id == incident["repo_id"] and d.finished_at <= _time(incident["created_at"])
+        ]
+        if before:
+            causes[before[-1].key].append(incident)
+    weeks: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(
+        lambda: {
+            "deployments": 0,
+            "failed": 0,
+            "caused": 0,
+            "lead": [],
+            "incidents": 0,
+            "restore": [],
+        }
+    )
+    for d in deployments:
+        week = weeks[(d.repo_id, d.environment, _week(d.finished_at.date()))]
+        week["deployments" if d.outcome == "success" else "failed"] += 1
+        week["caused"] += d.key in causes
+        if d.outcome == "failure":
+            later = [
+                s.finished_at
+                for s in successful
+                if s.repo_id == d.repo_id
+                and s.environment == d.environment
+                and s.finished_at > d.finished_at
+            ]
+            restore = weeks[(d.repo_id, d.environment, _week(d.finished_at.date()))]["restore"]
+            if later:
+                restore.append((min(later) - d.finished_at).total_seconds() / 3600)
+    by_key = {d.key: d for d in deployments}
+    for key, caused in causes.items():
+        for incident in caused:
+            started = _time(incident["created_at"])
+            week = weeks[(by_key[key].repo_id, by_key[key].environment, _week(started.date()))]
+            week["incidents"] += 1
+            if incident["closed_at"]:
+                week["restore"].append(
+                    (_time(incident["closed_at"]) - started).total_seconds() / 3600
+                )
+    for (key, _sha), hours in expected_deployed_changes(world).items():
+        d = by_key[key]
+        weeks[(d.repo_id, d.environment, _week(d.finished_at.date()))]["lead"].append(hours)
+    built = {
+        (row["repo_id"], row["environment"], _day(row["week_start"])): row
+        for row in loaded.mart("dora_weekly")
+    }
+    assert set(built) == set(weeks)
+    assert any(w["incidents"] for w in weeks.values()), "no incident: the test would prove little"
+    for key, week in weeks.items():
+        row = built[key]
+        assert (row["deployments"], row["failed_deployments"], row["incidents"]) == (
+            week["deployments"],
+            week["failed"],
+            week["incidents"],
+        ), key
+        assert row["changes_deployed"] == len(week["lead"]), key
+        if week["lead"]:
+            assert float(row["median_lead_time_hours"]) == pytest.approx(
+                statistics.median(week["lead"])
+            )
+        finished = week["deployments"] + week["failed"]
+        if finished:
+            rate = (week["failed"] + week["caused"]) / finished
+            assert float(row["change_failure_rate"]) == pytest.approx(rate), key
+        if week["restore"]:
+            assert float(row["median_hours_to_restore"]) == pytest.approx(
+                statistics.median(week["restore"])
+            ), key

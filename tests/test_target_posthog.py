@@ -40,6 +40,10 @@ EVENT_STREAMS = {
     "commits",
     "traffic_views",
     "traffic_clones",
+    "issues",
+    "issue_comments",
+    "deployments",
+    "deployment_statuses",
 }
 NOT_EVENTS = {"repositories", "commit_branches", "traffic_paths", "traffic_referrers"}
 NOT_EVENTS |= {"contributor_stats"}

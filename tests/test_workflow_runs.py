@@ -1,4 +1,4 @@
-"""The workflow_runs and workflow_jobs streams: every attempt seen a row, the lookback window,
+"""The workflow_runs and workflow_jobs streams: every attempt seen a row, the re-run window,
 conditional pages, re-runs and their earlier attempts, batched jobs, and repositories without
 Actions."""
 
@@ -13,13 +13,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from jsonschema import Draft7Validator
 
 from github_simulator import FakeClock, GitHubSimulator, World
 from github_simulator import actions as sim
 from github_simulator.world import iso
+from tap_github_activity.errors import ConfigError
 from tap_github_activity.fetch import actions as fetch_actions
+from tap_github_activity.settings import Settings
 from tap_github_activity.tap import TapGitHubActivity
 from tests.conftest import SyncResult, run_sync, select
 
@@ -189,13 +192,13 @@ def test_first_sync_emits_each_runs_latest_attempt_and_its_jobs(
     assert run_rows(result) == expected_runs(world)
     assert job_rows(result) == expected_jobs(world)
     assert any(key[1] > 1 for key in run_rows(result))  # re-runs: their latest attempt
-    # Per repository: the history before the window once, then the window; the jobs in one
-    # GraphQL query per repository, and the steps of its unsuccessful jobs in one more. No
-    # earlier attempt is asked.
-    assert len(github.requests(LISTING)) == 6
+    # Per repository: every run in one unfiltered page (10 runs: one slice, nothing to cut);
+    # the jobs in one GraphQL query per repository, and the steps of its unsuccessful jobs in
+    # one more. No earlier attempt is asked.
+    assert [r.query.get("created") for r in github.requests(LISTING)] == [None] * 3
     assert github.requests(ATTEMPT) == []
     assert github.requests(JOBS) == []
-    assert github.points("core") == 1 + 6
+    assert github.points("core") == 1 + 3
     queries = github.requests("^/graphql$")
     assert len(queries) == 3 + unsuccessful_repos(world)
     assert all(q.points == 1 for q in queries)
@@ -216,18 +219,15 @@ def test_first_sync_with_earlier_attempts_emits_every_attempt_and_job(
         for r in result.records["workflow_runs"]
     )
     assert any(r["failed_steps"] for r in result.records["workflow_jobs"])
-    # Per repository: the history before the window once, then the window; one request per
-    # earlier attempt of a re-run, and one for its jobs (a check suite lists the latest
-    # attempt's only); the latest attempts' jobs in one GraphQL query per repository, and the
-    # steps of its unsuccessful jobs in one more.
-    start = midnight(world.now(), 3)
-    assert sorted(r.query["created"] for r in github.requests(LISTING)) == sorted(
-        [f"<={iso(start - timedelta(seconds=1))}", f">={iso(start)}"] * 3
-    )
+    # Per repository: every run in one page; one request per earlier attempt of a re-run, and
+    # one for its jobs (a check suite lists the latest attempt's only); the latest attempts'
+    # jobs in one GraphQL query per repository, and the steps of its unsuccessful jobs in one
+    # more.
+    assert len(github.requests(LISTING)) == 3
     earlier = len(every) - len({run.id for run, _ in every})
     assert len(github.requests(ATTEMPT)) == earlier
     assert len(github.requests(JOBS)) == earlier
-    assert github.points("core") == 1 + 6 + 2 * earlier
+    assert github.points("core") == 1 + 3 + 2 * earlier
     queries = github.requests("^/graphql$")
     assert len(queries) == 3 + unsuccessful_repos(world)
     assert all(q.points == 1 for q in queries)
@@ -243,10 +243,6 @@ def test_unchanged_window_costs_nothing(config, github: GitHubSimulator, world: 
     assert "workflow_jobs" not in second.records
     listings = github.requests(LISTING)
     assert [(r.status, r.points) for r in listings] == [(304, 0)] * 3
-    # The window starts 3 days before the bookmark, at midnight: the query of the first sync.
-    for request, bookmark in zip(listings, bookmarks(first).values(), strict=True):
-        start = midnight_before(datetime.fromisoformat(bookmark.replace("Z", "+00:00")), 3)
-        assert request.query["created"] == f">={start}"
     assert github.points() == 1  # the repository listing
     partitions = first.state["bookmarks"]["workflow_runs"]["partitions"]
     assert max(len(json.dumps(p)) for p in partitions) < 1024
@@ -278,7 +274,14 @@ def test_changes_are_emitted_exactly(
     assert running
     assert all(emitted[key]["status"] == "completed" for key in running)
     new_attempts = [key for key in changed if key not in before and key[1] > 1]
-    assert len(new_attempts) == 3
+    assert len(new_attempts) == 6  # a recent run and the oldest run re-run, per repository
+    old_runs = {
+        run.id
+        for repo in sim.readable_repos(world)
+        for run in sim.runs_of(world, repo)
+        if world.now() - run.created_at > timedelta(days=20)
+    }
+    assert len({key[0] for key in new_attempts} & old_runs) == 3  # 25 days old, not lost
     assert len([key for key in changed if key not in before and key[1] == 1]) == 6
     # Jobs of exactly the emitted attempts; no earlier attempt had to be fetched. All are
     # latest attempts: their jobs come from GraphQL, one query per repository (and one for
@@ -299,18 +302,25 @@ def test_changes_are_emitted_exactly(
     assert github.points() == 1
 
 
-def test_a_rerun_on_page_two_is_seen(
+def test_a_rerun_in_an_older_slice_costs_that_slice_only(
     config, github: GitHubSimulator, world: World, clock: FakeClock
 ):
     api = world.repo("acme", "api")
     assert api is not None
     rng = seeded(2)
     now = world.now()
-    for index in range(120):  # 130 runs in the window: page 2 holds the 30 oldest
+    for index in range(120):  # 130 runs: two slices of the window
         sim.add_run(
             world, api, rng, now - timedelta(hours=30) + timedelta(minutes=index), "success", jobs=1
         )
     first = run_sync(config, streams=ACTIONS)
+    # Every run in one unfiltered listing (2 pages), then the two slices cut from it, read once
+    # each for their ETags: the older one closed, the newer one open-ended.
+    queries = [r.query.get("created") for r in github.requests("/repos/acme/api/actions/runs$")]
+    assert queries[:2] == [None, None]
+    assert len(queries) == 4
+    assert ".." in queries[2]
+    assert queries[3].startswith(">=")
     window = sorted(sim.runs_of(world, api), key=lambda r: (r.created_at, r.id), reverse=True)
     old = next(r for r in window[100:] if r.latest.status == "completed")
     clock.advance(3600)
@@ -320,14 +330,18 @@ def test_a_rerun_on_page_two_is_seen(
     second = run_sync(config, state=first.state, streams=ACTIONS)
 
     assert [
-        (r.query["page"], r.status, r.points)
+        (r.query["created"], r.status, r.points)
         for r in github.requests("/repos/acme/api/actions/runs$")
-    ] == [("1", 304, 0), ("2", 200, 1)]
+    ] == [(queries[2], 200, 1), (queries[3], 304, 0)]
     assert list(run_rows(second)) == [(old.id, old.latest.number)]
     assert {r["run_attempt"] for r in second.records["workflow_jobs"]} == {old.latest.number}
     # The new attempt is the latest: its jobs in one GraphQL query (it succeeded: no steps).
     assert github.requests(JOBS) == []
     assert len(github.requests("^/graphql$")) == 1
+    github.reset_log()
+    third = run_sync(config, state=second.state, streams=ACTIONS)
+    assert "workflow_runs" not in third.records
+    assert github.points() == 1
 
 
 def rerun_run(world: World, rng: random.Random, reruns: int) -> sim.Run:
@@ -509,7 +523,7 @@ def test_listings_over_githubs_cap_are_read_in_ranges(
     assert api is not None
     rng = seeded(5)
     oldest = world.now() - timedelta(days=200)
-    for index in range(1050):  # before the window: the first sync's history query
+    for index in range(1050):  # all before the window
         sim.add_run(
             world,
             api,
@@ -518,26 +532,62 @@ def test_listings_over_githubs_cap_are_read_in_ranges(
             "success",
             jobs=1,
         )
+    start_date = iso(oldest - timedelta(days=1))
 
-    result = run_sync(config, streams={"workflow_runs"})
+    result = run_sync({**config, "start_date": start_date}, streams={"workflow_runs"})
 
     assert run_rows(result) == expected_runs(world)
     queries = [r.query["created"] for r in github.requests("/repos/acme/api/actions/runs$")]
-    history = [q for q in queries if q.startswith("<=")]
-    assert len(history) == 10 + 1  # 1,000 runs, then those up to the oldest read
-    assert len(set(history)) == 2
+    # 1,000 runs (10 pages), then those up to the oldest read; then the window's slice (the
+    # seeded runs of the last 30 days), read once for its ETags.
+    assert queries.count(f">={start_date}") == 10
+    assert queries[10].startswith(start_date)
+    assert queries[11] == f">={iso(world.now() - timedelta(days=30))}"
+    assert len(queries) == 12
 
 
-# -- the lookback setting and the simulator ------------------------------------------------------
+# -- the re-run window setting and the simulator -------------------------------------------------
 
 
-def test_lookback_days_set_the_window(config, github: GitHubSimulator, world: World):
-    config = {**config, "workflow_runs_lookback_days": 1}
-    first = run_sync(config, streams={"workflow_runs"})
-    assert {
-        r.query["created"] for r in github.requests(LISTING) if r.query["created"].startswith(">=")
-    } == {f">={midnight_before(world.now(), 1)}"}
-    assert run_rows(first) == expected_runs(world)
+def test_the_rerun_window_bounds_the_watched_slices(
+    config, github: GitHubSimulator, world: World, clock: FakeClock
+):
+    api = world.repo("acme", "api")
+    assert api is not None
+    rng = seeded(6)
+    for index in range(150):  # 5 days of runs, every 48 minutes
+        sim.add_run(world, api, rng, world.now() - timedelta(minutes=48 * index + 5), "success")
+    first = run_sync({**config, "workflow_runs_rerun_window_days": 1}, streams={"workflow_runs"})
+    slices = next(
+        p["slices"]
+        for p in first.state["bookmarks"]["workflow_runs"]["partitions"]
+        if p["context"]["repo"] == "api"
+    )
+    # Only the last day is watched (and what was running): one slice of 30-odd runs.
+    assert len(slices) == 1
+    assert slices[0]["low"] >= iso(world.now() - timedelta(days=1, minutes=1))
+    assert slices[0]["high"] is None
+    assert len(json.dumps(slices)) < 300
+    # A re-run of a run older than the window is not seen (documented); a newer one is.
+    older = next(
+        r for r in sim.runs_of(world, api) if world.now() - r.created_at > timedelta(days=2)
+    )
+    newer = max(sim.runs_of(world, api)[:-1], key=lambda r: r.created_at)
+    clock.advance(600)
+    sim.rerun(world, older, rng, world.now())
+    sim.rerun(world, newer, rng, world.now())
+    second = run_sync(
+        {**config, "workflow_runs_rerun_window_days": 1},
+        state=first.state,
+        streams={"workflow_runs"},
+    )
+    assert {key[0] for key in run_rows(second) if key[1] > 1} == {newer.id}
+
+
+def test_the_rerun_window_setting_is_checked(config):
+    for value in (-1, 31, "30"):
+        with pytest.raises(ConfigError, match="workflow_runs_rerun_window_days"):
+            Settings.from_config({**config, "workflow_runs_rerun_window_days": value}, version="0")
 
 
 def test_start_date_bounds_the_first_sync(config, github: GitHubSimulator, world: World):
@@ -548,14 +598,6 @@ def test_start_date_bounds_the_first_sync(config, github: GitHubSimulator, world
     assert set(run_rows(first)) == {
         key for key, row in expected_runs(world).items() if row["created_at"] >= iso(recent)
     }
-    github.reset_log()
-    older = world.now() - timedelta(days=10)
-    run_sync({**config, "start_date": iso(older)}, streams={"workflow_runs"})
-    start = midnight(world.now(), 3)
-    assert [r.query["created"] for r in github.requests("/repos/acme/api/actions/runs$")] == [
-        f"{iso(older)}..{iso(start - timedelta(seconds=1))}",
-        f">={iso(start)}",
-    ]
 
 
 def test_simulated_endpoints_match_githubs_shapes(github: GitHubSimulator, world: World):

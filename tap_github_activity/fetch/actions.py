@@ -1,9 +1,9 @@
 """Workflow runs (one row per attempt) and their jobs: the runs listing feeds both streams.
 
-GET .../actions/runs lists the latest attempt of each run, newest first. A sync reads the runs
-created since a window start (`workflow_runs_lookback_days` before the bookmark, at UTC
-midnight), each page with the ETag of its last read; on a first sync the runs before the window
-are read once without ETags. GitHub serves 1,000 runs of a filtered listing: a full range is
+GET .../actions/runs lists the latest attempt of each run, newest first. A sync reads the slices
+of the runs GitHub may still change (fetch/runs_window.py: `workflow_runs_rerun_window_days`,
+and runs not completed), each page with the ETag of its last read; a first sync reads every run
+once (since start_date). GitHub serves 1,000 runs of a filtered listing: a full range is
 continued below its oldest run. Earlier attempts of re-runs cost a request each and are read
 only with `workflow_runs_earlier_attempts`. The jobs of the emitted attempts (fetch/jobs.py)
 follow each batch of 100 latest attempts, and the repository's last runs.
@@ -12,7 +12,7 @@ follow each batch of 100 latest attempts, and the repository's last runs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -20,8 +20,16 @@ from tap_github_activity.conditional import Conditional
 from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.fetch import Item, Keep, Request, Row
 from tap_github_activity.fetch.jobs import JOBS, RunAttempt, fetch_jobs
+from tap_github_activity.fetch.runs_window import (
+    MAX_SLICES,
+    Slice,
+    SliceRead,
+    cut,
+    live_slices,
+    load_slices,
+)
 from tap_github_activity.records import flatten, seconds_between
-from tap_github_activity.timestamps import format_time, parse_time
+from tap_github_activity.timestamps import parse_time
 
 __all__ = ["JOBS", "RUNS", "RUN_FIELDS", "fetch_actions", "run_record"]
 
@@ -55,15 +63,6 @@ RUN_FIELDS = {
 }
 
 logger = logging.getLogger(__name__)
-
-
-def _created(low: datetime | None, high: datetime | None) -> str:
-    """GitHub's `created` qualifier for an inclusive range (None: open)."""
-    if low and high:
-        return f"{format_time(low)}..{format_time(high)}"
-    if low:
-        return f">={format_time(low)}"
-    return f"<={format_time(high)}" if high else "*..*"
 
 
 def run_record(payload: dict[str, Any]) -> dict[str, Any]:
@@ -101,117 +100,132 @@ class _Batches:
 
 
 def fetch_actions(request: Request) -> Iterator[Item]:
-    """Runs rows (when wanted) with the jobs of each batch after it, then the listing's state."""
+    """Runs rows (when wanted) with the jobs of each batch after it, then the slices' state."""
     state = request.state.get(RUNS) or {}
-    since = request.start.get(RUNS)
-    start = _window_start(request, state)
-    conditional = Conditional(request.client, state, scope=request.repository.path)
-    segments: list[tuple[datetime | None, datetime | None, Conditional]] = []
-    start_date = request.settings.start_date
-    if not conditional.saved and (start_date is None or start_date < start):
-        # A first sync: the runs before the window, once (no ETag kept).
-        segments.append(
-            (start_date, start - timedelta(seconds=1), Conditional(request.client, None))
-        )
-    segments.append((start, None, conditional))
-    batches = _Batches(request)
-    latest_update = None
-    for low, high, listing in segments:
-        updated = yield from _emit(request, low, high, listing, since, batches=batches)
-        if updated and (latest_update is None or updated > latest_update):
-            latest_update = updated
-    yield from batches.close()
-    if not request.wants(RUNS) and latest_update:
+    window_start = _window_start(request)
+    slices = load_slices(state.get("slices"))
+    if not slices:
+        # A first sync reads every run once (since start_date); a state without slices (the
+        # earlier lookback's), the window.
+        start_date = request.settings.start_date
+        first = state.get("replication_key_value") is None
+        low = start_date if first else max(window_start, start_date or window_start)
+        slices = [Slice(low, None)]
+    reader = _Reader(request, Conditional(request.client, state, scope=request.repository.path))
+    kept: list[Slice] = []
+    live = live_slices(slices, window_start)
+    for piece in live:
+        read = yield from reader.read(piece)
+        if not read.changed:
+            kept.append(piece)
+            continue
+        saved = reader.conditional.kept_for(reader.path, piece.params)
+        # The other slices keep their share of the repository's bound; at the bound the open
+        # slice grows (more pages a change) until older slices leave the window.
+        share = MAX_SLICES - len(live) + 1
+        if not read.needs_cut(piece, saved) or (share < 2 and saved):
+            kept.append(Slice(piece.low, piece.high, read.pending))
+            continue
+        reader.conditional.forget(reader.path, piece.params)
+        for part in cut(piece, read.runs, window_start, max_slices=max(share, 1)):
+            # Each new slice read once for its ETags; what changed meanwhile is emitted.
+            part.pending = (yield from reader.read(part, fresh=True)).pending
+            kept.append(part)
+    yield from reader.batches.close()
+    if not request.wants(RUNS) and reader.latest_update:
         # Bookmarks of emitted rows move with them; workflow_jobs alone still needs this one,
-        # or every changed page would be read from start_date.
+        # or every changed slice would be emitted from start_date.
         yield Keep(
-            RUNS, {"replication_key": REPLICATION_KEY, "replication_key_value": latest_update}
+            RUNS,
+            {"replication_key": REPLICATION_KEY, "replication_key_value": reader.latest_update},
         )
     # Kept only once every page is emitted: an interrupted run asks again.
-    yield Keep(RUNS, conditional.state())
+    yield Keep(RUNS, {"slices": [piece.state() for piece in kept], **reader.conditional.state()})
 
 
-def _window_start(request: Request, state: Mapping[str, Any]) -> datetime:
-    """Lookback days before the bookmark (before now on a first sync), at UTC midnight; never
-    before start_date."""
-    bookmark = (
-        state.get("replication_key_value")
-        if state.get("replication_key") == REPLICATION_KEY
-        else None
-    )
-    anchor = (
-        parse_time(bookmark)
-        if bookmark
-        else datetime.fromtimestamp(request.client.clock.now(), tz=timezone.utc)
-    )
-    lookback = request.settings.workflow_runs_lookback_days
-    start = (anchor - timedelta(days=lookback)).replace(hour=0, minute=0, second=0, microsecond=0)
-    start_date = request.settings.start_date
-    return max(start, start_date) if start_date else start
+def _window_start(request: Request) -> datetime:
+    """Runs created before this cannot be re-run any more (GitHub: 30 days), or not by the
+    user's choice (workflow_runs_rerun_window_days)."""
+    days = request.settings.workflow_runs_rerun_window_days
+    now = datetime.fromtimestamp(request.client.clock.now(), tz=timezone.utc)
+    return (now - timedelta(days=days)).replace(microsecond=0)
 
 
-def _emit(
-    request: Request,
-    low: datetime | None,
-    high: datetime | None,
-    conditional: Conditional,
-    since: datetime | None,
-    *,
-    batches: _Batches,
-) -> Generator[Item, None, str | None]:
-    """The runs created in [low, high] and updated since `since`, read on past GitHub's cap
-    (the ETags are kept for a listing read in one query only). Returns the latest update."""
-    repository = request.repository
-    path = f"/repos/{repository.owner}/{repository.name}/actions/runs"
-    latest_update: str | None = None
-    listing = conditional
-    first_params: dict[str, Any] | None = None
-    read_before: set[int] = set()  # runs of the boundary second, read by the last query
-    while True:
-        params = {"created": _created(low, high), "exclude_pull_requests": "true"}
-        first_params = first_params or params
-        served, oldest, at_oldest = 0, None, set[int]()
-        for page in listing.pages(path, stream=RUNS, owner=repository.owner, params=params):
-            if page.not_modified:
-                continue
-            runs = page.data.get("workflow_runs") or []
-            served += len(runs)
-            emitted = []
-            for payload in runs:
-                if payload["created_at"] != oldest:
-                    oldest, at_oldest = payload["created_at"], set()
-                at_oldest.add(payload["id"])
-                if payload["id"] in read_before or (
-                    since is not None and parse_time(payload["updated_at"]) < since
-                ):
+class _Reader:
+    """Reads slices of one repository's runs listing, emitting each attempt once a sync."""
+
+    def __init__(self, request: Request, conditional: Conditional) -> None:
+        self.request = request
+        self.conditional = conditional
+        self.path = f"{request.repository.path}/actions/runs"
+        self.since = request.start.get(RUNS)
+        self.batches = _Batches(request)
+        self.emitted: set[tuple[Any, ...]] = set()  # (id, attempt, updated_at) this sync
+        self.latest_update: str | None = None
+
+    def read(self, piece: Slice, *, fresh: bool = False) -> Generator[Item, None, SliceRead]:
+        """The runs of a slice updated since the bookmark and not emitted yet, read on past
+        GitHub's cap (ETags are kept for a slice read in one query only); what was read."""
+        repository = self.request.repository
+        read = SliceRead()
+        low, high = piece.low, piece.high
+        listing, first = self.conditional, piece.params
+        read_before: set[int] = set()  # runs of the boundary second, read by the last query
+        while True:
+            params = Slice(low, high).params
+            served, oldest, at_oldest = 0, None, set[int]()
+            for page in listing.pages(
+                self.path, stream=RUNS, owner=repository.owner, params=params, fresh=fresh
+            ):
+                if page.not_modified:
                     continue
-                if latest_update is None or payload["updated_at"] > latest_update:
-                    latest_update = payload["updated_at"]
-                emitted.append(payload)
-            yield from _attempts(request, emitted, since, batches)
-        if served < LISTING_CAP or oldest is None:
-            return latest_update
-        conditional.forget(path, first_params)  # over the cap: it changes at every sync
-        if high is not None and parse_time(oldest) >= high:
-            logger.warning(
-                "%s: %s: over %d runs were created at %s; the rest of them "
-                "and older runs are not read",
+                runs = page.data.get("workflow_runs") or []
+                served += len(runs)
+                new = []
+                for payload in runs:
+                    if payload["created_at"] != oldest:
+                        oldest, at_oldest = payload["created_at"], set()
+                    at_oldest.add(payload["id"])
+                    if payload["id"] not in read_before:
+                        read.add(payload)
+                        if self._new(payload):
+                            new.append(payload)
+                yield from _attempts(self.request, new, self.since, self.batches)
+            if served < LISTING_CAP or oldest is None:
+                return read
+            self.conditional.forget(self.path, first)  # over the cap: it changes at every sync
+            if high is not None and parse_time(oldest) >= high:
+                logger.warning(
+                    "%s: %s: over %d runs were created at %s; the rest of them "
+                    "and older runs are not read",
+                    RUNS,
+                    repository.full_name,
+                    LISTING_CAP,
+                    oldest,
+                )
+                return read
+            logger.info(
+                "%s: %s: over %d runs created %s; reading on up to %s",
                 RUNS,
                 repository.full_name,
                 LISTING_CAP,
+                Slice(low, high).created,
                 oldest,
             )
-            return latest_update
-        logger.info(
-            "%s: %s: over %d runs created %s; reading on up to %s",
-            RUNS,
-            repository.full_name,
-            LISTING_CAP,
-            _created(low, high),
-            oldest,
-        )
-        high, read_before = parse_time(oldest), at_oldest
-        listing = Conditional(request.client, None)
+            high, read_before = parse_time(oldest), at_oldest
+            listing = Conditional(self.request.client, None)
+
+    def _new(self, payload: dict[str, Any]) -> bool:
+        """Whether the attempt is to be emitted: updated since the bookmark, not yet this sync."""
+        key = (payload["id"], payload.get("run_attempt"), payload["updated_at"])
+        if key in self.emitted or (
+            self.since is not None and parse_time(payload["updated_at"]) < self.since
+        ):
+            return False
+        self.emitted.add(key)
+        if self.latest_update is None or payload["updated_at"] > self.latest_update:
+            self.latest_update = payload["updated_at"]
+        return True
 
 
 def _attempts(

@@ -8,10 +8,11 @@ import fnmatch
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from tap_github_activity.fetch import Request, repository_query
+from tap_github_activity.fetch.ancestry import Ancestry, compare_alias, from_graphql, rest_ancestry
 from tap_github_activity.fetch.heads import (
     GLOB_CHARACTERS,
     HEAD_FRAGMENT,
@@ -23,7 +24,6 @@ from tap_github_activity.fetch.heads import (
 from tap_github_activity.timestamps import format_time, parse_time
 
 __all__ = [
-    "FORCE_PUSH_WINDOW",
     "BranchWalk",
     "log_walks",
     "new_bookmarks",
@@ -34,8 +34,6 @@ __all__ = [
 
 HISTORY_PAGE_SIZE = 100
 BRANCHES_PER_QUERY = 5
-# git keeps no push times: a force-push is told from clock skew by this margin (see above).
-FORCE_PUSH_WINDOW = timedelta(days=1)
 
 logger = logging.getLogger(__name__)
 
@@ -81,45 +79,47 @@ class BranchWalk:
     cursor: str | None = None
     done: bool = False
     reached_known: bool = False
-    force_pushed: bool = False
     lost: bool = False  # the head could not be read (deleted meanwhile)
+    ancestry: Ancestry | None = None  # GitHub's comparison with the previous head
     pending: set[str] = field(default_factory=set)  # parents of new commits not met yet
     new: list[str] = field(default_factory=list)
+    met_new: int = 0  # new commits met, start_date or not
     pages: int = 0
 
     @property
-    def floor(self) -> datetime | None:
-        """Before any known commit is met, a new commit older than this means force-push."""
-        if self.previous is None:
-            return None
-        return parse_time(self.previous["committed_at"]) - FORCE_PUSH_WINDOW
+    def needs_ancestry(self) -> bool:
+        """A moved branch read before, not compared yet."""
+        return self.previous is not None and self.ancestry is None
+
+    def settle(self, ancestry: Ancestry) -> None:
+        """Bound the walk by GitHub's comparison, before its first page is taken."""
+        self.ancestry = ancestry
+        if ancestry.nothing_new:
+            self.done = True
+        if (base := ancestry.stop_at()) is not None:
+            self.known.add(base)
 
     def take(self, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The commits of one history page that are new on this branch; marks the walk done as
-        soon as nothing new can follow."""
+        """The commits of one history page that are new on this branch (and not before
+        start_date); marks the walk done as soon as nothing new can follow."""
         fresh: list[dict[str, Any]] = []
-        floor = self.floor
+        expected = self.ancestry.new_commits if self.ancestry else None
+        exact_count = self.ancestry is not None and self.ancestry.status == "fast-forward"
         for node in nodes:
             oid = node["oid"]
             parents = [parent["oid"] for parent in node["parents"]["nodes"]]
-            committed = parse_time(node["committedDate"])
-            if self.since is not None and committed < self.since:
-                self.done = True  # everything after is older still
-                break
             if oid in self.known:
                 self.reached_known = True
                 self.known.update(parents)
                 self.pending.difference_update(parents)
-            elif not self.reached_known and floor is not None and committed < floor:
-                self.force_pushed = True
-                self.done = True
-                break
             else:
                 self.pending.discard(oid)
                 self.pending.update(p for p in parents if p not in self.known)
-                self.new.append(oid)
-                fresh.append(node)
-            if not self.pending:
+                self.met_new += 1
+                if self.since is None or parse_time(node["committedDate"]) >= self.since:
+                    self.new.append(oid)
+                    fresh.append(node)
+            if not self.pending or (exact_count and self.met_new == expected):
                 self.done = True
                 break
         return fresh
@@ -213,6 +213,10 @@ def walk(
         query, variables = _history_query(batch, request.settings.start_date, node_fields)
         repository = graphql(request, stream, query, variables)
         for index, branch in enumerate(batch):
+            if branch.needs_ancestry:
+                _settle(request, stream, branch, repository.get(f"c{index}"))
+                if branch.done:
+                    continue
             target = repository.get(f"b{index}")
             if not target or "history" not in target:
                 logger.warning(
@@ -234,17 +238,31 @@ def walk(
                 else:
                     branch.done = True
         active = [w for w in walks if not w.done]
-    for branch in walks:
-        if branch.force_pushed:
-            logger.warning(
-                "%s: %s branch %s: the previous head %s is no longer in its history "
-                "(force-push?): read back to %s only",
-                stream,
-                name,
-                branch.head.name,
-                (branch.previous or {}).get("head"),
-                format_time(branch.floor) if branch.floor else "-",
-            )
+
+
+def _settle(
+    request: Request, stream: str, branch: BranchWalk, ref: Mapping[str, Any] | None
+) -> None:
+    """GitHub's comparison of the walk's heads: GraphQL's when it answers for this head, else
+    REST's (a force-push's merge base, or a ref that moved again meanwhile)."""
+    repository = request.repository
+    previous = (branch.previous or {})["head"]
+    ancestry = from_graphql(ref, branch.head.oid) or rest_ancestry(
+        request.client, repository.owner, repository.name, previous, branch.head.oid, stream=stream
+    )
+    if ancestry.status in ("diverged", "unknown"):
+        logger.warning(
+            "%s: %s branch %s: %s since %s; %s",
+            stream,
+            repository.full_name,
+            branch.head.name,
+            "force-pushed" if ancestry.status == "diverged" else "moved",
+            previous,
+            f"read down to the merge base {ancestry.merge_base}"
+            if ancestry.status == "diverged"
+            else "GitHub no longer knows that commit: read down to the other known heads",
+        )
+    branch.settle(ancestry)
 
 
 def _history_query(
@@ -256,14 +274,19 @@ def _history_query(
         declarations.append(f"$h{index}: GitObjectID!, $a{index}: String")
         variables[f"h{index}"] = branch.head.oid
         variables[f"a{index}"] = branch.cursor
-        # A first walk lets GitHub filter by date; later walks must see older commits
-        # (a merged old branch) and stop at start_date themselves.
+        # A first walk lets GitHub filter by date; later walks are bounded by the previous
+        # head (GitHub's comparison), never by a date.
         bound = ", since: $since" if since is not None and branch.previous is None else ""
         aliases.append(
             f"b{index}: object(oid: $h{index}) {{ ... on Commit {{ history("
             f"first: {HISTORY_PAGE_SIZE}, after: $a{index}{bound}) "
             f"{{ ...Page }} }} }}"
         )
+        if branch.needs_ancestry:
+            declarations.append(f"$r{index}: String!, $p{index}: String!")
+            variables[f"r{index}"] = HEADS_PREFIX + branch.head.name
+            variables[f"p{index}"] = (branch.previous or {})["head"]
+            aliases.append(compare_alias(f"c{index}", f"r{index}", f"p{index}"))
     if since is not None and any(w.previous is None for w in batch):
         declarations.append("$since: GitTimestamp")
         variables["since"] = format_time(since)

@@ -4,7 +4,9 @@
 branch that contains it, when first seen there (why a membership stream: docs/architecture.md).
 Without `commit_branches`, every other branch's previous head counts as known, so a new feature
 branch costs a walk down to its fork point only. With it, each branch is walked from its own
-bookmark, and `commit_branches` reuses the walk `commits` made when their bookmarks agree.
+bookmark (`commits` then emits no row for a commit reachable from any branch's previous head:
+a renamed or rebased branch brings no row again), and `commit_branches` reuses the walk
+`commits` made when their bookmarks agree.
 """
 
 from __future__ import annotations
@@ -54,8 +56,14 @@ def _commits(request: Request, heads: list[Head]) -> Generator[Item, None, list[
     walks = plan(heads, bookmarks, request.settings.start_date, known_heads=known)
     emails = request.settings.include_emails
     emitted: set[str] = set()
+    # With membership each branch is walked from its own bookmark; commits reachable from any
+    # branch's previous head (a renamed branch, a rebase onto the default branch) were emitted
+    # by an earlier run: marked down the walk (children come before parents).
+    earlier = {b["head"] for b in bookmarks.values() if b.get("head")}
     for _, node in walk(request, COMMITS, walks, _node_fields(emails)):
-        if node["oid"] not in emitted:
+        if node["oid"] in earlier:
+            earlier.update(parent["oid"] for parent in node["parents"]["nodes"])
+        elif node["oid"] not in emitted:
             emitted.add(node["oid"])
             yield Row(COMMITS, commit_record(node, emails))
     yield Keep(COMMITS, {"branches": new_bookmarks(heads, bookmarks, walks)})

@@ -16,7 +16,11 @@ __all__ = ["CommitBranchesStream", "CommitsStream"]
 
 
 class CommitsStream(RepositoryStream):
-    """Commits of the selected branches, once each, with their line counts."""
+    """Commits of the selected branches, once each, with their line counts.
+
+    Incremental: every commit that arrived on a branch, however old its date (GitHub's compare
+    says whether the previous head is an ancestor; a force-push is read to the merge base). A
+    commit that left a branch stays (Singer has no delete)."""
 
     name = "commits"
     family = "commits"
@@ -80,7 +84,10 @@ class CommitsStream(RepositoryStream):
 
 class CommitBranchesStream(RepositoryStream):
     """Which selected branches contain which commits: a row when a commit is first seen on a
-    branch (rows are never retracted)."""
+    branch (rows are never retracted).
+
+    Incremental: every commit newly on a branch (fast-forward, force-push, new or renamed
+    branch). Leaving a branch is not retracted: the rows mean "was seen on"."""
 
     name = "commit_branches"
     family = "commits"

@@ -12,7 +12,11 @@ __all__ = ["DeploymentStatusesStream", "DeploymentsStream"]
 
 
 class DeploymentsStream(RepositoryStream):
-    """Deployments, with their latest status; a deployment comes again with each new status."""
+    """Deployments, with their latest status; a deployment comes again with each new status.
+
+    Incremental: new deployments, and every status GitHub adds to an open one (latest status not
+    failure, error or inactive: success after in_progress, inactive when a newer one succeeds).
+    Not a status a client posts later to a finished deployment."""
 
     name = "deployments"
     family = "deployments"
@@ -23,7 +27,9 @@ class DeploymentsStream(RepositoryStream):
 
 class DeploymentStatusesStream(RepositoryStream):
     """Every status of every deployment (queued, in_progress, success, failure, inactive...),
-    keyed by GitHub's node id (GraphQL gives statuses no database id)."""
+    keyed by GitHub's node id (GraphQL gives statuses no database id).
+
+    Incremental: the statuses of new and open deployments, as for deployments."""
 
     name = "deployment_statuses"
     family = "deployments"

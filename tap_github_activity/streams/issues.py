@@ -12,7 +12,10 @@ __all__ = ["IssueCommentsStream", "IssuesStream"]
 
 
 class IssuesStream(RepositoryStream):
-    """Issues updated since the last run (new, edited, closed, commented)."""
+    """Issues updated since the last run (new, edited, closed, commented).
+
+    Incremental: every change that moves the issue's `updated_at`. Not a new reaction
+    (`reactions_total` is as of the issue's last update: reactions do not move it)."""
 
     name = "issues"
     family = "issues"
@@ -23,7 +26,10 @@ class IssuesStream(RepositoryStream):
 
 class IssueCommentsStream(RepositoryStream):
     """Comments on issues and on pull requests' conversations, created or edited since the
-    last run."""
+    last run.
+
+    Incremental: every new or edited comment. A deleted comment's row stays (Singer has no
+    delete)."""
 
     name = "issue_comments"
     family = "issues"

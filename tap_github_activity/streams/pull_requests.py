@@ -31,7 +31,9 @@ _ACTOR_TYPES = ["User", "Bot", "Mannequin", "Organization", "EnterpriseUserAccou
 
 class PullRequestsStream(PullRequestFamilyStream):
     """Pull requests with their sizes, labels, requested reviewers and a summary of reviews;
-    a pull request updated since the last run (new review, merged, relabelled) comes again."""
+    a pull request updated since the last run (new review, merged, relabelled) comes again.
+
+    Incremental: every change that moves the pull request's `updatedAt`."""
 
     name = "pull_requests"
     primary_keys = ("id",)
@@ -120,7 +122,10 @@ class PullRequestsStream(PullRequestFamilyStream):
 class PullRequestReviewsStream(PullRequestFamilyStream):
     """Submitted reviews, one row each, read with the pull requests (no request of its own).
     `updated_at` is the pull request's: a new review moves it, and the pull request's reviews
-    come again."""
+    come again.
+
+    Incremental: new reviews. Not a review edited or dismissed while the pull request's
+    `updatedAt` stays: GitHub lists reviews by pull request only, not by update."""
 
     name = "pull_request_reviews"
     primary_keys = ("id",)

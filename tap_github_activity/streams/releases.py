@@ -16,7 +16,10 @@ __all__ = ["ReleasesStream"]
 
 class ReleasesStream(RepositoryStream):
     """A repository's releases (drafts too, for credentials with push access), assets nested.
-    Only the listing pages that changed since the last run are emitted (see the module)."""
+    Only the listing pages that changed since the last run are emitted (see the module).
+
+    Incremental: every change to a release or asset (download counts too: the page's ETag
+    changes). A deleted release is not retracted (Singer has no delete)."""
 
     name = "releases"
     family = "releases"

@@ -56,7 +56,10 @@ REPOSITORY_FIELDS = {
 
 
 class RepositoriesStream(GitHubStream):
-    """The repositories the configuration selects (listing them is how they are selected)."""
+    """The repositories the configuration selects (listing them is how they are selected).
+
+    Incremental: every change (a changed listing page is read again); a deleted repository's
+    row stays."""
 
     name = "repositories"
     primary_keys = ("id",)

@@ -20,6 +20,8 @@ __all__ = ["ContributorStatsStream"]
 class ContributorStatsStream(GitHubStream):
     """Weekly commits, additions and deletions of each contributor of each repository.
 
+    Incremental: every change GitHub's statistics show (asked with their ETag).
+
     A top-level stream, not a child of repositories: it asks every repository before waiting
     for any that GitHub is still computing, which a per-repository child cannot do.
     """

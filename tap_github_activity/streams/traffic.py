@@ -46,19 +46,25 @@ class DailyTrafficStream(RepositoryStream):
 
 
 class TrafficViewsStream(DailyTrafficStream):
-    """Page views per repository and day (GitHub keeps 14 days; today's count still grows)."""
+    """Page views per repository and day (GitHub keeps 14 days; today's count still grows).
+
+    Incremental: every day of the last 14; older days GitHub no longer serves."""
 
     name = "traffic_views"
 
 
 class TrafficClonesStream(DailyTrafficStream):
-    """Clones per repository and day (GitHub keeps 14 days; today's count still grows)."""
+    """Clones per repository and day (GitHub keeps 14 days; today's count still grows).
+
+    Incremental: every day of the last 14; older days GitHub no longer serves."""
 
     name = "traffic_clones"
 
 
 class TrafficReferrersStream(RepositoryStream):
-    """The top 10 referring sites of the last 14 days, one snapshot per repository and day."""
+    """The top 10 referring sites of the last 14 days, one snapshot per repository and day.
+
+    Incremental: one snapshot per day the tap runs; days without a run have none."""
 
     name = "traffic_referrers"
     family = "traffic"
@@ -82,7 +88,9 @@ class TrafficReferrersStream(RepositoryStream):
 
 
 class TrafficPathsStream(RepositoryStream):
-    """The top 10 viewed paths of the last 14 days, one snapshot per repository and day."""
+    """The top 10 viewed paths of the last 14 days, one snapshot per repository and day.
+
+    Incremental: one snapshot per day the tap runs; days without a run have none."""
 
     name = "traffic_paths"
     family = "traffic"

@@ -1,6 +1,6 @@
 """Workflow runs, one row per attempt, and their jobs: the runs listing (fetch/actions.py) feeds
-both streams. The bookmark is `updated_at`; runs created since a lookback window before it are
-read again, so runs that were running come back finished."""
+both streams. The bookmark is `updated_at`; the runs GitHub may still change (re-run window,
+runs not completed) are watched in ETag'd slices (fetch/runs_window.py)."""
 
 from __future__ import annotations
 
@@ -73,7 +73,10 @@ def _run_properties() -> list[th.Property[Any]]:
 
 
 class WorkflowRunsStream(RepositoryStream):
-    """Workflow runs, one row per attempt (primary key id, run_attempt)."""
+    """Workflow runs, one row per attempt (primary key id, run_attempt).
+
+    Incremental: new runs, runs finishing, and re-runs up to 30 days after creation (GitHub's
+    limit). Not an attempt re-run again before the next sync (GitHub lists the latest only)."""
 
     name = "workflow_runs"
     family = "actions"
@@ -92,7 +95,10 @@ class WorkflowRunsStream(RepositoryStream):
 
 
 class WorkflowJobsStream(RepositoryStream):
-    """The jobs of the run attempts read for workflow_runs (also when it is not selected)."""
+    """The jobs of the run attempts read for workflow_runs (also when it is not selected).
+
+    Incremental: the jobs of every new attempt workflow_runs emits (earlier attempts only with
+    workflow_runs_earlier_attempts)."""
 
     name = "workflow_jobs"
     family = "actions"

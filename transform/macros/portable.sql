@@ -75,3 +75,18 @@
 {% macro as_text(expression) -%}
     cast({{ expression }} as {{ dbt.type_string() }})
 {%- endmacro %}
+
+{# One row per element of an array column of strings (JSON in DuckDB, text[] in PostgreSQL):
+   `relation` with an extra column `element_name`. #}
+{% macro array_elements(relation, array_column, columns, element_name) -%}
+    {%- if target.type == 'duckdb' -%}
+        select {{ columns }},
+               unnest(cast(json_extract_string({{ array_column }}, '$[*]') as varchar[]))
+                   as {{ element_name }}
+        from {{ relation }}
+    {%- else -%}
+        select {{ columns }}, element.value as {{ element_name }}
+        from {{ relation }}
+        cross join lateral unnest({{ array_column }}) as element(value)
+    {%- endif -%}
+{%- endmacro %}

@@ -1,5 +1,5 @@
 -- One row per event in time, from every event stream: the unified feed, and the table to send
--- to an event store. `event_uuid` is the stream's own where one row is one event (a review, a
+-- to an event store (tags: the `tags` setting of the tap configuration that loaded the row). `event_uuid` is the stream's own where one row is one event (a review, a
 -- commit), and derived from it per kind where one row holds several events (a pull request
 -- opened, then merged).
 with pull_requests as (
@@ -9,37 +9,37 @@ with pull_requests as (
 events as (
     select {{ as_text('event_uuid') }} as event_uuid, created_at as occurred_at, repo_id, owner, repo,
            author_login as actor, 'pull_request_opened' as kind,
-           title, html_url as url
+           title, html_url as url, tags
     from pull_requests
 
     union all
     select {{ derived_uuid('event_uuid', 'merged') }}, merged_at, repo_id, owner, repo,
-           merged_by_login, 'pull_request_merged', title, html_url
+           merged_by_login, 'pull_request_merged', title, html_url, tags
     from pull_requests
     where merged and merged_at is not null
 
     union all
     select {{ derived_uuid('event_uuid', 'closed') }}, closed_at, repo_id, owner, repo,
-           null, 'pull_request_closed', title, html_url
+           null, 'pull_request_closed', title, html_url, tags
     from pull_requests
     where not merged and closed_at is not null
 
     union all
     select {{ as_text('reviews.event_uuid') }}, reviews.submitted_at, reviews.repo_id, reviews.owner,
            reviews.repo, reviews.author_login, 'review_submitted',
-           pulls.title, reviews.html_url
+           pulls.title, reviews.html_url, reviews.tags
     from {{ ref('stg_pull_request_reviews') }} as reviews
     left join pull_requests as pulls on pulls.id = reviews.pull_request_id
     where reviews.submitted_at is not null
 
     union all
     select {{ as_text('event_uuid') }}, committed_at, repo_id, owner, repo,
-           coalesce(author_login, author_name), 'commit', message_headline, html_url
+           coalesce(author_login, author_name), 'commit', message_headline, html_url, tags
     from {{ ref('stg_commits') }}
 
     union all
     select {{ as_text('event_uuid') }}, published_at, repo_id, owner, repo, author_login,
-           'release_published', coalesce(name, tag_name), html_url
+           'release_published', coalesce(name, tag_name), html_url, tags
     from {{ ref('stg_releases') }}
     where not draft and published_at is not null
 
@@ -47,9 +47,39 @@ events as (
     select {{ as_text('event_uuid') }},
            coalesce(run_started_at + duration_seconds * interval '1 second', updated_at),
            repo_id, owner, repo, coalesce(triggering_actor_login, actor_login),
-           'workflow_run_completed', workflow_name, html_url
+           'workflow_run_completed', workflow_name, html_url, tags
     from {{ ref('stg_workflow_runs') }}
     where status = 'completed'
+
+    union all
+    select {{ as_text('event_uuid') }}, created_at, repo_id, owner, repo, author_login,
+           'issue_opened', title, html_url, tags
+    from {{ ref('stg_issues') }}
+
+    union all
+    select {{ derived_uuid('event_uuid', 'closed') }}, closed_at, repo_id, owner, repo, null,
+           'issue_closed', title, html_url, tags
+    from {{ ref('stg_issues') }}
+    where closed_at is not null
+
+    union all
+    select {{ as_text('comments.event_uuid') }}, comments.created_at, comments.repo_id,
+           comments.owner, comments.repo, comments.author_login, 'issue_comment',
+           coalesce(issues.title, pulls.title), comments.html_url, comments.tags
+    from {{ ref('stg_issue_comments') }} as comments
+    left join {{ ref('stg_issues') }} as issues
+      on issues.repo_id = comments.repo_id and issues.number = comments.issue_number
+    left join pull_requests as pulls
+      on pulls.repo_id = comments.repo_id and pulls.number = comments.issue_number
+
+    union all
+    select {{ as_text('statuses.event_uuid') }}, statuses.created_at, statuses.repo_id,
+           statuses.owner, statuses.repo, statuses.creator_login, 'deployment_status',
+           statuses.state || ' ' || coalesce(statuses.environment, deployments.environment),
+           coalesce(statuses.log_url, statuses.environment_url), statuses.tags
+    from {{ ref('stg_deployment_statuses') }} as statuses
+    left join {{ ref('stg_deployments') }} as deployments
+      on deployments.id = statuses.deployment_id
 )
 
 select event_uuid,
@@ -59,5 +89,6 @@ select event_uuid,
        actor,
        kind,
        title,
-       url
+       url,
+       tags
 from events

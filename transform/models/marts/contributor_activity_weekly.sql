@@ -8,6 +8,7 @@ select {{ week_of('day') }} as week_start,
        sum(lines_removed) as lines_removed,
        sum(pull_requests_opened) as pull_requests_opened,
        sum(pull_requests_merged) as pull_requests_merged,
-       sum(reviews_submitted) as reviews_submitted
+       sum(reviews_submitted) as reviews_submitted,
+       sum(issue_comments) as issue_comments
 from {{ ref('contributor_activity_daily') }}
 group by {{ week_of('day') }}, repo_id, repository, person

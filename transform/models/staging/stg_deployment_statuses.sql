@@ -1,0 +1,2 @@
+-- A status never changes once posted.
+{{ latest_per_key('deployment_statuses', 'id', 'created_at') }}

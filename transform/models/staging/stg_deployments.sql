@@ -1,0 +1,1 @@
+{{ latest_per_key('deployments', 'id', 'updated_at') }}

@@ -1,0 +1,1 @@
+{{ latest_per_key('issue_comments', 'id', 'updated_at') }}

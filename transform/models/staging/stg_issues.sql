@@ -1,0 +1,1 @@
+{{ latest_per_key('issues', 'id', 'updated_at') }}
