@@ -1,8 +1,8 @@
 """The one GitHub client every stream shares.
 
 It decides, in one place, which credential spends a request, when to wait for a rate limit,
-what is retried and for how long, and what is fatal (failure_modes.py classifies each answer), and
-it counts every request it makes and every retry.
+what is retried and for how long, and what is fatal (failure_modes.py classifies each answer,
+retries.py times the retries, transport.py sends), and it counts every request and every retry.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -22,10 +21,8 @@ from tap_github_activity.auth import AppInstallations, Credential
 from tap_github_activity.clock import Clock
 from tap_github_activity.errors import (
     AuthenticationError,
-    ConfigError,
     NotAccessibleError,
     RequestFailedError,
-    UnreachableError,
 )
 from tap_github_activity.failure_modes import NOT_ACCESSIBLE, TransientError, message_of, path_of
 from tap_github_activity.ratelimit import PointsPerMinute, RateLimits, resource_of
@@ -37,34 +34,14 @@ from tap_github_activity.retries import (
     secondary_wait,
 )
 from tap_github_activity.settings import Settings
+from tap_github_activity.transport import Page, Transport, page_of
 
 __all__ = ["GitHubClient", "Page"]
 
-API_VERSION = "2022-11-28"
 PER_PAGE = 100
-# Seconds to open a connection: a host that does not answer is known long before a slow
-# response would be (request_timeout).
-CONNECT_TIMEOUT = 10.0
 APP_STREAM = "app_authentication"
 
 logger = logging.getLogger("tap_github_activity.client")
-
-
-@dataclass
-class Page:
-    """One answered request: its JSON body (None for 204 and 304) and what follows it."""
-
-    url: str
-    status: int
-    data: Any
-    etag: str | None
-    next_url: str | None
-    headers: Mapping[str, str]
-
-    @property
-    def not_modified(self) -> bool:
-        """GitHub answered 304 to our If-None-Match: nothing changed, no point spent."""
-        return self.status == 304
 
 
 class GitHubClient:
@@ -79,17 +56,11 @@ class GitHubClient:
         self.limits = RateLimits(settings.rate_limit_reserve)
         self.minute_points = PointsPerMinute()
         self.retry_budget = RetryBudget(settings.retry_max_attempts, settings.retry_max_seconds)
-        self._local = threading.local()
-        # GitHub allows 100 concurrent requests per user or App; the tap keeps to its setting.
-        self._in_flight = threading.BoundedSemaphore(settings.max_concurrent_requests)
+        self.transport = Transport(settings)
         # Waits are taken one thread at a time (a thread finding the wait over goes on), and a
         # secondary limit met by one request pauses every request until `_resume_at`.
         self._wait_lock = threading.Lock()
         self._resume_at = 0.0
-        # Until the first answer, nothing answering is a mistake of api_url or the network;
-        # the first answer below 500 shows whether api_url is GitHub's API.
-        self._answered = False
-        self._api_checked = False
         self._tokens = [
             Credential.personal(token, setting)
             for token, setting in _token_settings(settings.tokens)
@@ -229,7 +200,7 @@ class GitHubClient:
             if self._resume_at > self.clock.now():
                 self._pause(stream)
             try:
-                response = self._send(
+                response = self.transport.send(
                     method, url, credential, params=params, json_body=json_body, etag=etag
                 )
             except TransientError as exc:
@@ -258,7 +229,7 @@ class GitHubClient:
                 self._wait_secondary(response, attempts)
                 continue
             try:
-                page = _page(response, url)
+                page = page_of(response, url)
                 if resource == "graphql" and status == 200:
                     reason = failure_modes.graphql_transient(page.data)
                     if reason is not None:
@@ -268,70 +239,6 @@ class GitHubClient:
                 self._retry_or_raise(attempts, exc)
                 continue
             return page
-
-    def _send(
-        self,
-        method: str,
-        url: str,
-        credential: Credential,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-        etag: str | None = None,
-    ) -> requests.Response:
-        headers = {
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": API_VERSION,
-            "User-Agent": self.settings.user_agent,
-            "Authorization": credential.authorization,
-        }
-        if etag:
-            headers["If-None-Match"] = etag
-        timeout = self.settings.request_timeout
-        try:
-            with self._in_flight:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    headers=headers,
-                    timeout=(min(CONNECT_TIMEOUT, timeout), timeout),
-                )
-        except requests.RequestException as exc:
-            unreachable = failure_modes.unreachable_reason(exc)
-            if unreachable is not None and not self._answered:
-                msg = (
-                    f"cannot reach {self.settings.api_url}: {unreachable}; check api_url and "
-                    "the network"
-                )
-                raise UnreachableError(msg) from None
-            raise failure_modes.transient_of_exception(exc) from None
-        self._answered = True
-        if response.status_code >= 500:
-            raise TransientError(
-                f"server error {response.status_code}", failure_modes.SERVER_ERROR, response
-            )
-        if not self._api_checked:
-            self._api_checked = True
-            if not failure_modes.is_api_answer(response):
-                msg = (
-                    f"api_url {self.settings.api_url} does not answer like a GitHub API "
-                    f"({method} {path_of(url)} answered {response.status_code} with "
-                    f"{response.headers.get('content-type') or 'no content type'}): for "
-                    "Enterprise Server use https://HOST/api/v3"
-                )
-                raise ConfigError(msg)
-        return response
-
-    @property
-    def _session(self) -> requests.Session:
-        # requests.Session is not thread-safe: one per thread.
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            self._local.session = session
-        return session
 
     def _count(
         self, stream: str, resource: str, response: requests.Response | None, credential: Credential
@@ -442,7 +349,7 @@ class GitHubClient:
         attempts = Attempts(method, url, APP_STREAM, None)
         while True:
             try:
-                response = self._send(method, url, jwt_credential)
+                response = self.transport.send(method, url, jwt_credential)
                 self.ledger.record(APP_STREAM, "app", response.status_code, 0)
                 try:
                     return response.status_code, response.json()
@@ -460,28 +367,6 @@ def _token_settings(tokens: tuple[str, ...]) -> list[tuple[str, str]]:
     if len(tokens) == 1:
         return [(tokens[0], "auth_token")]
     return [(token, f"auth_tokens[{i}]") for i, token in enumerate(tokens)]
-
-
-def _page(response: requests.Response, url: str) -> Page:
-    data: Any = None
-    if response.status_code in (200, 201) and not response.content:
-        raise TransientError("empty response body", failure_modes.BROKEN_BODY, response)
-    if response.status_code not in (204, 304) and response.content:
-        try:
-            data = response.json()
-        except ValueError:
-            raise TransientError(
-                "response body is not JSON (truncated?)", failure_modes.BROKEN_BODY, response
-            ) from None
-    next_link = response.links.get("next", {}).get("url")
-    return Page(
-        url=response.url or url,
-        status=response.status_code,
-        data=data,
-        etag=response.headers.get("etag"),
-        next_url=next_link,
-        headers=response.headers,
-    )
 
 
 def _unauthorized(credential: Credential) -> str:

@@ -4,7 +4,11 @@ what to fix, a non-zero exit, no traceback, and nothing asked of GitHub that nee
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import signal
 import socket
+import subprocess
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from github_simulator import Fault, GitHubSimulator
-from tests.test_cli_errors import base, errors, run_cli
+from tests.test_cli_errors import base, errors, run_cli, tap_command
 
 FIX_KEY = "use the private key (.pem) generated in the App's settings on GitHub, whole."
 
@@ -150,3 +154,32 @@ def test_a_request_failing_past_its_retries_names_repository_path_status_and_req
         "2 attempts and "
     )
     assert last.endswith("(status 503, X-GitHub-Request-Id SIM:FAULT)")
+
+
+def test_sigterm_during_retry_backoff_ends_the_run_at_once(github, tmp_path):
+    # Worker threads sleeping between retries (budget: 15 minutes) must not hold the process.
+    github.inject(Fault(r"^/repos/acme/[^/]+/releases$", status=503, times=10**6))
+    config = {**base(github), "auth_token": "ghp_alice", "max_concurrent_requests": 4}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_GITHUB_ACTIVITY_")}
+    with (
+        (tmp_path / "out.jsonl").open("w") as out,
+        subprocess.Popen(
+            [*tap_command(), "--config", str(tmp_path / "config.json")],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        ) as process,
+    ):
+        try:
+            assert process.stderr is not None
+            for line in process.stderr:
+                if "/releases: server error 503; retry 2 in" in line:
+                    break
+            sent = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+            assert time.monotonic() - sent < 5
+        finally:
+            process.kill()
