@@ -32,6 +32,7 @@ class RequestLedger:
         self.requests: Counter[tuple[str, str, int]] = Counter()
         self.points: Counter[tuple[str, str]] = Counter()
         self.waited: dict[str, float] = {}
+        self.retries: Counter[tuple[str, str]] = Counter()  # (stream, failure mode)
         self._lock = threading.Lock()
 
     def record(self, stream: str, resource: str, status: int, points: int) -> None:
@@ -44,6 +45,18 @@ class RequestLedger:
         """Count seconds spent waiting (rate limits, backoff)."""
         with self._lock:
             self.waited[stream] = self.waited.get(stream, 0.0) + seconds
+
+    def record_retry(self, stream: str, mode: str) -> None:
+        """Count one request asked again after a failure of this mode (client.failures)."""
+        with self._lock:
+            self.retries[(stream, mode)] += 1
+
+    def retries_by_mode(self) -> dict[str, int]:
+        """Retries of this run by failure mode."""
+        totals: Counter[str] = Counter()
+        for (_, mode), count in self.retries.items():
+            totals[mode] += count
+        return dict(sorted(totals.items()))
 
     def total_requests(self) -> int:
         """Every answered request."""
@@ -96,6 +109,11 @@ class RequestLedger:
             f"{sum(self.waited.values()):>10.1f}"
         )
         logger.info("GitHub requests this run:\n%s", "\n".join(lines))
+        if self.retries:
+            logger.info(
+                "Retried after failures: %s",
+                ", ".join(f"{mode} {n}" for mode, n in self.retries_by_mode().items()),
+            )
         # Each skip was a warning when it happened; here they are summed up.
         for stream, repositories in sorted(summary.skipped.items()):
             logger.info(

@@ -123,7 +123,11 @@ class TapGitHubActivity(ThrottledStateTap):
     @cached_property
     def settings(self) -> Settings:
         """Validated settings (a mistake raises one readable `ConfigError` line)."""
-        return Settings.from_config(dict(self.config), version=self.plugin_version)
+        builtin: dict[str, Any] = {"properties": {}}
+        type(self).append_builtin_config(builtin)  # singer-sdk's own settings
+        return Settings.from_config(
+            dict(self.config), version=self.plugin_version, builtin=builtin["properties"]
+        )
 
     @cached_property
     def client(self) -> GitHubClient:
