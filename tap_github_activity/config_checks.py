@@ -16,6 +16,13 @@ __all__ = ["refuse_unknown", "signing_key"]
 
 # Read by singer-sdk from any tap's config although no capability declares it.
 SDK_READS = frozenset({"emit_activate_version_messages"})
+# Settings of earlier versions -> what replaced them, and how.
+REPLACED = {
+    "workflow_runs_lookback_days": (
+        "workflow_runs_rerun_window_days",
+        "runs are now watched over GitHub's whole re-run window, 30 days by default",
+    ),
+}
 
 
 def refuse_unknown(config: dict[str, Any], ours: list[str], builtin: Iterable[str]) -> None:
@@ -28,6 +35,9 @@ def refuse_unknown(config: dict[str, Any], ours: list[str], builtin: Iterable[st
 
 
 def _unknown(key: str, valid: list[str]) -> str:
+    if key in REPLACED:
+        replacement, why = REPLACED[key]
+        return f"setting {key!r} was replaced by {replacement!r} ({why}): remove it or rename it"
     lowered = key.lower().replace("-", "_")
     prefixed = [name for name in valid if name.startswith(lowered) or lowered.startswith(name)]
     close = difflib.get_close_matches(

@@ -45,6 +45,12 @@ MISTAKES = {
         {"auth_token": "ghp_alice", "repos": ["acme/api"]},
         "unknown setting 'repos': did you mean 'repositories'?",
     ),
+    "setting of an earlier version": (
+        {"auth_token": "ghp_alice", "workflow_runs_lookback_days": 3},
+        "setting 'workflow_runs_lookback_days' was replaced by 'workflow_runs_rerun_window_days' "
+        "(runs are now watched over GitHub's whole re-run window, 30 days by default): remove it "
+        "or rename it",
+    ),
     "unknown setting": (
         {"auth_token": "ghp_alice", "colour": "blue"},
         "unknown setting 'colour': `tap-github-activity --about` lists the settings",
