@@ -40,6 +40,7 @@ class RequestFailedError(GitHubActivityError):
         self.url = url
         self.status = status
         self.request_id = request_id
+        self.reason = reason
         super().__init__(
             f"{method} {url} failed: {reason} (status {status}, "
             f"X-GitHub-Request-Id {request_id or 'none'})"

@@ -229,6 +229,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         "before leaving them to the next run.",
         default=DEFAULT_STATS_MAX_WAIT_SECONDS,
     ),
+    _setting(
+        "fail_on_repository_errors",
+        th.BooleanType,
+        "Fail on repository errors",
+        "Exit with code 3 when a stream family of a repository still failed after its retries (the "
+        "others are read, their state kept; the next run reads the failed ones again). Off: "
+        "exit 0, the failures logged as errors all the same.",
+        default=True,
+    ),
 ).to_dict()
 
 
@@ -281,6 +290,7 @@ class Settings:
     stats_max_wait_seconds: int = DEFAULT_STATS_MAX_WAIT_SECONDS
     include_bodies: bool = True
     tags: tuple[str, ...] = ()
+    fail_on_repository_errors: bool = True
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, version: str) -> Settings:
@@ -318,6 +328,7 @@ class Settings:
             ),
             include_bodies=_flag(config, "include_bodies", default=True),
             tags=_tags(config.get("tags")),
+            fail_on_repository_errors=_flag(config, "fail_on_repository_errors", default=True),
         )
 
 
