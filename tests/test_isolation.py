@@ -28,10 +28,12 @@ RELEASES_OF_ANY = r"^/repos/[^/]+/[^/]+/releases$"
 FOREVER = 10**9
 
 
-def partial_sync(config: dict[str, Any], state: dict[str, Any]) -> tuple[SyncResult, str]:
+def partial_sync(
+    config: dict[str, Any], state: dict[str, Any], streams: set[str] | None = None
+) -> tuple[SyncResult, str]:
     """A sync expected to fail in part: its messages, and the error it ended with."""
     tap = TapGitHubActivity(config=config, validate_config=True)
-    catalog = select(tap.catalog_dict, None)
+    catalog = select(tap.catalog_dict, streams)
     tap = TapGitHubActivity(
         config=config, state=copy.deepcopy(state), catalog=catalog, validate_config=True
     )
@@ -177,3 +179,18 @@ def test_the_command_line_exits_with_the_documented_code(tmp_path, github, fail,
     streams = {m["stream"] for m in records if m["type"] == "RECORD"}
     assert {"repositories", "releases", "pull_requests", "workflow_runs"} <= streams
     assert records[-1]["type"] == "STATE"
+
+
+def test_a_repository_whose_statistics_fail_is_asked_again_next_run(config, github, world, clock):
+    streams = {"repositories", "contributor_stats"}
+    first = run_sync(config, streams=streams)
+    mutate(world)
+    fault = github.inject(Fault(r"^/repos/acme/web/stats/contributors$", status=500, times=FOREVER))
+    partial, _ = partial_sync(config, first.state, streams=streams)
+    assert list(partial.tap.failures.failed) == [("acme/web", "contributor_stats")]
+    fault.times = 0
+    clean = run_sync(config, state=copy.deepcopy(first.state), streams=streams)
+    web = {("contributor_stats", "acme/web")}
+    assert emitted(partial, leave_out=web) == emitted(clean, leave_out=web)
+    catch_up = run_sync(config, state=copy.deepcopy(partial.state), streams=streams)
+    assert rows([first, partial, catch_up]) == rows([first, clean])
