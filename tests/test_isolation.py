@@ -17,7 +17,7 @@ import pytest
 
 from github_simulator import Fault
 from github_simulator.truth import MUTATIONS
-from tap_github_activity.errors import AuthenticationError
+from tap_github_activity.errors import AuthenticationError, ConfigError
 from tap_github_activity.failures import PARTIAL_FAILURE_EXIT_CODE, PartialFailureError
 from tap_github_activity.tap import TapGitHubActivity
 from tests.conftest import SyncResult, run_sync, select
@@ -194,3 +194,9 @@ def test_a_repository_whose_statistics_fail_is_asked_again_next_run(config, gith
     assert emitted(partial, leave_out=web) == emitted(clean, leave_out=web)
     catch_up = run_sync(config, state=copy.deepcopy(partial.state), streams=streams)
     assert rows([first, partial, catch_up]) == rows([first, clean])
+
+
+def test_fail_on_repository_errors_must_be_a_boolean(config):
+    with pytest.raises(ConfigError, match=r"in config\['fail_on_repository_errors'\]$"):
+        TapGitHubActivity(config={**config, "fail_on_repository_errors": 1})
+    assert TapGitHubActivity(config=config).settings.fail_on_repository_errors is True
