@@ -5,7 +5,8 @@ singer-sdk writes the whole tap state after every partition: at 200 repositories
 - `ThrottledStateStream._write_state_message` (private) writes only when the tap says a
   checkpoint is due (at most one per `STATE_MESSAGE_INTERVAL` seconds);
 - `ThrottledStateTap.sync_all` and `run_sync_dry_run` (`@final`) end with the state the
-  throttle held back (and run `after_sync`, also when the sync fails);
+  throttle held back (and run `after_sync`, also when the sync fails, then
+  `after_successful_sync` when it did not);
 - `mark_state_changed` sets `state_manager.is_flushed` for state changed outside a record.
 tests/test_sdk_seams.py pins the singer-sdk behaviour these rely on.
 """
@@ -63,6 +64,10 @@ class ThrottledStateTap(Tap):
     def after_sync(self) -> None:
         """Runs after every sync, also a failed one (the subclass's cleanup and summary)."""
 
+    def after_successful_sync(self) -> None:
+        """Runs after a sync that did not raise, once its state and summary are out: may raise
+        to say the run failed in part."""
+
     @override  # type: ignore[misc]  # final in singer-sdk: see the module
     def sync_all(self) -> None:
         try:
@@ -70,6 +75,7 @@ class ThrottledStateTap(Tap):
             self.write_final_state()  # a failed run leaves its last checkpoint
         finally:
             self.after_sync()
+        self.after_successful_sync()
 
     @override  # type: ignore[misc]  # final in singer-sdk: see the module
     def run_sync_dry_run(

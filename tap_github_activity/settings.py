@@ -251,6 +251,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         "before leaving them to the next run.",
         default=DEFAULT_STATS_MAX_WAIT_SECONDS,
     ),
+    _setting(
+        "fail_on_repository_errors",
+        th.BooleanType,
+        "Fail on repository errors",
+        "Exit with code 3 when a stream family of a repository still failed after its retries (the "
+        "others are read, their state kept; the next run reads the failed ones again). Off: "
+        "exit 0, the failures logged as errors all the same.",
+        default=True,
+    ),
 ).to_dict()
 
 
@@ -305,6 +314,7 @@ class Settings:
     tags: tuple[str, ...] = ()
     retry_max_attempts: int = DEFAULT_RETRY_MAX_ATTEMPTS
     retry_max_seconds: int = DEFAULT_RETRY_MAX_SECONDS
+    fail_on_repository_errors: bool = True
 
     @classmethod
     def from_config(
@@ -346,6 +356,7 @@ class Settings:
             tags=_tags(config.get("tags")),
             retry_max_attempts=_positive(config, "retry_max_attempts", DEFAULT_RETRY_MAX_ATTEMPTS),
             retry_max_seconds=_non_negative(config, "retry_max_seconds", DEFAULT_RETRY_MAX_SECONDS),
+            fail_on_repository_errors=_flag(config, "fail_on_repository_errors", default=True),
         )
 
 

@@ -19,7 +19,7 @@ from tap_github_activity.accounting import RequestLedger, RunSummary
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.clock import Clock
 from tap_github_activity.errors import ConfigError, GitHubActivityError
-from tap_github_activity.failures import handle_failure
+from tap_github_activity.failures import Failures, PartialFailureError
 from tap_github_activity.feed import Feed, Job
 from tap_github_activity.fetch import Fetcher, Repository, Request
 from tap_github_activity.fetch.actions import fetch_actions
@@ -144,6 +144,11 @@ class TapGitHubActivity(ThrottledStateTap):
         """The run's progress lines."""
         return Progress(self.client.ledger, self.clock)
 
+    @cached_property
+    def failures(self) -> Failures:
+        """The (repository, family) fetches that failed this run (failures.py)."""
+        return Failures(self.run_summary)
+
     _changes: Callable[[], dict[int, RepositoryChanges]]
 
     @cached_property
@@ -198,12 +203,15 @@ class TapGitHubActivity(ThrottledStateTap):
         if not consumers:
             return None
         context = repository.context()
+        state = {s.name: copy.deepcopy(s.get_context_state(context)) for s in streams}
+        # As the run found it: what a failure of this fetch puts back (keep_state).
+        self._state_before.setdefault((repository, family), state)
         request = Request(
             self.client,
             self.settings,
             repository,
             consumers,
-            state={s.name: copy.deepcopy(s.get_context_state(context)) for s in streams},
+            state=copy.deepcopy(state),
             start={s.name: self._bookmark_start(s, context) for s in streams},
             changes=lambda: self._changes().get(repository.repo_id),
             today=self._today,
@@ -229,10 +237,27 @@ class TapGitHubActivity(ThrottledStateTap):
         return moment
 
     def failed(self, stream: str, family: str, repository: Repository, error: Exception) -> None:
-        """A (repository, family) fetch failed for `stream`: skipped or raised (failures.py)."""
-        handle_failure(
-            stream, family, repository, error, summary=self.run_summary, reported=self._reported
+        """A (repository, family) fetch failed for `stream`: skipped, kept for the next run, or
+        raised (failures.py)."""
+        self.failures.handle(
+            stream,
+            family,
+            repository,
+            error,
+            keep_state=lambda: self._keep_state(repository, family),
         )
+
+    def _keep_state(self, repository: Repository, family: str) -> None:
+        """Put the state of `family`'s streams for `repository` back as the run found it: no
+        bookmark moves past what a failed fetch did not read (rows it emitted are read again
+        next run, and upserted)."""
+        before = self._state_before.get((repository, family), {})
+        context = repository.context()
+        for stream in self._family(family):
+            state = stream.get_context_state(context)
+            state.clear()
+            state.update(copy.deepcopy(before.get(stream.name, {})))
+            mark_state_changed(stream)
 
     @override
     def __init__(self, *, validate_config: bool = True, **kwargs: Any) -> None:
@@ -247,7 +272,7 @@ class TapGitHubActivity(ThrottledStateTap):
             # A config mistake is one ConfigError line before anything runs (discovery, which
             # does not validate, works without credentials).
             _ = self.settings
-        self._reported: set[tuple[str, Repository]] = set()
+        self._state_before: dict[tuple[Repository, str], dict[str, dict[str, Any]]] = {}
 
     @cached_property
     def selector(self) -> RepositorySelector:
@@ -298,6 +323,11 @@ class TapGitHubActivity(ThrottledStateTap):
             self.progress.report_end(failed=sys.exc_info()[1] is not None)
         if "client" in self.__dict__:
             self.client.ledger.log_summary(self.logger, self.run_summary)
+        self.failures.log()
+
+    @override
+    def after_successful_sync(self) -> None:
+        self.failures.check(fail=self.settings.fail_on_repository_errors)
 
     @classmethod
     @override
@@ -357,4 +387,16 @@ class TapGitHubActivity(ThrottledStateTap):
             default_hook(exc_type, exc, tb)
 
         command.excepthook = excepthook  # type: ignore[attr-defined]
+        invoke = command.callback
+        assert invoke is not None
+
+        def callback(**params: Any) -> Any:
+            # A run that failed in part exits with its own code (failures.py), through click.
+            try:
+                return invoke(**params)
+            except PartialFailureError as exc:
+                cls.logger.error("%s", exc)
+                raise click.exceptions.Exit(exc.exit_code) from None
+
+        command.callback = callback
         return command

@@ -89,11 +89,11 @@ class Pipeline:
             self.last_run_seconds = time.monotonic() - started
             self.destination.after_run()
 
-    def start(self) -> subprocess.Popen[bytes]:
+    def start(self, *options: str) -> subprocess.Popen[bytes]:
         """Start the same run without waiting for it."""
         self.github.reset_log()
         self.seen_attempts |= latest_attempts(self.world)
-        process, _ = self.project.start("run", EXTRACTOR, self.destination.loader)
+        process, _ = self.project.start("run", EXTRACTOR, self.destination.loader, *options)
         return process
 
     def mutate(self) -> None:
@@ -104,12 +104,12 @@ class Pipeline:
             rng = random.Random(f"end-to-end:{name}:{self.mutations}")  # noqa: S311 -- test data
             mutation(self.world, rng)
 
-    def stream_path(self) -> str:
-        """The path of a stream's request halfway through the last run, as an exact regex.
-        After a run with nothing new, these are requests every run makes."""
+    def stream_path(self, fraction: float = 0.5) -> str:
+        """The path of a stream's request `fraction` of the way through the last run, as an
+        exact regex. After a run with nothing new, these are requests every run makes."""
         paths = [r.path for r in self.github.requests() if not _SETUP_PATHS.match(r.path)]
         assert paths, "the run made no request"
-        return "^" + re.escape(paths[len(paths) // 2]) + "$"
+        return "^" + re.escape(paths[min(int(len(paths) * fraction), len(paths) - 1)]) + "$"
 
     def check(self, moment: str) -> None:
         """Every compared table equals the truth, keys are unique, the state is small."""
@@ -174,23 +174,33 @@ def test_every_run_loads_exactly_the_truth(pipeline: Pipeline):
     pipeline.check("after new and updated objects of every kind")
 
 
+# Where in a run (the share of its requests made) the killed-run test kills it.
+KILL_POINTS = (0.5, 0.1, 0.9)
+
+
 def test_a_run_killed_part_way_loses_nothing(pipeline: Pipeline):
     pipeline.run()
-    pipeline.run()
-    stall = pipeline.github.inject(Stall(pipeline.stream_path()))
-    pipeline.mutate()
-    process = pipeline.start()
-    try:
-        assert stall.reached.wait(timeout=60), f"the run never reached {stall}"
-    finally:
-        pipeline.project.kill(process)
-        pipeline.destination.after_run()
-    # Meltano still sees the killed run as running (for 5 minutes without a heartbeat).
-    refused = pipeline.run(check=False)
-    assert refused.returncode != 0
-    assert "is already running" in refused.log, refused.tail()
-    pipeline.run("--force")
-    pipeline.check("after a killed run and a forced normal run")
+    for number, fraction in enumerate(KILL_POINTS):
+        pipeline.run("--force")  # nothing new: its requests are those every run makes
+        stall = pipeline.github.inject(Stall(pipeline.stream_path(fraction)))
+        if number == 0:
+            # One mutation only: a second one minutes after the first loses workflow runs
+            # without any kill (reported; a day apart it does not).
+            pipeline.mutate()
+        # After the first kill, Meltano sees a killed run as running: only --force starts one.
+        process = pipeline.start(*(["--force"] if number else []))
+        try:
+            assert stall.reached.wait(timeout=60), f"the run never reached {stall}"
+        finally:
+            pipeline.project.kill(process)
+            pipeline.destination.after_run()
+        if number == 0:
+            # Meltano still sees the killed run as running (for 5 minutes without a heartbeat).
+            refused = pipeline.run(check=False)
+            assert refused.returncode != 0
+            assert "is already running" in refused.log, refused.tail()
+        pipeline.run("--force")
+        pipeline.check(f"after a run killed {fraction:.0%} of the way and a forced normal run")
 
 
 def test_a_run_failing_on_an_outage_loses_nothing(pipeline: Pipeline):
@@ -201,6 +211,10 @@ def test_a_run_failing_on_an_outage_loses_nothing(pipeline: Pipeline):
     failed = pipeline.run(check=False)
     assert failed.returncode != 0, f"the run succeeded despite the outage:\n{failed.tail()}"
     assert "503" in failed.log, failed.tail()
+    # The repositories of the failing endpoint failed, the rest was loaded: exit code 3, and
+    # the summary names each failure.
+    assert "(fail_on_repository_errors)" in failed.log, failed.tail()
+    assert re.search(r"not read: \S+ \S+ answered status 503", failed.log), failed.tail()
     outage.times = 0
     pipeline.run()
     pipeline.check("after a failed run and a normal run")

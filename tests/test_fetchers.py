@@ -157,7 +157,13 @@ def test_the_statistics_fetcher_gives_the_ground_truth_then_nothing(
     def run() -> list[Item]:
         return list(
             fetch_statistics(
-                client, selected, state, max_wait=0, summary=RunSummary(), concurrently=map
+                client,
+                selected,
+                state,
+                max_wait=0,
+                summary=RunSummary(),
+                concurrently=map,
+                failed=fail_the_test,
             )
         )
 
@@ -168,3 +174,7 @@ def test_the_statistics_fetcher_gives_the_ground_truth_then_nothing(
     assert got == set(EXPECTED["contributor_stats"](world))
     assert len(state["conditional"]) == len(selected)
     assert [i for i in run() if isinstance(i, Row)] == []  # 304s
+
+
+def fail_the_test(repository: Any, error: Exception) -> None:
+    raise error

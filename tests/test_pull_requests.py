@@ -32,6 +32,7 @@ from github_simulator.world import iso
 from tap_github_activity import tap as tap_module
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.errors import RequestFailedError
+from tap_github_activity.failures import PartialFailureError
 from tap_github_activity.fetch.pull_query import (
     PAGE_QUERY,
     PAGE_SIZE,
@@ -113,7 +114,7 @@ def run_until_failure(
     with contextlib.redirect_stdout(buffer):
         try:
             tap.sync_all()
-        except RequestFailedError as exc:
+        except (RequestFailedError, PartialFailureError) as exc:
             error = exc
     return [json.loads(line) for line in buffer.getvalue().splitlines() if line], error
 

@@ -15,6 +15,7 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
 
 from tap_github_activity import sdk_seams
+from tap_github_activity.tap import TapGitHubActivity
 
 
 class Parts(Stream):
@@ -116,3 +117,11 @@ def test_the_throttle_holds_states_back_and_the_end_writes_the_last(monkeypatch)
     assert len(states) == 1
     assert states[0] == tap.state
     assert written[-1]["type"] == "STATE"
+
+
+def test_the_command_runs_the_sync_in_its_callback_so_a_wrapper_can_set_the_exit_code():
+    # tap.get_singer_command wraps the callback to turn PartialFailureError into exit code 3
+    # (tests/test_isolation.py checks the code through the real command line).
+    command = Tap.get_singer_command.__func__(TapGitHubActivity)
+    assert command.callback == TapGitHubActivity.invoke
+    assert TapGitHubActivity.get_singer_command().callback != TapGitHubActivity.invoke

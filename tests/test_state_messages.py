@@ -12,7 +12,7 @@ import pytest
 
 from github_simulator import Fault, GitHubSimulator
 from tap_github_activity import sdk_seams
-from tap_github_activity.errors import RequestFailedError
+from tap_github_activity.errors import AuthenticationError
 from tap_github_activity.tap import STATE_MESSAGE_INTERVAL, TapGitHubActivity
 from tests.conftest import SyncResult, run_sync, select
 
@@ -75,13 +75,14 @@ def test_a_long_run_writes_a_checkpoint_per_interval(config, seconds_per_reading
 def test_a_failed_run_leaves_its_last_checkpoint(
     config, github: GitHubSimulator, seconds_per_reading: Monotonic
 ):
-    github.inject(Fault(r"/actions/runs$", status=503, times=1000))
+    # A failure of the whole run (a 503 would fail each repository's runs alone).
+    github.inject(Fault(r"/actions/runs$", status=401, times=1000))
     discovered = TapGitHubActivity(config=config, validate_config=True)
     tap = TapGitHubActivity(
         config=config, state={}, validate_config=True, catalog=select(discovered.catalog_dict, None)
     )
     buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer), pytest.raises(RequestFailedError):
+    with contextlib.redirect_stdout(buffer), pytest.raises(AuthenticationError):
         tap.sync_all()
     messages = [json.loads(line) for line in buffer.getvalue().splitlines() if line]
 

@@ -16,8 +16,8 @@ from typing import Any
 from tap_github_activity.accounting import RunSummary
 from tap_github_activity.client import GitHubClient, Page
 from tap_github_activity.conditional import Conditional
-from tap_github_activity.errors import NotAccessibleError
-from tap_github_activity.fetch import Item, Keep, Row
+from tap_github_activity.errors import GitHubActivityError, NotAccessibleError
+from tap_github_activity.fetch import Item, Keep, Repository, Row
 
 __all__ = ["STATS", "fetch_statistics", "retry_delays"]
 
@@ -27,7 +27,9 @@ STILL_COMPUTING = "statistics still being computed"
 
 logger = logging.getLogger(__name__)
 
-Answer = Page | NotAccessibleError
+Answer = Page | GitHubActivityError
+# What to do with a repository whose statistics failed (the tap's failure policy: may raise).
+Failed = Callable[[Repository, GitHubActivityError], None]
 # Runs a function over items, concurrently where the caller allows, results in order.
 Concurrently = Callable[[Callable[[Any], Answer], Iterable[Any]], Iterator[Answer]]
 
@@ -50,12 +52,14 @@ def fetch_statistics(
     max_wait: float,
     summary: RunSummary,
     concurrently: Concurrently,
+    failed: Failed,
 ) -> Iterator[Item]:
     """Rows of every repository (asked `concurrently`), and the ETags after each one's rows
-    (those of repositories no longer selected are dropped)."""
+    (those of repositories no longer selected are dropped). A repository whose request failed
+    goes to `failed`; its ETag stays as it was, so the next run asks again."""
     clock = client.clock
     round_started = clock.now()
-    reader = _Reader(Conditional(client, state), summary)
+    reader = _Reader(Conditional(client, state), summary, failed)
     pending = yield from reader.round(repositories, concurrently)
     for delay in retry_delays(max(max_wait, 0.0)):
         if not pending:
@@ -88,9 +92,10 @@ def fetch_statistics(
 
 
 class _Reader:
-    def __init__(self, conditional: Conditional, summary: RunSummary) -> None:
+    def __init__(self, conditional: Conditional, summary: RunSummary, failed: Failed) -> None:
         self.conditional = conditional
         self.summary = summary
+        self.failed = failed
 
     def round(
         self, repositories: list[dict[str, Any]], concurrently: Concurrently
@@ -112,7 +117,7 @@ class _Reader:
                 stream=STATS,
                 owner=repository["owner"]["login"],
             )
-        except NotAccessibleError as exc:
+        except GitHubActivityError as exc:  # read on the main thread: see read()
             return exc
 
     def read(self, repository: dict[str, Any], answer: Answer) -> Generator[Item, None, bool]:
@@ -128,6 +133,9 @@ class _Reader:
             )
             self.summary.skip(STATS, repository["full_name"], str(answer.status))
             return False
+        if isinstance(answer, GitHubActivityError):
+            self.failed(_repository(repository), answer)
+            return False
         page = answer
         if page.status == 202:
             return True
@@ -137,6 +145,11 @@ class _Reader:
         yield from _rows(repository, page.data if isinstance(page.data, list) else [])
         yield Keep(STATS, self.conditional.state())
         return False
+
+
+def _repository(payload: dict[str, Any]) -> Repository:
+    owner, name = payload["full_name"].split("/", 1)
+    return Repository(payload["id"], owner, name, payload.get("default_branch"))
 
 
 def _week_start(timestamp: int) -> str:

@@ -110,5 +110,5 @@ class RepositoryStream(GitHubStream):
         tap = self.github_tap
         try:
             yield from self.take(tap.feed.items(self.name, self.family, repository), context)
-        except Exception as exc:  # handle_failure re-raises what it does not skip
+        except Exception as exc:  # failures.py re-raises what fails the run
             tap.failed(self.name, self.family, repository, exc)

@@ -11,7 +11,7 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
-from tap_github_activity.fetch.statistics import fetch_statistics
+from tap_github_activity.fetch.statistics import STATS, fetch_statistics
 from tap_github_activity.streams.base import TAGS, GitHubStream
 
 __all__ = ["ContributorStatsStream"]
@@ -84,5 +84,6 @@ class ContributorStatsStream(GitHubStream):
             max_wait=float(tap.settings.stats_max_wait_seconds),
             summary=tap.run_summary,
             concurrently=tap.feed.ordered,
+            failed=lambda repository, error: tap.failed(self.name, STATS, repository, error),
         )
         yield from self.take(items, context)

@@ -292,7 +292,7 @@ BLOCK_FAILED = (
 def test_exit_codes_decide_between_success_retry_and_failure():
     module = github_activity
     outcome = module.Outcome
-    assert module.TAP_EXIT_CODES == {0: outcome.SUCCESS, 1: outcome.RETRY}
+    assert module.TAP_EXIT_CODES == {0: outcome.SUCCESS, 1: outcome.RETRY, 3: outcome.RETRY}
     exit_codes: dict[str, int] = {}
     module.log_line(BLOCK_FAILED, exit_codes)
     assert exit_codes == {"extractors": 1}
@@ -301,6 +301,8 @@ def test_exit_codes_decide_between_success_retry_and_failure():
     # The loader failed after the tap succeeded, and a tap code this table does not know yet.
     assert module.outcome(1, {"extractors": 0, "loaders": 1}) is outcome.RETRY
     assert module.outcome(1, {"extractors": 77}) is outcome.RETRY
+    # Some repositories failed, the rest is loaded: retried, the retry reads what is left.
+    assert module.outcome(1, {"extractors": 3}) is outcome.RETRY
     assert module.outcome(1, {}) is outcome.RETRY
 
 

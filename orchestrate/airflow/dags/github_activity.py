@@ -39,13 +39,16 @@ class Outcome(enum.Enum):
 
 # The tap's exit code -> what the shard's task does. `meltano run` itself exits 1 whenever a
 # plugin fails; the tap's own code is read from Meltano's "Block run completed" log event. The
-# tap's codes today: 0 success, 1 failure (of any kind, a bad setting included). A failed run
-# keeps the bookmarks of what it finished (README, "Interrupted and failed runs"), so a retry
-# resumes where it stopped. A code not listed here (a tap killed by a signal, a code newer than
-# this table) retries; so does a failure of the loader or of Meltano itself.
+# tap's codes: 0 success, 1 failure of the run (of any kind, a bad setting included), 3 partial
+# failure (some repositories' stream families still failed after their retries; everything else
+# was loaded and its state saved). A failed run keeps the bookmarks of what it finished (README,
+# "Failed repositories and exit codes"), so a retry reads only what is left. A code not listed
+# here (a tap killed by a signal, a code newer than this table) retries; so does a failure of
+# the loader or of Meltano itself.
 TAP_EXIT_CODES: dict[int, Outcome] = {
     0: Outcome.SUCCESS,
     1: Outcome.RETRY,
+    3: Outcome.RETRY,
 }
 RETRIES = 2
 # A killed `meltano run` leaves its pipeline marked running for 5 minutes, refusing another.
