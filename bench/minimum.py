@@ -53,7 +53,7 @@ query($owner: String!, $name: String!, $cursor: String) {
         reviewRequests(first: 100) { nodes { requestedReviewer { __typename } } }
         reviews(first: 100) {
           pageInfo { hasNextPage endCursor }
-          nodes { id state submittedAt comments { totalCount } }
+          nodes { id state submittedAt }
         }
       }
     }

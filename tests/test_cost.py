@@ -6,7 +6,7 @@ The medium world (bench/scales.py "medium"): 12 repositories, 2,196 pull request
 submitted reviews, 3,504 commits, 1,104 workflow runs (1,352 attempts, 2,701 jobs), releases,
 traffic and statistics. Its syncs run once for the module (about 15 s).
 
-Where the first sync's points go: 1 point per 49 pull requests (with reviews, sizes, labels),
+Where the first sync's points go: 1 point per 29 pull requests (with reviews, sizes, labels),
 per 100 commits (with line counts), per listing page and traffic answer, plus 2 points per
 repository for its jobs. The re-runs' earlier attempts, read only with
 workflow_runs_earlier_attempts, add two requests each (the attempt and its jobs: no GraphQL
@@ -48,7 +48,7 @@ MEDIUM = {
     "runs_per_repo": 92,
     "commits_per_repo": 292,
 }
-PAGE_OF_PULLS = 49  # a 1-point page of pull requests with their nested connections
+PAGE_OF_PULLS = 29  # a 1-point page of pull requests with their nested connections
 TRAFFIC = ("traffic_views", "traffic_clones", "traffic_referrers", "traffic_paths")
 
 
@@ -207,9 +207,9 @@ def test_first_sync_requests_by_stream(medium: Medium) -> None:
         ("workflow_jobs", "graphql"): (12 + medium.repos_with_unsuccessful_jobs,) * 2,
     }
     assert medium.first.by_stream() == expected
-    assert (medium.pull_pages, medium.history_pages) == (48, 36)
+    assert (medium.pull_pages, medium.history_pages) == (84, 36)
     # The target: at most 400 points.
-    assert medium.first.points == sum(points for _, points in expected.values()) == 206
+    assert medium.first.points == sum(points for _, points in expected.values()) == 242
     records = {name: len(rows) for name, rows in medium.first.result.records.items()}
     assert (records["workflow_runs"], records["workflow_jobs"]) == (1_104, 2_199)
     assert sum(records.values()) == 18_715
@@ -232,8 +232,8 @@ def test_earlier_attempts_cost_two_requests_each(medium: Medium) -> None:
 
 def test_first_sync_graphql_queries_cost_what_the_design_says(medium: Medium) -> None:
     queries = medium.first.graphql()
-    assert len(queries) == 1 + 48 + 36 + 12 + medium.repos_with_unsuccessful_jobs
-    # Every query costs 1 point: pages of 49 pull requests, 100 commits, 100 runs' check runs
+    assert len(queries) == 1 + 84 + 36 + 12 + medium.repos_with_unsuccessful_jobs
+    # Every query costs 1 point: pages of 29 pull requests, 100 commits, 100 runs' check runs
     # without steps, the probe's 12 repositories.
     assert {q.points for q in queries} == {1}
 

@@ -30,14 +30,14 @@ __all__ = [
 ]
 
 # Cost (GitHub's rule: a request per connection page, nested pages multiplied by their parent's
-# page size; the sum / 100, rounded, at least 1). A page of P pull requests with three nested
-# connections (reviews, labels, reviewRequests) costs round((1 + 3P) / 100): 3 points for
-# P = 100, 2 for P = 50, 1 for P <= 49. Pages of 49 spend ~2 points per 100 pull requests rather
-# than 3, and an incremental run (page one only) 1 point per repository rather than 3, for twice
-# the requests of a first sync. Nested page sizes do not change the cost, so labels and review
-# requests take 100. `totalCount`-only connections (commits, comments, a review's comments) cost
-# nothing; a review's comments with `first:` would add 49 x 50 requests, 25 points.
-PAGE_SIZE = 49
+# page size; the sum / 100, rounded, at least 1). GitHub does not say whether a connection asked
+# for its `totalCount` alone counts: the sizes hold if it does. A page of P pull requests has
+# five nested connections (labels, reviewRequests, reviews; the commits and comments counts):
+# 1 + 5P requests, 1 point for P <= 29 (146 requests; 88 if counts were free), 2 for P = 49.
+# Nested page sizes do not change the cost; a connection nested in a review would multiply by
+# the reviews' page size (a review's comment count: 29 x 50 more requests, 15 points a page),
+# so reviews carry none.
+PAGE_SIZE = 29
 REVIEWS_PAGE_SIZE = 50
 LIST_PAGE_SIZE = 100
 # Follow-up queries page the reviews of pull requests whose reviews overflow the nested page;
@@ -63,7 +63,6 @@ fragment ReviewFields on PullRequestReview {
   url
   author { ...ActorFields }
   commit { oid }
-  comments { totalCount }
 }
 """
 
@@ -221,7 +220,6 @@ def pull_request_record(pull: Pull) -> dict[str, Any]:
         "changed_files": node["changedFiles"],
         "commit_count": node["commits"]["totalCount"],
         "comment_count": node["comments"]["totalCount"],
-        "review_comment_count": sum(r["comments"]["totalCount"] for r in reviews),
         "labels": [
             label["name"] for label in (node.get("labels") or {}).get("nodes") or [] if label
         ],
@@ -255,7 +253,6 @@ def review_records(pull: Pull) -> list[dict[str, Any]]:
                 "submitted_at": review.get("submittedAt"),
                 "body_length": len(review.get("body") or ""),
                 "commit_id": (review.get("commit") or {}).get("oid"),
-                "comment_count": review["comments"]["totalCount"],
                 "html_url": review["url"],
                 "updated_at": pull.updated_at,
             }
