@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from tap_github_activity.cost_check import QueryFamily, register
 from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.prefetch import POOL
 from tap_github_activity.streams.commit_history import (
@@ -54,6 +56,17 @@ __all__ = ["BATCH_SIZE", "PROBE_STREAM", "ChangeProbe", "RepositoryChanges"]
 
 # Repositories per query: 50 x (1 pull request page + 1 refs page) = 100 requests = 1 point.
 BATCH_SIZE = 50
+# Each repository's `pullRequests(first: 1)` and `refs` page are a request each, nothing nested.
+_CONNECTION = re.compile(r"\b(?:pullRequests|refs)\(")
+register(
+    QueryFamily(
+        "ChangeProbe",
+        "change probe",
+        lambda query, _variables: len(_CONNECTION.findall(query)),
+        designed=BATCH_SIZE,
+        smaller="batches of {size} repositories",
+    )
+)
 # The name the request summary counts the probe under.
 PROBE_STREAM = "change_probe"
 PULL_STREAMS = ("pull_requests", "pull_request_reviews")
@@ -133,9 +146,12 @@ class ChangeProbe:
             by_owner.setdefault(repository["owner"]["login"].lower(), []).append(repository)
         changes: dict[int, RepositoryChanges] = {}
         queries = 0
+        checks = self._tap.client.ledger.cost_check
         for repositories in by_owner.values():
-            for offset in range(0, len(repositories), BATCH_SIZE):
-                batch = repositories[offset : offset + BATCH_SIZE]
+            offset = 0
+            while offset < len(repositories):
+                batch = repositories[offset : offset + checks.size("ChangeProbe", BATCH_SIZE)]
+                offset += len(batch)
                 queries += 1
                 changes.update(self._ask_batch(plan, batch))
         logger.info(

@@ -51,6 +51,7 @@ from typing import Any
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
+from tap_github_activity.cost_check import QueryFamily, aliases, register
 from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.streams.children import RepositoryChildStream, full_name
 
@@ -104,6 +105,21 @@ query CommitBranchList($owner: String!, $name: String!, $after: String) {
 
 # Every walk needs each commit's oid, date and parents; `commits` adds the record's fields.
 WALK_FIELDS = "oid committedDate parents(first: 100) { totalCount nodes { oid } }"
+
+
+# A branch's history page is one request, and each of its commits' parents one more.
+register(
+    QueryFamily(
+        "CommitHistory",
+        "commit history",
+        lambda _query, variables: aliases(variables, "h") * (1 + HISTORY_PAGE_SIZE),
+        designed=BRANCHES_PER_QUERY,
+        smaller="{size} branch(es) a query",
+    )
+)
+register(QueryFamily("CommitHeads", "default branch head", lambda _query, _variables: 0))
+register(QueryFamily("CommitNamedHeads", "branch heads", lambda _query, _variables: 0))
+register(QueryFamily("CommitBranchList", "branch list", lambda _query, _variables: 1))
 
 
 def _parse_time(value: str) -> datetime:
@@ -299,7 +315,9 @@ class CommitHistoryStream(RepositoryChildStream):
         branch; up to BRANCHES_PER_QUERY branches share one query."""
         active = [w for w in walks if not w.done]
         while active:
-            batch = active[:BRANCHES_PER_QUERY]
+            batch = active[
+                : self.client.ledger.cost_check.size("CommitHistory", BRANCHES_PER_QUERY)
+            ]
             query, variables = self._history_query(batch)
             repository = self._graphql(context, query, variables)
             for index, walk in enumerate(batch):

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from tap_github_activity.cost_check import QueryFamily, aliases, register
+
 __all__ = [
     "FOLLOW_UP_BATCH",
     "FOLLOW_UP_PAGE_SIZE",
@@ -38,6 +40,7 @@ __all__ = [
 # the reviews' page size (a review's comment count: 29 x 50 more requests, 15 points a page),
 # so reviews carry none.
 PAGE_SIZE = 29
+NESTED_CONNECTIONS = 5
 REVIEWS_PAGE_SIZE = 50
 LIST_PAGE_SIZE = 100
 # Follow-up queries page the reviews of pull requests whose reviews overflow the nested page;
@@ -122,6 +125,16 @@ query PullRequestPage($owner: String!, $name: String!, $cursor: String, $pageSiz
     + _FRAGMENTS
 )
 PAGE_SIZES = {"pageSize": PAGE_SIZE, "listSize": LIST_PAGE_SIZE, "reviewsSize": REVIEWS_PAGE_SIZE}
+register(
+    QueryFamily(
+        "PullRequestPage",
+        "pull request page",
+        lambda _query, variables: 1 + NESTED_CONNECTIONS * int(variables["pageSize"]),
+        page_variable="pageSize",
+        designed=PAGE_SIZE,
+        smaller="pages of {size} pull requests",
+    )
+)
 
 
 def follow_up_query(count: int) -> str:
@@ -144,6 +157,14 @@ def follow_up_query(count: int) -> str:
         "  }\n"
         "}\n" + _FRAGMENTS
     )
+
+
+# Each alias pages one pull request's reviews, with nothing nested: one request.
+register(
+    QueryFamily(
+        "PullRequestReviews", "review follow-up", lambda _query, variables: aliases(variables, "n")
+    )
+)
 
 
 # -- records -----------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
+from tap_github_activity.cost_check import QueryFamily, register
 from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.prefetch import ordered_map
 from tap_github_activity.settings import DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS
@@ -110,6 +111,23 @@ query WorkflowJobSteps($ids: [ID!]!) {
 """  # noqa: UP031 -- braces of GraphQL make format() unreadable
     % STEPS_PER_JOB
 )
+
+
+# nodes(ids:) counted once per id (GitHub does not say; the expensive reading): each run's
+# checkRuns, each job's steps, is one request. Nothing is nested in them.
+for _operation, _title, _unit in (
+    ("WorkflowJobs", "workflow jobs", "runs"),
+    ("WorkflowJobSteps", "failed job steps", "jobs"),
+):
+    register(
+        QueryFamily(
+            _operation,
+            _title,
+            lambda _query, variables: len(variables["ids"]),
+            designed=NODES_PER_QUERY,
+            smaller="{size} " + _unit + " a query",
+        )
+    )
 
 
 class WorkflowJobsStream(RepositoryChildStream):
@@ -261,8 +279,11 @@ class WorkflowJobsStream(RepositoryChildStream):
         100 unsuccessful jobs for their steps. Returns the attempts GraphQL could not give whole
         (more than 30 jobs, or a job of more than 50 steps), for REST."""
         fallback: list[RunAttempt] = []
-        for offset in range(0, len(attempts), NODES_PER_QUERY):
-            chunk = attempts[offset : offset + NODES_PER_QUERY]
+        checks = self.client.ledger.cost_check
+        offset = 0
+        while offset < len(attempts):
+            chunk = attempts[offset : offset + checks.size("WorkflowJobs", NODES_PER_QUERY)]
+            offset += len(chunk)
             data = self.client.graphql(
                 JOBS_QUERY,
                 {"ids": [a.node_id for a in chunk]},
@@ -308,8 +329,11 @@ class WorkflowJobsStream(RepositoryChildStream):
         """Check run node id -> names of its failed steps (None: more than one page)."""
         failed: dict[str, list[str] | None] = {}
         ids = [run["id"] for run in check_runs]
-        for offset in range(0, len(ids), NODES_PER_QUERY):
-            chunk = ids[offset : offset + NODES_PER_QUERY]
+        checks = self.client.ledger.cost_check
+        offset = 0
+        while offset < len(ids):
+            chunk = ids[offset : offset + checks.size("WorkflowJobSteps", NODES_PER_QUERY)]
+            offset += len(chunk)
             data = self.client.graphql(
                 STEPS_QUERY, {"ids": chunk}, stream=self.name, owner=context["owner"]
             )
