@@ -94,7 +94,8 @@ def connection_requests(
         fields = getattr(parent, "fields", None)
         if not fields or name not in fields:
             return None
-        return graphql.get_named_type(fields[name].type)
+        named: GraphQLNamedType = graphql.get_named_type(fields[name].type)
+        return named
 
     def walk(
         selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None, multiplier: int

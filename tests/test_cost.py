@@ -1,6 +1,8 @@
-"""Issue 6's cost targets on a medium world: what a first sync, a sync without change and a sync
-after a small change cost, request by request; and bounded concurrency, which must change
-neither the requests nor what is emitted.
+"""Issues 6 and 14's cost targets on a medium world: what a first sync, a sync without change and
+a sync after a small change cost, request by request, with GraphQL scored under the expensive
+reading of GitHub's cost rule (count-only connections and each id of `nodes(ids:)` counted:
+github_simulator/graphql_cost.py); and bounded concurrency, which must change neither the
+requests nor what is emitted.
 
 The medium world (bench/scales.py "medium"): 12 repositories, 2,196 pull requests with 5,474
 submitted reviews, 3,504 commits, 1,104 workflow runs (1,352 attempts, 2,701 jobs), releases,
@@ -32,9 +34,11 @@ from github_simulator import (
     World,
     actions,
     commits,
+    graphql_api,
     pulls,
     seeded_world,
 )
+from github_simulator.graphql_cost import EXPENSIVE
 from github_simulator.server import Recorded
 from tap_github_activity.clock import Clock
 from tap_github_activity.probe import PROBE_STREAM
@@ -153,6 +157,7 @@ def medium() -> Iterator[Medium]:
         patch.setattr(Clock, "now", lambda _self: fake.now())
         patch.setattr(Clock, "sleep", lambda _self, seconds: fake.sleep(seconds))
         world = seeded_world(fake, scale=MEDIUM)
+        assert graphql_api.cost_reading(world) == EXPENSIVE
         facts = _seed_facts(world)
         with GitHubSimulator(world) as github:
             config = {
@@ -236,6 +241,16 @@ def test_first_sync_graphql_queries_cost_what_the_design_says(medium: Medium) ->
     # Every query costs 1 point: pages of 29 pull requests, 100 commits, 100 runs' check runs
     # without steps, the probe's 12 repositories.
     assert {q.points for q in queries} == {1}
+    # The tap's own check: every query family charged what its design expects.
+    families = medium.first.result.tap.client.ledger.cost_check.rows()
+    assert {name for name, *_ in families} == {
+        "ChangeProbe",
+        "PullRequestPage",
+        "CommitHistory",
+        "WorkflowJobs",
+        "WorkflowJobSteps",
+    }
+    assert all(queries == expected == charged for _, queries, expected, charged in families)
 
 
 # -- a sync without change ----------------------------------------------------------------------
