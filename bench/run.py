@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import incumbent
+from bench import fleet, incumbent
 from bench.minimum import Cost, Snapshot, batched_floor, minimum, snapshot
 from bench.readings import ReadingScores
 from bench.scales import SCALES, Scale
@@ -371,8 +371,10 @@ class Ours(Tool):
         runner_details: bool,
         earlier_attempts: bool,
         concurrency: int | None,
+        credentials: dict[str, Any],
     ) -> None:
         super().__init__(workdir)
+        self.credentials = credentials  # auth_token or app_id/private_key, and the selection
         self.selection = streams
         self.runner_details = runner_details
         self.earlier_attempts = earlier_attempts
@@ -382,11 +384,7 @@ class Ours(Tool):
         return [str(Path(sys.executable).with_name("tap-github-activity"))]
 
     def setup(self, api_url: str) -> None:
-        config: dict[str, Any] = {
-            "auth_token": TOKEN,
-            "api_url": api_url,
-            "repositories": [f"{OWNER}/*"],
-        }
+        config: dict[str, Any] = {"api_url": api_url, **self.credentials}
         if self.concurrency is not None:
             config["max_concurrent_requests"] = self.concurrency
         if self.runner_details:
@@ -522,7 +520,8 @@ class Bench:
     ) -> None:
         rest_extra.register()  # REST pull requests and reviews, which the incumbent reads
         self.scale = scale
-        self.graphql_processes = graphql_processes
+        # A forked copy knows the installation tokens issued before it was forked only.
+        self.graphql_processes = 0 if scale.app else graphql_processes
         started = time.monotonic()
         self.world = seeded_world(RealClock(), seed=seed, scale=scale.world)
         world_reading = graphql_api.cost_reading(self.world)
@@ -532,12 +531,28 @@ class Bench:
         self.scores = ReadingScores()
         info = self.world.tokens[TOKEN]
         info.limit = info.graphql_limit = scale.token_limit
+        if scale.shape is not None:
+            scale.shape(self.world)
+        self.credentials: dict[str, Any] = {
+            "auth_token": TOKEN,
+            "repositories": [f"{OWNER}/*"],
+        }
+        if scale.app:
+            app = self.world.add_app("4242")
+            self.world.install(app, OWNER)
+            self.credentials = {
+                "app_id": app.app_id,
+                "private_key": app.private_key_pem,
+                "organizations": [OWNER],
+            }
         self.seed_seconds = time.monotonic() - started
         self.simulator = GitHubSimulator(self.world)
         # Built once per process, before any run is timed (GitHub's is not built per request).
         graphql_api.schema()
         if scale.window_seconds != 3600:
             self.simulator.limiter = WindowLimiter(self.world, scale.window_seconds)
+        elif scale.app:
+            self.simulator.limiter = fleet.InstallationLimiter(self.world)
         if latency > 0:
             self.simulator.inject(Fault(path=".", latency=latency, times=10**9))
         self.mutations = 0
@@ -569,6 +584,9 @@ class Bench:
 
     def mutate(self) -> None:
         self.mutations += 1
+        if self.scale.mutation is not None:
+            self.scale.mutation(self.world, random.Random(f"bench:{self.mutations}"))  # noqa: S311 -- data
+            return
         for name, mutation in MUTATIONS.items():
             mutation(self.world, random.Random(f"bench:{name}:{self.mutations}"))  # noqa: S311 -- data
 
@@ -1044,6 +1062,7 @@ class Session:
                 runner_details=args.runner_details,
                 earlier_attempts=args.earlier_attempts,
                 concurrency=args.concurrency,
+                credentials=bench.credentials,
             )
         ]
         if args.incumbent:
@@ -1162,6 +1181,7 @@ class Session:
             runner_details=self.args.runner_details,
             earlier_attempts=self.args.earlier_attempts,
             concurrency=1,
+            credentials=self.bench.credentials,
         )
         baseline.name = f"{OURS} (max_concurrent_requests=1)"
         baseline.setup(self.bench.simulator.api_url)
