@@ -5,10 +5,10 @@ For every selected repository it asks the newest pull request update
 (`pullRequests(first: 1, orderBy: {field: UPDATED_AT, direction: DESC})`) and the heads of the
 branches the commits streams read (`defaultBranchRef`; `ref(qualifiedName:)` aliases for named
 `commit_branches`; one `refs(refPrefix: "refs/heads/", first: 100)` page for patterns), as
-aliases `r0: repository(owner:, name:) {...}` of one query per owner and `BATCH_SIZE`
-repositories. GitHub charges one request per connection page, the sum divided by 100: a batch
-of 50 repositories costs 1 point (12 repositories: 1 point), where asking each repository
-costs 1 point per repository.
+aliases `r0: repository(owner:, name:) {...}` of one query per owner and up to `BATCH_SIZE`
+repositories. GitHub charges one request per connection page, the sum divided by 100 and
+rounded: 100 repositories' pull request pages cost 1 point (74 with a refs page each), where
+asking each repository costs 1 point per repository.
 
 It runs once per run, only for what the selected streams need (pull_requests /
 pull_request_reviews; commits / commit_branches): in the background from when the first
@@ -54,8 +54,10 @@ if TYPE_CHECKING:
 
 __all__ = ["BATCH_SIZE", "PROBE_STREAM", "ChangeProbe", "RepositoryChanges"]
 
-# Repositories per query: 50 x (1 pull request page + 1 refs page) = 100 requests = 1 point.
-BATCH_SIZE = 50
+# Repositories per query, at most: 100 pull request pages are 100 requests, 1 point.
+BATCH_SIZE = 100
+# Up to 149 connection requests round to 1 point.
+ONE_POINT = 149
 # Each repository's `pullRequests(first: 1)` and `refs` page are a request each, nothing nested.
 _CONNECTION = re.compile(r"\b(?:pullRequests|refs)\(")
 register(
@@ -150,7 +152,8 @@ class ChangeProbe:
         for repositories in by_owner.values():
             offset = 0
             while offset < len(repositories):
-                batch = repositories[offset : offset + checks.size("ChangeProbe", BATCH_SIZE)]
+                size = checks.size("ChangeProbe", _batch_size(plan))
+                batch = repositories[offset : offset + size]
                 offset += len(batch)
                 queries += 1
                 changes.update(self._ask_batch(plan, batch))
@@ -202,6 +205,13 @@ class ChangeProbe:
             if node is not None:
                 changes[int(repository["id"])] = _changes(plan, node)
         return changes
+
+
+def _batch_size(plan: _Plan) -> int:
+    """Repositories per 1-point query: each asks one connection for its pull requests and one
+    for a refs page (branch patterns); heads by name or the default branch are no connection."""
+    connections = int(plan.pulls) + int(plan.heads and plan.globbing)
+    return min(BATCH_SIZE, ONE_POINT // connections) if connections else BATCH_SIZE
 
 
 def _fields(plan: _Plan) -> str:

@@ -365,26 +365,41 @@ def test_a_repository_error_surfaces_where_a_sequential_run_meets_it(clock: Fake
     assert concurrent.state == sequential.state
 
 
-def test_the_probe_asks_50_repositories_a_query(clock: FakeClock) -> None:
+@pytest.mark.parametrize(
+    ("branches", "queries"),
+    [(None, 2), (["*"], 3)],
+    ids=["default-branch", "branch-patterns"],
+)
+def test_the_probe_asks_as_many_repositories_as_one_point_allows(
+    clock: FakeClock, branches: list[str] | None, queries: int
+) -> None:
     world = seeded_world(
         clock,
         scale={
-            "repos": 55,
-            "pulls_per_repo": 2,
-            "commits_per_repo": 3,
+            "repos": 149,
+            "pulls_per_repo": 1,
+            "commits_per_repo": 2,
             "runs_per_repo": 0,
             "releases_per_repo": 0,
         },
     )
     with GitHubSimulator(world) as github:
-        config = {"auth_token": "ghp_alice", "api_url": github.api_url, "repositories": ["acme/*"]}
+        config: dict[str, Any] = {
+            "auth_token": "ghp_alice",
+            "api_url": github.api_url,
+            "repositories": ["acme/*"],
+        }
+        if branches:
+            config["commit_branches"] = branches
         streams = {"pull_requests", "commits"}
         first = run_sync(config, streams=streams)
-        assert first.tap.client.ledger.points[(PROBE_STREAM, "graphql")] == 2
+        assert first.tap.client.ledger.points[(PROBE_STREAM, "graphql")] == queries
         github.reset_log()
 
         again = run_sync(config, state=first.state, streams=streams)
 
         assert again.records == {}
-        # 50 repositories, then 5: each query 1 point; no repository asked on its own.
-        assert [r.points for r in github.requests("^/graphql$")] == [1, 1]
+        # A pull request page per repository: 100 repositories a query, then 49. With a refs
+        # page each too: 74, 74, then 1. Each query 1 point (under 150 requests); no
+        # repository asked on its own.
+        assert [r.points for r in github.requests("^/graphql$")] == [1] * queries
