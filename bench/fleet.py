@@ -5,7 +5,7 @@ Seeded like the other scales (every repository with the same data), then shaped:
 the repositories stay active (25 pull requests, 12 workflow runs, 40 commits each), the others
 keep 0-2 pull requests and 0-2 runs (and their 40 commits: the simulator's commit history
 cannot be cut, and a first sync reads it whole whatever the repository's activity); 2% are
-archived and 3% forks (the tap leaves both out by default). Empty repositories (no default
+archived (read by default) and 3% forks (left out by default). Empty repositories (no default
 branch) are not modelled. The installation's budget is GitHub's for an organization of this
 size: 15,000 points an hour (REST, and here GraphQL too).
 

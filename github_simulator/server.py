@@ -200,9 +200,15 @@ class GitHubSimulator:
     """Start with `with GitHubSimulator(world) as sim:`; `sim.api_url` is the tap's api_url."""
 
     def __init__(
-        self, world: World, *, enterprise: bool = False, rate_limit_headers: bool = True
+        self,
+        world: World,
+        *,
+        enterprise: bool = False,
+        rate_limit_headers: bool = True,
+        port: int = 0,
     ) -> None:
         self.world = world
+        self.port = port  # 0: any free port
         self.enterprise = enterprise
         self.rate_limit_headers = rate_limit_headers
         self.limiter = RateLimiter(world)
@@ -231,7 +237,7 @@ class GitHubSimulator:
         class _Handler(_RequestHandler):
             sim = simulator
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
         self._server.daemon_threads = True
         threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -93,6 +93,8 @@ def test_loaders_are_pinned_and_write_into_output():
         "target-jsonl": "target-jsonl==0.1.4",
     }
     assert plugin("loaders", "target-duckdb")["config"]["filepath"].startswith("output/")
+    # Trust authentication needs no password, but the loader fails without one being set.
+    assert plugin("loaders", "target-postgres")["config"]["password"] == ""
     assert plugin("loaders", "target-jsonl")["config"]["destination_path"] == "output"
 
 

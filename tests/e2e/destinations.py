@@ -47,8 +47,16 @@ class Destination:
     def after_run(self) -> None:
         """Called after every `meltano run` (finished, failed or killed)."""
 
-    def rows(self, stream: str) -> list[dict[str, Any]]:
-        """The rows the destination holds for `stream` now."""
+    def rows(self, stream: str, schema: str = SCHEMA) -> list[dict[str, Any]]:
+        """The rows the destination holds for `stream` (a table of `schema`) now."""
+        raise NotImplementedError
+
+    def transformer_env(self) -> dict[str, str]:
+        """Settings of the dbt transformer that reads this destination."""
+        raise NotImplementedError
+
+    def query(self, text: str) -> list[tuple[Any, ...]]:
+        """The rows of a SQL query run on the destination."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -89,7 +97,7 @@ class Jsonl(Destination):
         for run in self.runs:
             yield run.get(stream, [])
 
-    def rows(self, stream: str) -> list[dict[str, Any]]:
+    def rows(self, stream: str, schema: str = SCHEMA) -> list[dict[str, Any]]:
         # Order matters: a later run's record replaces an earlier one with the same key.
         return [row for records in self.run_rows(stream) for row in records]
 
@@ -110,7 +118,14 @@ class DuckDB(Destination):
             "TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA": SCHEMA,
         }
 
-    def rows(self, stream: str) -> list[dict[str, Any]]:
+    def transformer_env(self) -> dict[str, str]:
+        return {"DBT_DUCKDB_PATH": str(self.path)}
+
+    def query(self, text: str) -> list[tuple[Any, ...]]:
+        with closing(duckdb.connect(str(self.path), read_only=True)) as connection:
+            return connection.execute(text).fetchall()
+
+    def rows(self, stream: str, schema: str = SCHEMA) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
         # Closed before the next run: the loader needs the file's write lock.
@@ -118,11 +133,11 @@ class DuckDB(Destination):
             found = connection.execute(
                 "SELECT count(*) FROM information_schema.tables "
                 "WHERE table_schema = ? AND table_name = ?",
-                [SCHEMA, stream],
+                [schema, stream],
             ).fetchone()
             if not found or not found[0]:
                 return []
-            table = f'{SCHEMA}."{stream}"'  # a stream name from the tap's catalog
+            table = f'{schema}."{stream}"'  # a stream or model name of this project
             cursor = connection.execute(f"SELECT * FROM {table}")  # noqa: S608 -- no user input
             columns = [column[0] for column in cursor.description or []]
             return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
@@ -157,30 +172,41 @@ class Postgres(Destination):
             yield connection
 
     def env(self) -> dict[str, str]:
+        # No password: meltano.yml's empty default is what trust authentication needs.
         return {
             "TARGET_POSTGRES_HOST": str(POSTGRES["host"]),
             "TARGET_POSTGRES_PORT": str(POSTGRES["port"]),
             "TARGET_POSTGRES_USER": str(POSTGRES["user"]),
-            # Trust authentication, but the loader insists on a password being set.
-            "TARGET_POSTGRES_PASSWORD": "",
             "TARGET_POSTGRES_DATABASE": self.database,
             "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": SCHEMA,
         }
 
-    def rows(self, stream: str) -> list[dict[str, Any]]:
+    def transformer_env(self) -> dict[str, str]:
+        return {
+            "DBT_POSTGRES_HOST": str(POSTGRES["host"]),
+            "DBT_POSTGRES_PORT": str(POSTGRES["port"]),
+            "DBT_POSTGRES_USER": str(POSTGRES["user"]),
+            "DBT_POSTGRES_DBNAME": self.database,
+        }
+
+    def query(self, text: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(dbname=self.database, **POSTGRES) as connection:
+            return list(connection.execute(text))  # type: ignore[arg-type]  # README's SQL
+
+    def rows(self, stream: str, schema: str = SCHEMA) -> list[dict[str, Any]]:
         with psycopg.connect(dbname=self.database, row_factory=dict_row, **POSTGRES) as conn:
             columns = {
                 row["column_name"]
                 for row in conn.execute(
                     "SELECT column_name FROM information_schema.columns "
                     "WHERE table_schema = %s AND table_name = %s",
-                    (SCHEMA, stream),
+                    (schema, stream),
                 )
             }
             if not columns:
                 return []
             query = sql.SQL("SELECT * FROM {}.{}").format(
-                sql.Identifier(SCHEMA), sql.Identifier(stream)
+                sql.Identifier(schema), sql.Identifier(stream)
             )
             if "_sdc_deleted_at" in columns:
                 # Rows an ACTIVATE_VERSION marked deleted are not part of the table's content.

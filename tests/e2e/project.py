@@ -23,7 +23,15 @@ from typing import Any
 
 import pytest
 
-__all__ = ["ROOT", "MeltanoProject", "Run", "require_installed", "state_id"]
+__all__ = [
+    "FOREIGN_PREFIXES",
+    "ROOT",
+    "MeltanoProject",
+    "Run",
+    "require_installed",
+    "run_in_root",
+    "state_id",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 MELTANO = Path(sys.executable).with_name("meltano")
@@ -35,14 +43,19 @@ EXECUTABLES = {
     "target-jsonl": "loaders/target-jsonl/venv/bin/target-jsonl",
     "target-duckdb": "loaders/target-duckdb/venv/bin/target-duckdb",
     "target-postgres": "loaders/target-postgres/venv/bin/target-postgres",
+    "target-posthog": "loaders/target-posthog/venv/bin/target-posthog",
+    "dbt-duckdb": "transformers/dbt-duckdb/venv/bin/dbt",
+    "dbt-postgres": "transformers/dbt-postgres/venv/bin/dbt",
 }
 
 # Variables of the caller's shell that would change the runs' settings.
-_FOREIGN_PREFIXES = (
+FOREIGN_PREFIXES = (
     "TAP_GITHUB_ACTIVITY_",
     "TARGET_JSONL_",
     "TARGET_DUCKDB_",
     "TARGET_POSTGRES_",
+    "TARGET_POSTHOG_",
+    "DBT_",
     "MELTANO_",
 )
 
@@ -63,6 +76,21 @@ def require_installed(*plugins: str) -> None:
             "(or run `.venv/bin/meltano install` once).",
             pytrace=False,
         )
+
+
+def run_in_root(command: list[str], env: dict[str, str], timeout: float = 300) -> str:
+    """Run a command of the repository (a script, a README block) from its root, as a user
+    would; fail the test with the end of its output unless it succeeds. Returns stdout."""
+    done = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if done.returncode != 0:
+        pytest.fail(
+            f"{' '.join(command)[:200]} exited {done.returncode}:\n"
+            f"{done.stdout[-2000:]}{done.stderr[-4000:]}",
+            pytrace=False,
+        )
+    return done.stdout
 
 
 def state_id(loader: str) -> str:
@@ -93,12 +121,18 @@ class MeltanoProject:
         self.root = workdir / "project"
         (self.root / ".meltano").mkdir(parents=True)
         shutil.copy(ROOT / "meltano.yml", self.root / "meltano.yml")
-        for kind in ("extractors", "loaders"):
+        for kind in ("extractors", "loaders", "transformers"):
             (self.root / ".meltano" / kind).symlink_to(ROOT / ".meltano" / kind)
+        # The dbt project, without what dbt writes into it (target/, logs/).
+        shutil.copytree(
+            ROOT / "transform",
+            self.root / "transform",
+            ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
+        )
         self.env = {
             name: value
             for name, value in os.environ.items()
-            if not name.startswith(_FOREIGN_PREFIXES)
+            if not name.startswith(FOREIGN_PREFIXES)
         }
         self.env.update(
             {

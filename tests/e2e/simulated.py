@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 from github_simulator import FakeClock, World, seeded_world
+from github_simulator.serve import SELECTION, TOKEN, tap_settings
 
 __all__ = ["SELECTION", "TOKEN", "realtime_world", "tap_config", "tap_settings"]
-
-TOKEN = "ghp_alice"
-SELECTION = ["acme/*"]
 
 
 def realtime_world() -> tuple[FakeClock, World]:
@@ -23,12 +20,3 @@ def realtime_world() -> tuple[FakeClock, World]:
 def tap_config(api_url: str) -> dict[str, object]:
     """The tap's config for the simulator at `api_url`."""
     return {"auth_token": TOKEN, "api_url": api_url, "repositories": SELECTION}
-
-
-def tap_settings(api_url: str) -> dict[str, str]:
-    """The same config as Meltano environment variables."""
-    return {
-        "TAP_GITHUB_ACTIVITY_API_URL": api_url,
-        "TAP_GITHUB_ACTIVITY_AUTH_TOKEN": TOKEN,
-        "TAP_GITHUB_ACTIVITY_REPOSITORIES": json.dumps(SELECTION),
-    }

@@ -1,0 +1,1 @@
+{{ latest_per_key('pull_requests', 'id', 'updated_at') }}

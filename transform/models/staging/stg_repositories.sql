@@ -1,0 +1,1 @@
+{{ latest_per_key('repositories', 'id', 'updated_at') }}

@@ -1,0 +1,1 @@
+{{ latest_per_key('traffic_clones', 'repo_id, "timestamp"', 'count') }}

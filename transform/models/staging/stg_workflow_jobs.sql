@@ -1,0 +1,1 @@
+{{ latest_per_key('workflow_jobs', 'id', 'completed_at') }}

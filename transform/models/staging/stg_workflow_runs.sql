@@ -1,0 +1,1 @@
+{{ latest_per_key('workflow_runs', 'id, run_attempt', 'updated_at') }}
