@@ -34,8 +34,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import incumbent
+from bench import fleet, incumbent
 from bench.minimum import Cost, Snapshot, batched_floor, minimum, snapshot
+from bench.readings import ReadingScores
 from bench.scales import SCALES, Scale
 from github_simulator import (
     Fault,
@@ -48,8 +49,9 @@ from github_simulator import (
     seeded_world,
 )
 from github_simulator.forked_graphql import ForkedGraphQL
+from github_simulator.graphql_cost import READINGS
 from github_simulator.pulls import pulls_of
-from github_simulator.server import Caller, RateLimiter
+from github_simulator.server import Caller, RateLimiter, Reply, Request
 from github_simulator.truth import EXPECTED, MUTATIONS, SEEN_ATTEMPTS_STREAMS
 from github_simulator.world import RealClock
 
@@ -135,6 +137,11 @@ class RunResult:
     states: int = 0  # STATE messages
     state_kb: float = 0.0  # the last STATE message
     waited_wall: float = 0.0  # wall time spent waiting for rate limits
+    # Points (core + GraphQL) under each reading of GitHub's cost rule, the largest single
+    # GraphQL query's (points, operation), and the tap's "GitHub charged" warnings.
+    by_reading: dict[str, int] = field(default_factory=dict)
+    largest: dict[str, tuple[int, str]] = field(default_factory=dict)
+    cost_warnings: int = 0
 
     @property
     def records(self) -> int:
@@ -302,6 +309,7 @@ class Tool:
         stderr = files / f"{run}.stderr.log"
         executors = ForkedGraphQL(bench.simulator, bench.graphql_processes)
         with executors:  # copies of the world as it is now, for this run
+            bench.score_readings()
             measured = execute(args, self.env(), stderr)
         log = bench.simulator.requests()
         if measured.state is not None:
@@ -342,6 +350,13 @@ class Tool:
             states=measured.states,
             state_kb=measured.state_bytes / 1024,
             waited_wall=self.wall_waits(stderr),
+            by_reading={
+                name: log_points.get("core", 0)
+                + bench.scores.under(name, log_points.get("graphql", 0))
+                for name in READINGS
+            },
+            largest=dict(bench.scores.largest),
+            cost_warnings=stderr.read_text(errors="replace").count("GitHub charged "),
         )
 
 
@@ -356,8 +371,10 @@ class Ours(Tool):
         runner_details: bool,
         earlier_attempts: bool,
         concurrency: int | None,
+        credentials: dict[str, Any],
     ) -> None:
         super().__init__(workdir)
+        self.credentials = credentials  # auth_token or app_id/private_key, and the selection
         self.selection = streams
         self.runner_details = runner_details
         self.earlier_attempts = earlier_attempts
@@ -367,11 +384,7 @@ class Ours(Tool):
         return [str(Path(sys.executable).with_name("tap-github-activity"))]
 
     def setup(self, api_url: str) -> None:
-        config: dict[str, Any] = {
-            "auth_token": TOKEN,
-            "api_url": api_url,
-            "repositories": [f"{OWNER}/*"],
-        }
+        config: dict[str, Any] = {"api_url": api_url, **self.credentials}
         if self.concurrency is not None:
             config["max_concurrent_requests"] = self.concurrency
         if self.runner_details:
@@ -417,11 +430,11 @@ class Ours(Tool):
                     in_table = True
                     continue
                 parts = line.split()
-                if in_table and len(parts) >= 7 and parts[0] not in ("stream", "total"):
+                if in_table and " | " in line:  # the next log line
+                    in_table = False
+                elif in_table and len(parts) >= 7 and parts[0] not in ("stream", "total"):
                     stream = figures.setdefault(parts[0], StreamFigures())
                     stream.waited = float(parts[5])
-                elif in_table and " | " in line:
-                    in_table = False
         return figures
 
     def wall_waits(self, stderr: Path) -> float:
@@ -497,21 +510,49 @@ class Bench:
     """The world, the simulator serving it, and the runs."""
 
     def __init__(
-        self, scale: Scale, latency: float, seed: int, *, graphql_processes: int = GRAPHQL_PROCESSES
+        self,
+        scale: Scale,
+        latency: float,
+        seed: int,
+        *,
+        graphql_processes: int = GRAPHQL_PROCESSES,
+        reading: str = "expensive",
     ) -> None:
         rest_extra.register()  # REST pull requests and reviews, which the incumbent reads
         self.scale = scale
-        self.graphql_processes = graphql_processes
+        # A forked copy knows the installation tokens issued before it was forked only.
+        self.graphql_processes = 0 if scale.app else graphql_processes
         started = time.monotonic()
         self.world = seeded_world(RealClock(), seed=seed, scale=scale.world)
+        world_reading = graphql_api.cost_reading(self.world)
+        world_reading.count_only_connections = READINGS[reading].count_only_connections
+        world_reading.nodes_multiply = READINGS[reading].nodes_multiply
+        self.reading = reading
+        self.scores = ReadingScores()
         info = self.world.tokens[TOKEN]
         info.limit = info.graphql_limit = scale.token_limit
+        if scale.shape is not None:
+            scale.shape(self.world)
+        self.credentials: dict[str, Any] = {
+            "auth_token": TOKEN,
+            "repositories": [f"{OWNER}/*"],
+        }
+        if scale.app:
+            app = self.world.add_app("4242")
+            self.world.install(app, OWNER)
+            self.credentials = {
+                "app_id": app.app_id,
+                "private_key": app.private_key_pem,
+                "organizations": [OWNER],
+            }
         self.seed_seconds = time.monotonic() - started
         self.simulator = GitHubSimulator(self.world)
         # Built once per process, before any run is timed (GitHub's is not built per request).
         graphql_api.schema()
         if scale.window_seconds != 3600:
             self.simulator.limiter = WindowLimiter(self.world, scale.window_seconds)
+        elif scale.app:
+            self.simulator.limiter = fleet.InstallationLimiter(self.world)
         if latency > 0:
             self.simulator.inject(Fault(path=".", latency=latency, times=10**9))
         self.mutations = 0
@@ -528,9 +569,24 @@ class Bench:
         with self.simulator.limiter.lock:
             self.simulator.limiter.windows.clear()
         self.simulator.reset_log()
+        self.scores.reset()
+
+    def score_readings(self) -> None:
+        """Score every GraphQL query of the run under each reading (bench/readings.py)."""
+        executor = self.simulator.graphql_executor
+        if executor is None:  # executed here: under the world's lock, as the simulator does
+
+            def executor(request: Request) -> Reply:
+                with self.world.lock:
+                    return graphql_api.execute(request)  # type: ignore[no-any-return]
+
+        self.simulator.graphql_executor = self.scores.wrap(executor)
 
     def mutate(self) -> None:
         self.mutations += 1
+        if self.scale.mutation is not None:
+            self.scale.mutation(self.world, random.Random(f"bench:{self.mutations}"))  # noqa: S311 -- data
+            return
         for name, mutation in MUTATIONS.items():
             mutation(self.world, random.Random(f"bench:{name}:{self.mutations}"))  # noqa: S311 -- data
 
@@ -889,6 +945,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "executed on the simulator's threads, one at a time (default: "
         "%(default)s)",
     )
+    parser.add_argument(
+        "--reading",
+        choices=sorted(READINGS),
+        default="expensive",
+        help="how the simulator charges the cases GitHub's cost rule leaves open "
+        "(github_simulator/graphql_cost.py); every run is also scored under the "
+        "other (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--out",
@@ -916,12 +980,19 @@ def main(argv: list[str] | None = None) -> int:
         )
     command = " ".join(["python -m bench.run", *(argv if argv is not None else sys.argv[1:])])
     print(f"# {command}")
-    with Bench(scale, args.latency, args.seed, graphql_processes=args.graphql_processes) as bench:
+    with Bench(
+        scale,
+        args.latency,
+        args.seed,
+        graphql_processes=args.graphql_processes,
+        reading=args.reading,
+    ) as bench:
         session = Session(args, bench)
         print(
             f"scale {args.scale}: {scale.note}\nworld: {session.counts} (seeded in "
             f"{bench.seed_seconds:.1f} s); latency {args.latency:g} s per request; token "
-            f"budget {scale.token_limit:,} points per {scale.window_seconds} s window",
+            f"budget {scale.token_limit:,} points per {scale.window_seconds} s window; "
+            f"GraphQL charged under the {args.reading} reading",
             flush=True,
         )
         previous: Snapshot | None = None
@@ -951,6 +1022,22 @@ def main(argv: list[str] | None = None) -> int:
                 session.summary,
             )
         )
+        print("\npoints under each reading of GitHub's cost rule (core + GraphQL)")
+        print(
+            table(
+                [
+                    "run",
+                    "tool",
+                    *[
+                        f"{reading} {column}"
+                        for reading in READINGS
+                        for column in ("points", "min", "x min", "largest query")
+                    ],
+                    "cost warnings",
+                ],
+                session.readings,
+            )
+        )
         session.targets()
         session.write(command)
     return 0
@@ -975,6 +1062,7 @@ class Session:
                 runner_details=args.runner_details,
                 earlier_attempts=args.earlier_attempts,
                 concurrency=args.concurrency,
+                credentials=bench.credentials,
             )
         ]
         if args.incumbent:
@@ -983,6 +1071,8 @@ class Session:
             tool.setup(bench.simulator.api_url)
         self.results: list[RunResult] = []
         self.minimums: dict[str, dict[str, Cost]] = {}
+        self.least_by_reading: dict[str, dict[str, int]] = {}  # run -> reading -> minimum
+        self.readings: list[list[Any]] = []
         self.summary: list[list[Any]] = []
         self.json: list[dict[str, Any]] = []
 
@@ -992,17 +1082,23 @@ class Session:
         if run == "mutate":
             bench.mutate()
         now = snapshot(bench.world)
-        least = {
-            k: v
-            for k, v in minimum(
-                previous if run != "first" else None,
-                now,
-                jobs_by_graphql=not self.args.runner_details,
-                earlier_attempts=self.args.earlier_attempts,
-            ).items()
-            if k in streams
+        by_reading = {
+            reading: {
+                k: v
+                for k, v in minimum(
+                    previous if run != "first" else None,
+                    now,
+                    jobs_by_graphql=not self.args.runner_details,
+                    earlier_attempts=self.args.earlier_attempts,
+                    reading=reading,
+                ).items()
+                if k in streams
+            }
+            for reading in READINGS
         }
+        least = by_reading[self.args.reading]
         self.minimums[run] = least
+        self.least_by_reading[run] = {r: totals(c)[0] for r, c in by_reading.items()}
         expected = (
             {
                 k: v
@@ -1063,6 +1159,19 @@ class Session:
             ]
         )
         self.json.append(_as_json(result, least or {}))
+        least_by_reading = self.least_by_reading.get(result.run, {}) if least else {}
+        row: list[Any] = [result.run, result.tool]
+        for reading in READINGS:
+            least_points = least_by_reading.get(reading)
+            points = result.by_reading.get(reading, 0)
+            largest = result.largest.get(reading, (0, "-"))
+            row += [
+                points,
+                least_points,
+                ratio(points, least_points) if least_points is not None else None,
+                f"{largest[0]} ({largest[1]})",
+            ]
+        self.readings.append([*row, result.cost_warnings])
 
     def sequential_baseline(self) -> None:
         """Our first sync once more, one request at a time."""
@@ -1072,6 +1181,7 @@ class Session:
             runner_details=self.args.runner_details,
             earlier_attempts=self.args.earlier_attempts,
             concurrency=1,
+            credentials=self.bench.credentials,
         )
         baseline.name = f"{OURS} (max_concurrent_requests=1)"
         baseline.setup(self.bench.simulator.api_url)
@@ -1135,7 +1245,7 @@ class Session:
                 f"{'all 0' if not failed else ', '.join(failed)}, {waited:,.0f} s "
                 "waited"
             )
-        print(f"\nissue 6 targets (medium scale), {OURS}:")
+        print(f"\nissue 14 targets (medium scale, {self.args.reading} reading), {OURS}:")
         for line in lines:
             print(f"- {line}")
 

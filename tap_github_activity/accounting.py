@@ -9,6 +9,8 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
+from tap_github_activity.cost_check import CostCheck
+
 __all__ = ["RequestLedger", "RunSummary"]
 
 METRICS_LOGGER = "singer_sdk.metrics"
@@ -32,6 +34,7 @@ class RequestLedger:
         self.requests: Counter[tuple[str, str, int]] = Counter()
         self.points: Counter[tuple[str, str]] = Counter()
         self.waited: dict[str, float] = {}
+        self.cost_check = CostCheck()
         self._lock = threading.Lock()
 
     def record(self, stream: str, resource: str, status: int, points: int) -> None:
@@ -94,6 +97,14 @@ class RequestLedger:
             f"{sum(self.waited.values()):>10.1f}"
         )
         logger.info("GitHub requests this run:\n%s", "\n".join(lines))
+        families = self.cost_check.rows()
+        if families:
+            logger.info(
+                "GraphQL points by query family (queries, expected by design, charged): %s",
+                ", ".join(
+                    f"{name} {n}, {expected}, {charged}" for name, n, expected, charged in families
+                ),
+            )
         # Each skip was a warning when it happened; here they are summed up.
         for stream, repositories in sorted(summary.skipped.items()):
             logger.info(

@@ -161,8 +161,12 @@ class GitHubClient:
         owner: str | None = None,
     ) -> dict[str, Any]:
         """Run a GraphQL query. NOT_FOUND leaves nulls in the data (the caller decides); FORBIDDEN
-        raises `NotAccessibleError`; any other error raises `RequestFailedError`."""
-        body = {"query": query, "variables": dict(variables or {})}
+        raises `NotAccessibleError`; any other error raises `RequestFailedError`. The points
+        GitHub charged are checked against the query family's design (cost_check.py), which may
+        lower its page-size variable."""
+        checks = self.ledger.cost_check
+        sent = checks.adjust(query, variables or {})
+        body = {"query": query, "variables": sent}
         page = self.request(
             "POST", self.settings.graphql_url, stream=stream, owner=owner, json_body=body
         )
@@ -174,6 +178,9 @@ class GitHubClient:
                 page.headers.get("x-github-request-id"),
                 _message(page.data),
             )
+        charged = ((page.data.get("data") or {}).get("rateLimit") or {}).get("cost")
+        if isinstance(charged, int):
+            checks.observe(query, sent, charged)
         errors = [e for e in page.data.get("errors") or [] if e.get("type") != "NOT_FOUND"]
         forbidden = [e for e in errors if e.get("type") == "FORBIDDEN"]
         if forbidden:
