@@ -1,7 +1,7 @@
 """pull_requests and pull_request_reviews: one GraphQL walk per repository feeds both streams.
 
-Costs are pinned: a page of 49 pull requests (with reviews, labels and review requests nested)
-costs 1 point; follow-up queries page the reviews beyond the nested page of 50.
+Costs are pinned: a page of 29 pull requests (with reviews, labels, review requests and the
+commits and comments counts nested) costs 1 point under the expensive reading; follow-up queries page the reviews beyond the nested page of 50.
 """
 
 from __future__ import annotations
