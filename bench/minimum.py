@@ -28,6 +28,7 @@ import graphql
 
 from github_simulator import actions, commits, releases, statistics, traffic
 from github_simulator.graphql_api import query_cost
+from github_simulator.graphql_cost import READINGS
 from github_simulator.pulls import pulls_of
 from github_simulator.world import Repo, World, iso
 
@@ -53,7 +54,7 @@ query($owner: String!, $name: String!, $cursor: String) {
         reviewRequests(first: 100) { nodes { requestedReviewer { __typename } } }
         reviews(first: 100) {
           pageInfo { hasNextPage endCursor }
-          nodes { id state submittedAt comments { totalCount } }
+          nodes { id state submittedAt }
         }
       }
     }
@@ -118,64 +119,75 @@ query($ids: [ID!]!) {
 """
 
 
-def cost_of(query: str, variables: dict[str, Any] | None = None) -> int:
-    """GitHub's cost of one query, as the simulator computes it."""
-    return query_cost(graphql.parse(query), variables or {})
+def cost_of(query: str, reading: str, variables: dict[str, Any] | None = None) -> int:
+    """GitHub's cost of one query, as the simulator computes it under `reading` (a name of
+    github_simulator.graphql_cost.READINGS)."""
+    return query_cost(graphql.parse(query), variables or {}, READINGS[reading])
 
 
 @functools.cache
-def pull_page_cost(size: int) -> int:
-    return cost_of(PULLS_PAGE % size)
+def pull_page_cost(size: int, reading: str) -> int:
+    return cost_of(PULLS_PAGE % size, reading)
 
 
 @functools.cache
-def pull_plan(count: int) -> tuple[int, int]:
+def pull_plan(count: int, reading: str) -> tuple[int, int]:
     """(points, requests) of the cheapest way to page through `count` pull requests (page sizes
     1-100, each page with its nested connections); at least one query."""
     best: list[tuple[int, int]] = [(0, 0)]
     for n in range(1, count + 1):
         best.append(
             min(
-                (pull_page_cost(p) + best[max(n - p, 0)][0], 1 + best[max(n - p, 0)][1])
+                (
+                    pull_page_cost(p, reading) + best[max(n - p, 0)][0],
+                    1 + best[max(n - p, 0)][1],
+                )
                 for p in range(1, min(n, PAGE) + 1)
             )
         )
-    return best[count] if count else (pull_page_cost(1), 1)
+    return best[count] if count else (pull_page_cost(1, reading), 1)
 
 
 @functools.cache
-def follow_up_cost(aliases: int) -> int:
+def follow_up_cost(aliases: int, reading: str) -> int:
     body = "".join(REVIEWS_FOLLOW_UP_ALIAS % (i, i + 1) for i in range(aliases))
-    return cost_of('query { repository(owner: "o", name: "n") {' + body + "} }")
+    return cost_of('query { repository(owner: "o", name: "n") {' + body + "} }", reading)
 
 
-def follow_up_plan(pages: int) -> tuple[int, int]:
+def follow_up_plan(pages: int, reading: str) -> tuple[int, int]:
     """(points, requests) for `pages` follow-up review pages, batched in aliases."""
     if not pages:
         return 0, 0
-    per_point = max(k for k in range(1, 500) if follow_up_cost(k) <= 1)
+    per_point = max(k for k in range(1, 500) if follow_up_cost(k, reading) <= 1)
     queries = math.ceil(pages / per_point)
     return queries, queries
 
 
 @functools.cache
-def history_page_cost() -> int:
-    return cost_of(HISTORY_PAGE)
+def history_page_cost(reading: str) -> int:
+    return cost_of(HISTORY_PAGE, reading)
 
 
 @functools.cache
-def probe_cost(kind: str) -> int:
-    return cost_of(PULLS_PROBE if kind == "pulls" else HEAD_PROBE)
+def probe_cost(kind: str, reading: str) -> int:
+    return cost_of(PULLS_PROBE if kind == "pulls" else HEAD_PROBE, reading)
 
 
 @functools.cache
-def jobs_query_cost(runs: int, check_runs: int) -> int:
-    return cost_of(JOBS_BY_NODE % check_runs, {"ids": [f"WFR_{i}" for i in range(runs)]})
+def jobs_query_cost(runs: int, check_runs: int, reading: str) -> int:
+    ids = {"ids": [f"WFR_{i}" for i in range(runs)]}
+    return cost_of(JOBS_BY_NODE % check_runs, reading, ids)
 
 
 @functools.cache
-def steps_query_cost(jobs: int) -> int:
-    return cost_of(STEPS_BY_NODE, {"ids": [f"CR_{i}" for i in range(jobs)]})
+def steps_query_cost(jobs: int, reading: str) -> int:
+    return cost_of(STEPS_BY_NODE, reading, {"ids": [f"CR_{i}" for i in range(jobs)]})
+
+
+def pull_units(reading: str) -> int:
+    """Connection requests per pull request of a page: labels, reviewRequests, reviews, and
+    the commits and comments counts when count-only connections count."""
+    return 5 if READINGS[reading].count_only_connections else 3
 
 
 # -- what a sync must deliver -------------------------------------------------------------------
@@ -393,10 +405,12 @@ def minimum(
     *,
     jobs_by_graphql: bool = False,
     earlier_attempts: bool = False,
+    reading: str = "expensive",
 ) -> dict[str, Cost]:
     """The least each stream must spend in a sync that starts at `now`, the previous one having
     started at `before` (None: a first sync). `earlier_attempts`: the attempts before a run's
-    latest that no earlier sync saw are delivered too (workflow_runs_earlier_attempts)."""
+    latest that no earlier sync saw are delivered too (workflow_runs_earlier_attempts).
+    `reading`: how GraphQL queries are scored (github_simulator/graphql_cost.py READINGS)."""
     costs = {name: Cost() for name in STREAMS}
     listing_now = [now.repos[i].listing for i in now.listing_order]
     listing_then = (
@@ -405,7 +419,7 @@ def minimum(
     costs["repositories"].rest(_pages(listing_now, listing_then))
     for repo_id, state in now.repos.items():
         old = before.repos.get(repo_id) if before else None
-        _pulls(costs["pull_requests"], state, old)
+        _pulls(costs["pull_requests"], state, old, reading)
         costs["releases"].rest(_pages(state.releases, old.releases if old else None))
         _runs(
             costs["workflow_runs"],
@@ -414,8 +428,9 @@ def minimum(
             old,
             by_graphql=jobs_by_graphql,
             earlier_attempts=earlier_attempts,
+            reading=reading,
         )
-        _commits(costs["commits"], state, old)
+        _commits(costs["commits"], state, old, reading)
         for index, name in enumerate(
             ("traffic_views", "traffic_clones", "traffic_referrers", "traffic_paths")
         ):
@@ -426,7 +441,7 @@ def minimum(
     return costs
 
 
-def _pulls(cost: Cost, state: RepoState, old: RepoState | None) -> None:
+def _pulls(cost: Cost, state: RepoState, old: RepoState | None, reading: str) -> None:
     if old is None:
         changed = list(state.pulls)
         needed = len(changed)
@@ -435,17 +450,18 @@ def _pulls(cost: Cost, state: RepoState, old: RepoState | None) -> None:
         # Newest update first: reading stops at the first pull request that did not change.
         needed = min(len(changed) + 1, len(state.pulls))
     if old is not None and not changed:
-        cost.gql(probe_cost("pulls"), 1, units=1)
+        cost.gql(probe_cost("pulls", reading), 1, units=1)
         return
-    points, requests = pull_plan(needed)
+    points, requests = pull_plan(needed, reading)
     follow_ups = sum(max(math.ceil((state.pulls[pid][1] - PAGE) / PAGE), 0) for pid in changed)
-    extra_points, extra_requests = follow_up_plan(follow_ups)
-    # Per-connection units: a page of P costs 1 + 3P (pages of 49 for the floor).
-    pages = max(math.ceil(needed / 49), 1)
+    extra_points, extra_requests = follow_up_plan(follow_ups, reading)
+    # Per-connection units: a page of P costs 1 + uP (pages of a point for the floor).
+    nested = pull_units(reading)
+    pages = max(math.ceil(needed / (148 // nested)), 1)
     cost.gql(
         points + extra_points,
         requests + extra_requests,
-        units=pages + 3 * needed + follow_ups,
+        units=pages + nested * needed + follow_ups,
         rounds=pages + (1 if follow_ups else 0),
     )
 
@@ -458,6 +474,7 @@ def _runs(
     *,
     by_graphql: bool,
     earlier_attempts: bool,
+    reading: str,
 ) -> None:
     runs_cost.rest(_pages(state.runs, old.runs if old else None))
     then = {row[0]: row for row in old.runs} if old else {}
@@ -486,26 +503,28 @@ def _runs(
     for offset in range(0, len(latest_only), 100):
         batch = latest_only[offset : offset + 100]
         widest = max(1, *(n for n, _ in batch))
-        jobs_cost.gql(jobs_query_cost(len(batch), widest), 1, units=len(batch))
+        jobs_cost.gql(jobs_query_cost(len(batch), widest, reading), 1, units=len(batch))
     failed = sum(f for _, f in latest_only)
     for offset in range(0, failed, 100):
         count = min(100, failed - offset)
-        jobs_cost.gql(steps_query_cost(count), 1, units=count, rounds=2)
+        jobs_cost.gql(steps_query_cost(count, reading), 1, units=count, rounds=2)
 
 
-def _commits(cost: Cost, state: RepoState, old: RepoState | None) -> None:
+def _commits(cost: Cost, state: RepoState, old: RepoState | None, reading: str) -> None:
     if old is None:
         walked = len(state.history)
     else:
         known = set(old.history)
         new = [index for index, oid in enumerate(state.history) if oid not in known]
         if not new:
-            cost.gql(probe_cost("head"), 1, units=0)
+            cost.gql(probe_cost("head", reading), 1, units=0)
             return
         # git log order: the walk reads down to the oldest new commit.
         walked = new[-1] + 1
     pages = max(math.ceil(walked / PAGE), 1)
-    cost.gql(pages * history_page_cost(), pages, units=pages, rounds=pages)
+    # Each commit's `parents { totalCount }` is a connection request too when counts count.
+    units = pages * (1 + PAGE if READINGS[reading].count_only_connections else 1)
+    cost.gql(pages * history_page_cost(reading), pages, units=units, rounds=pages)
 
 
 def batched_floor(costs: dict[str, Cost]) -> int:

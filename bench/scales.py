@@ -17,7 +17,12 @@ medium matches issue 6: 12 repositories, 2,196 pull requests with 5,474 submitte
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from typing import Any
+
+from bench import fleet
+from github_simulator.world import World
 
 __all__ = ["SCALES", "Scale"]
 
@@ -32,6 +37,9 @@ class Scale(dict[str, Any]):
         token_limit: int = 5000,
         window_seconds: int = 3600,
         note: str = "",
+        app: bool = False,
+        shape: Callable[[World], None] | None = None,
+        mutation: Callable[[World, random.Random], None] | None = None,
     ) -> None:
         super().__init__(world)
         # The token's hourly budgets (core and graphql) and the length of the simulator's
@@ -41,6 +49,12 @@ class Scale(dict[str, Any]):
         self.token_limit = token_limit
         self.window_seconds = window_seconds
         self.note = note
+        # Read through a GitHub App installation (the fleet) instead of alice's token; the
+        # world shaped after seeding; the `mutate` run's change instead of every registered
+        # mutation.
+        self.app = app
+        self.shape = shape
+        self.mutation = mutation
 
     @property
     def world(self) -> dict[str, int]:
@@ -90,5 +104,23 @@ SCALES: dict[str, Scale] = {
         window_seconds=30,
         note="200 repositories at medium's density; 500 points per 30 s window, "
         "exhausted on purpose",
+    ),
+    # One organization of 1,000 repositories through one App installation, most quiet
+    # (bench/fleet.py): seeded at the active repositories' density, then shaped.
+    "fleet": Scale(
+        {
+            "repos": 1000,
+            "pulls_per_repo": 25,
+            "pulls_with_many_reviews": 0,
+            "releases_per_repo": 1,
+            "runs_per_repo": 12,
+            "commits_per_repo": 40,
+        },
+        token_limit=fleet.INSTALLATION_LIMIT,
+        note="1,000 repositories through one GitHub App installation (15,000 points an "
+        "hour); 15% active; mutate: 5% of them changed",
+        app=True,
+        shape=fleet.shape,
+        mutation=fleet.change_five_percent,
     ),
 }

@@ -1,5 +1,6 @@
 """GitHub's GraphQL endpoint: queries are validated and executed against GitHub's own schema
-(derived into github.graphql), and charged with GitHub's documented cost rule.
+(derived into github.graphql), and charged with GitHub's documented cost rule (graphql_cost.py;
+the world's `cost_reading` says how the cases the documentation leaves open are scored).
 
 Families extend it with `REPOSITORY_FIELDS[name] = build(request, repo)` (a value, or a resolver
 `(info, **args)`) and `NODE_RESOLVERS[prefix] = lookup(request, node_id)` for `node`/`nodes`.
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import math
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,19 +17,14 @@ from typing import Any, TypeGuard
 
 import graphql
 from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
     GraphQLSchema,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
 )
 
+from github_simulator.graphql_cost import EXPENSIVE, CostReading, connection_requests, points
 from github_simulator.rest_core import can_see
 from github_simulator.server import GRAPHQL_HANDLERS, HTTPError, Reply, Request
-from github_simulator.world import Repo, iso
+from github_simulator.world import Repo, World, iso
 
 SDL_PATH = Path(__file__).with_name("github.graphql")
 
@@ -116,42 +111,21 @@ def _decode(cursor: str) -> int:
         raise GraphQLError(f"`{cursor}` does not appear to be a valid cursor.") from None
 
 
-def query_cost(document: graphql.DocumentNode, variables: dict[str, Any]) -> int:
-    """GitHub's rule: one request per connection page, nested connections multiplied by their
-    parents' page sizes; the sum divided by 100, rounded, at least 1."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+def cost_reading(world: World) -> CostReading:
+    """The world's reading of the cases GitHub's cost documentation leaves open (expensive
+    unless switched: `cost_reading(world).count_only_connections = False`)."""
+    return world.family("graphql_cost_reading", CostReading)
 
-    def argument(field: FieldNode, name: str) -> Any:
-        for arg in field.arguments or ():
-            if arg.name.value == name:
-                return graphql.value_from_ast_untyped(arg.value, variables)
-        return None
 
-    def walk(selection_set: SelectionSetNode | None, multiplier: int) -> int:
-        if selection_set is None:
-            return 0
-        total = 0
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                page = argument(selection, "first") or argument(selection, "last")
-                ids = argument(selection, "ids")
-                if page is not None:
-                    total += multiplier
-                    total += walk(selection.selection_set, multiplier * int(page))
-                elif isinstance(ids, list):
-                    total += walk(selection.selection_set, multiplier * max(len(ids), 1))
-                else:
-                    total += walk(selection.selection_set, multiplier)
-            elif isinstance(selection, InlineFragmentNode):
-                total += walk(selection.selection_set, multiplier)
-            elif isinstance(selection, FragmentSpreadNode):
-                total += walk(fragments[selection.name.value].selection_set, multiplier)
-        return total
-
-    return max(1, math.floor(walk(operation.selection_set, 1) / 100 + 0.5))
+def query_cost(
+    document: graphql.DocumentNode,
+    variables: dict[str, Any],
+    reading: CostReading = EXPENSIVE,
+) -> int:
+    """GitHub's rule (github_simulator/graphql_cost.py): one request per connection page,
+    nested connections multiplied by their parents' page sizes; the sum divided by 100,
+    rounded, at least 1."""
+    return points(connection_requests(schema(), document, variables, reading))
 
 
 def repository_node(request: Request, repo: Repo) -> dict[str, Any]:
@@ -261,7 +235,7 @@ def execute(request: Request) -> Any:
     document, errors = _checked(source)
     if errors:
         return Reply({"errors": errors}, headers={"x-sim-points": "1"})
-    cost = query_cost(document, variables)
+    cost = query_cost(document, variables, cost_reading(request.world))
     result = graphql.execute(
         schema(),
         document,

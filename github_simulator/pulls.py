@@ -523,7 +523,6 @@ def expected_pull_requests(world: World) -> dict[tuple[Any, ...], dict[str, Any]
             "changed_files": pull.changed_files,
             "commit_count": pull.commits,
             "comment_count": pull.comments,
-            "review_comment_count": sum(r.comments for r in reviews),
             "labels": list(pull.labels),
             "requested_reviewers": [r.login for r in pull.requested if isinstance(r, Account)],
             "requested_teams": [r.slug for r in pull.requested if isinstance(r, Team)],
@@ -553,7 +552,6 @@ def expected_pull_request_reviews(world: World) -> dict[tuple[Any, ...], dict[st
                 "submitted_at": iso(review.submitted_at),
                 "body_length": len(review.body),
                 "commit_id": review.commit_oid,
-                "comment_count": review.comments,
                 "html_url": f"{pull.url}#pullrequestreview-{review.id}",
                 "updated_at": iso(pull.updated_at),
             }

@@ -9,6 +9,8 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
+from tap_github_activity.cost_check import CostCheck
+
 __all__ = ["RequestLedger", "RunSummary"]
 
 METRICS_LOGGER = "singer_sdk.metrics"
@@ -33,6 +35,7 @@ class RequestLedger:
         self.points: Counter[tuple[str, str]] = Counter()
         self.waited: dict[str, float] = {}
         self.retries: Counter[tuple[str, str]] = Counter()  # (stream, failure mode)
+        self.cost_check = CostCheck()
         self._lock = threading.Lock()
 
     def record(self, stream: str, resource: str, status: int, points: int) -> None:
@@ -113,6 +116,14 @@ class RequestLedger:
             logger.info(
                 "Retried after failures: %s",
                 ", ".join(f"{mode} {n}" for mode, n in self.retries_by_mode().items()),
+            )
+        families = self.cost_check.rows()
+        if families:
+            logger.info(
+                "GraphQL points by query family (queries, expected by design, charged): %s",
+                ", ".join(
+                    f"{name} {n}, {expected}, {charged}" for name, n, expected, charged in families
+                ),
             )
         # Each skip was a warning when it happened; here they are summed up.
         for stream, repositories in sorted(summary.skipped.items()):

@@ -129,13 +129,20 @@ class GitHubClient:
     ) -> dict[str, Any]:
         """Run a GraphQL query. Errors that say it did not finish are retried (request); then
         NOT_FOUND leaves nulls in the data (the caller decides); FORBIDDEN raises
-        `NotAccessibleError`; any other error raises `RequestFailedError`."""
-        body = {"query": query, "variables": dict(variables or {})}
+        `NotAccessibleError`; any other error raises `RequestFailedError`. The points GitHub
+        charged are checked against the query family's design (cost_check.py), which may lower
+        its page-size variable."""
+        checks = self.ledger.cost_check
+        sent = checks.adjust(query, variables or {})
+        body = {"query": query, "variables": sent}
         page = self.request(
             "POST", self.settings.graphql_url, stream=stream, owner=owner, json_body=body
         )
         if page.status >= 400 or not isinstance(page.data, dict):
             raise self._refused("POST", page, body)
+        charged = ((page.data.get("data") or {}).get("rateLimit") or {}).get("cost")
+        if isinstance(charged, int):
+            checks.observe(query, sent, charged)
         errors = [e for e in page.data.get("errors") or [] if e.get("type") != "NOT_FOUND"]
         forbidden = [e for e in errors if e.get("type") == "FORBIDDEN"]
         if forbidden:

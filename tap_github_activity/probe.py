@@ -1,4 +1,5 @@
 """The change probe: one cheap GraphQL query per batch of repositories that tells which ones the
+GraphQL fetchers must read.
 
 Asked once per run, for what the selected streams need, as a run-wide fact of the feed; a
 repository it does not see is read as without it. Details: docs/design-notes.md.
@@ -8,10 +9,12 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tap_github_activity.cost_check import QueryFamily, register
 from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.fetch.heads import (
     GLOB_CHARACTERS,
@@ -29,8 +32,21 @@ if TYPE_CHECKING:
 
 __all__ = ["BATCH_SIZE", "PROBE_STREAM", "ChangeProbe", "RepositoryChanges"]
 
-# Repositories per query: 50 x (1 pull request page + 1 refs page) = 100 requests = 1 point.
-BATCH_SIZE = 50
+# Repositories per query, at most: 100 pull request pages are 100 requests, 1 point.
+BATCH_SIZE = 100
+# Up to 149 connection requests round to 1 point.
+ONE_POINT = 149
+# Each repository's `pullRequests(first: 1)` and `refs` page are a request each, nothing nested.
+_CONNECTION = re.compile(r"\b(?:pullRequests|refs)\(")
+register(
+    QueryFamily(
+        "ChangeProbe",
+        "change probe",
+        lambda query, _variables: len(_CONNECTION.findall(query)),
+        designed=BATCH_SIZE,
+        smaller="batches of {size} repositories",
+    )
+)
 # The name the request summary counts the probe under.
 PROBE_STREAM = "change_probe"
 PULL_STREAMS = ("pull_requests", "pull_request_reviews")
@@ -80,9 +96,13 @@ class ChangeProbe:
             by_owner.setdefault(repository["owner"]["login"].lower(), []).append(repository)
         changes: dict[int, RepositoryChanges] = {}
         queries = 0
+        checks = self._client.ledger.cost_check
         for batch_of_owner in by_owner.values():
-            for offset in range(0, len(batch_of_owner), BATCH_SIZE):
-                batch = batch_of_owner[offset : offset + BATCH_SIZE]
+            offset = 0
+            while offset < len(batch_of_owner):
+                size = checks.size("ChangeProbe", _batch_size(plan))
+                batch = batch_of_owner[offset : offset + size]
+                offset += len(batch)
                 queries += 1
                 changes.update(self._ask_batch(plan, batch))
         logger.info(
@@ -133,6 +153,13 @@ class ChangeProbe:
             if node is not None:
                 changes[int(repository["id"])] = _changes(plan, node)
         return changes
+
+
+def _batch_size(plan: _Plan) -> int:
+    """Repositories per 1-point query: each asks one connection for its pull requests and one
+    for a refs page (branch patterns); heads by name or the default branch are no connection."""
+    connections = int(plan.pulls) + int(plan.heads and plan.globbing)
+    return min(BATCH_SIZE, ONE_POINT // connections) if connections else BATCH_SIZE
 
 
 def _fields(plan: _Plan) -> str:

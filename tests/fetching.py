@@ -65,6 +65,13 @@ class Fetched:
         return {(row["id"],): row for row in self.rows.get(stream, [])}
 
 
+def query_families(fetcher: FamilyFetcher) -> dict[str, tuple[int, int, int]]:
+    """GraphQL query family -> (queries, points its declaration expects, points charged), as
+    the fetcher's client checked them (tap_github_activity/cost_check.py)."""
+    rows = fetcher.client.ledger.cost_check.rows()
+    return {name: (queries, expected, charged) for name, queries, expected, charged in rows}
+
+
 def repositories(world: World) -> list[Repo]:
     return selected_repos(world)
 

@@ -1,12 +1,14 @@
-"""Issue 6's cost targets on a medium world: what a first sync, a sync without change and a sync
-after a small change cost, request by request; and bounded concurrency, which must change
-neither the requests nor what is emitted.
+"""Issues 6 and 14's cost targets on a medium world: what a first sync, a sync without change and
+a sync after a small change cost, request by request, with GraphQL scored under the expensive
+reading of GitHub's cost rule (count-only connections and each id of `nodes(ids:)` counted:
+github_simulator/graphql_cost.py); and bounded concurrency, which must change neither the
+requests nor what is emitted.
 
 The medium world (bench/scales.py "medium"): 12 repositories, 2,196 pull requests with 5,474
 submitted reviews, 3,504 commits, 1,104 workflow runs (1,352 attempts, 2,701 jobs), releases,
 traffic and statistics. Its syncs run once for the module (about 15 s).
 
-Where the first sync's points go: 1 point per 49 pull requests (with reviews, sizes, labels),
+Where the first sync's points go: 1 point per 29 pull requests (with reviews, sizes, labels),
 per 100 commits (with line counts), per listing page and traffic answer, plus 2 points per
 repository for its jobs. The re-runs' earlier attempts, read only with
 workflow_runs_earlier_attempts, add two requests each (the attempt and its jobs: no GraphQL
@@ -32,9 +34,11 @@ from github_simulator import (
     World,
     actions,
     commits,
+    graphql_api,
     pulls,
     seeded_world,
 )
+from github_simulator.graphql_cost import EXPENSIVE
 from github_simulator.server import Recorded
 from tap_github_activity.clock import Clock
 from tap_github_activity.probe import PROBE_STREAM
@@ -48,7 +52,7 @@ MEDIUM = {
     "runs_per_repo": 92,
     "commits_per_repo": 292,
 }
-PAGE_OF_PULLS = 49  # a 1-point page of pull requests with their nested connections
+PAGE_OF_PULLS = 29  # a 1-point page of pull requests with their nested connections
 TRAFFIC = ("traffic_views", "traffic_clones", "traffic_referrers", "traffic_paths")
 
 
@@ -153,6 +157,7 @@ def medium() -> Iterator[Medium]:
         patch.setattr(Clock, "now", lambda _self: fake.now())
         patch.setattr(Clock, "sleep", lambda _self, seconds: fake.sleep(seconds))
         world = seeded_world(fake, scale=MEDIUM)
+        assert graphql_api.cost_reading(world) == EXPENSIVE
         facts = _seed_facts(world)
         with GitHubSimulator(world) as github:
             config = {
@@ -214,9 +219,9 @@ def test_first_sync_requests_by_stream(medium: Medium) -> None:
         ("deployments", "graphql"): (12, 12),
     }
     assert medium.first.by_stream() == expected
-    assert (medium.pull_pages, medium.history_pages) == (48, 36)
+    assert (medium.pull_pages, medium.history_pages) == (84, 36)
     # The target: at most 400 points.
-    assert medium.first.points == sum(points for _, points in expected.values()) == 338
+    assert medium.first.points == sum(points for _, points in expected.values()) == 374
     records = {name: len(rows) for name, rows in medium.first.result.records.items()}
     assert (records["workflow_runs"], records["workflow_jobs"]) == (1_104, 2_191)
     assert (records["issues"], records["issue_comments"]) == (180, 10_327)
@@ -241,10 +246,21 @@ def test_earlier_attempts_cost_two_requests_each(medium: Medium) -> None:
 
 def test_first_sync_graphql_queries_cost_what_the_design_says(medium: Medium) -> None:
     queries = medium.first.graphql()
-    assert len(queries) == 1 + 48 + 36 + 12 + medium.repos_with_unsuccessful_jobs + 12
-    # Every query costs 1 point: pages of 49 pull requests, 100 commits, 100 runs' check runs
+    assert len(queries) == 1 + 84 + 36 + 12 + medium.repos_with_unsuccessful_jobs + 12
+    # Every query costs 1 point: pages of 29 pull requests, 100 commits, 100 runs' check runs
     # without steps, 100 deployments with their statuses, the probe's 12 repositories.
     assert {q.points for q in queries} == {1}
+    # The tap's own check: every query family charged what its design expects.
+    families = medium.first.result.tap.client.ledger.cost_check.rows()
+    assert {name for name, *_ in families} == {
+        "ChangeProbe",
+        "PullRequestPage",
+        "CommitHistory",
+        "WorkflowJobs",
+        "WorkflowJobSteps",
+        "DeploymentPage",
+    }
+    assert all(queries == expected == charged for _, queries, expected, charged in families)
 
 
 # -- a sync without change ----------------------------------------------------------------------
@@ -260,6 +276,8 @@ def test_repeated_sync_costs_the_probe_and_the_open_deployments(medium: Medium) 
     assert [(r.path, r.points) for r in repeat.graphql()] == [("/graphql", 1)] * 13
     assert repeat.by_stream()[(PROBE_STREAM, "graphql")] == (1, 1)
     assert repeat.by_stream()[("deployments", "graphql")] == (12, 12)
+    families = repeat.result.tap.client.ledger.cost_check.rows()
+    assert all(queries == expected == charged for _, queries, expected, charged in families)
     # Every REST listing is asked with its ETag and answers 304 (no point).
     rest = [r for r in repeat.log if r.path != "/graphql"]
     assert {r.status for r in rest} == {304}
@@ -369,26 +387,41 @@ def test_a_repository_error_surfaces_where_a_sequential_run_meets_it(clock: Fake
     assert concurrent.state == sequential.state
 
 
-def test_the_probe_asks_50_repositories_a_query(clock: FakeClock) -> None:
+@pytest.mark.parametrize(
+    ("branches", "queries"),
+    [(None, 2), (["*"], 3)],
+    ids=["default-branch", "branch-patterns"],
+)
+def test_the_probe_asks_as_many_repositories_as_one_point_allows(
+    clock: FakeClock, branches: list[str] | None, queries: int
+) -> None:
     world = seeded_world(
         clock,
         scale={
-            "repos": 55,
-            "pulls_per_repo": 2,
-            "commits_per_repo": 3,
+            "repos": 149,
+            "pulls_per_repo": 1,
+            "commits_per_repo": 2,
             "runs_per_repo": 0,
             "releases_per_repo": 0,
         },
     )
     with GitHubSimulator(world) as github:
-        config = {"auth_token": "ghp_alice", "api_url": github.api_url, "repositories": ["acme/*"]}
+        config: dict[str, Any] = {
+            "auth_token": "ghp_alice",
+            "api_url": github.api_url,
+            "repositories": ["acme/*"],
+        }
+        if branches:
+            config["commit_branches"] = branches
         streams = {"pull_requests", "commits"}
         first = run_sync(config, streams=streams)
-        assert first.tap.client.ledger.points[(PROBE_STREAM, "graphql")] == 2
+        assert first.tap.client.ledger.points[(PROBE_STREAM, "graphql")] == queries
         github.reset_log()
 
         again = run_sync(config, state=first.state, streams=streams)
 
         assert again.records == {}
-        # 50 repositories, then 5: each query 1 point; no repository asked on its own.
-        assert [r.points for r in github.requests("^/graphql$")] == [1, 1]
+        # A pull request page per repository: 100 repositories a query, then 49. With a refs
+        # page each too: 74, 74, then 1. Each query 1 point (under 150 requests); no
+        # repository asked on its own.
+        assert [r.points for r in github.requests("^/graphql$")] == [1] * queries

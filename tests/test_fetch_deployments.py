@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from github_simulator import Fault, GitHubSimulator, seeded_world
+from github_simulator import Fault, GitHubSimulator, graphql_api, seeded_world
 from github_simulator.deployments import add_deployment, add_status, deployments_of
+from github_simulator.graphql_cost import EXPENSIVE, KIND, CostReading
 from github_simulator.truth import EXPECTED, MUTATIONS
 from tests.fetching import (
     FamilyFetcher,
@@ -16,6 +17,7 @@ from tests.fetching import (
     deployments_fetcher,
     fetch_all,
     projected,
+    query_families,
     repositories,
     rng,
 )
@@ -92,19 +94,30 @@ def test_an_old_deployment_turned_inactive_is_caught(github, world, clock, fetch
         )
 
 
-def test_many_deployments_and_statuses_are_read_whole(clock):
+@pytest.mark.parametrize("reading", [EXPENSIVE, KIND], ids=["expensive", "kind"])
+def test_many_deployments_and_statuses_are_read_whole(clock, reading: CostReading):
     world = seeded_world(clock, scale={"repos": 1, "deployments_per_repo": 230})
+    graphql_api.cost_reading(world).count_only_connections = reading.count_only_connections
+    graphql_api.cost_reading(world).nodes_multiply = reading.nodes_multiply
     repo = next(iter(world.repos.values()))
     busy = deployments_of(world, repo)[0]
     for _ in range(150):
         add_status(world, busy, "in_progress", world.now())
     with GitHubSimulator(world) as github:
-        first = fetch_all(github, deployments_fetcher(github))
+        fetcher = deployments_fetcher(github)
+        first = fetch_all(github, fetcher)
         for stream in STREAMS:
             truth = EXPECTED[stream](world)
             assert projected(first.keyed(stream), truth) == truth, stream
-        # Three pages of deployments, one more page of the busy deployment's statuses.
-        assert first.requests == 4
+        assert len([s for s in truth.values() if s["deployment_id"] == busy.id]) > 150
+        # Three pages of deployments, one more page of the busy deployment's statuses: a page of
+        # 100 deployments is 1 + 100 requests under GitHub's rule (each nested statuses page
+        # one, whatever its size), 1 point; each family charged what it declares.
+        assert (first.requests, first.points) == (4, 4)
+        assert query_families(fetcher) == {
+            "DeploymentPage": (3, 3, 3),
+            "DeploymentStatuses": (1, 1, 1),
+        }
 
 
 def test_an_incremental_chain_equals_a_fresh_full_sync(github, world, clock, fetcher):
@@ -149,8 +162,11 @@ def test_more_open_deployments_than_one_query_holds(clock):
         second = fetch_all(github, fetcher, first.bookmarks)
         states = [row["state"] for row in second.rows["deployment_statuses"]]
         assert states == ["in_progress"] * 150
-        # The first 100 open ones beside the newest page, then the other 50.
+        # The first 100 open ones beside the newest page (1 + 20 + 100 requests under the
+        # expensive reading of nodes(ids:)), then the other 50: 1 point each, as declared.
         assert (second.requests, second.points) == (2, 2)
+        assert query_families(fetcher)["DeploymentPageAndOpen"] == (1, 1, 1)
+        assert query_families(fetcher)["OpenDeployments"] == (1, 1, 1)
 
 
 def test_one_stream_alone(github, world):

@@ -20,6 +20,7 @@ from tests.fetching import (
     fetch_all,
     issues_fetcher,
     projected,
+    query_families,
     repositories,
     rng,
 )
@@ -72,6 +73,7 @@ def test_after_changes_the_next_sync_emits_exactly_them(github, world, clock, fe
     # of the edited comment is a pull request (its parent did not move).
     assert (second.requests, second.points) == (9, 9)
     assert len(github.requests("/graphql")) == 3
+    assert query_families(fetcher) == {"IssueKinds": (3, 3, 3)}
     third = fetch_all(github, fetcher, second.bookmarks)
     assert third.rows == {}
     assert third.points == 0

@@ -1,7 +1,8 @@
 """pull_requests and pull_request_reviews: one GraphQL walk per repository feeds both streams.
 
-Costs are pinned: a page of 49 pull requests (with reviews, labels and review requests nested)
-costs 1 point; follow-up queries page the reviews beyond the nested page of 50.
+Costs are pinned: a page of 29 pull requests (with reviews, labels, review requests and the
+commits and comments counts nested) costs 1 point under the expensive reading; follow-up
+queries page the reviews beyond the nested page of 50.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 
 from github_simulator import FakeClock, Fault, GitHubSimulator, World, seeded_world
 from github_simulator.graphql_api import query_cost, schema
+from github_simulator.graphql_cost import KIND
 from github_simulator.pulls import (
     expected_pull_request_reviews,
     expected_pull_requests,
@@ -140,8 +142,11 @@ def test_queries_are_valid_and_cost_one_point():
     page = graphql.parse(PAGE_QUERY)
     assert graphql.validate(schema(), page) == []
     assert query_cost(page, {"cursor": None, **PAGE_SIZES}) == 1
-    # One more pull request per page and the three nested connections cost 2 points.
+    # One more pull request per page and its five nested connections cost 2 points (counts
+    # counted: GitHub's expensive reading); 1 if they were free.
     assert query_cost(page, {**PAGE_SIZES, "pageSize": PAGE_SIZE + 1}) == 2
+    kind = {**PAGE_SIZES, "pageSize": 49}
+    assert (query_cost(page, kind), query_cost(page, kind, KIND)) == (2, 1)
     for batch in (1, 3, 100):
         follow_up = graphql.parse(follow_up_query(batch))
         assert graphql.validate(schema(), follow_up) == []
@@ -234,15 +239,15 @@ def test_either_stream_may_sync_first(config, github, world, monkeypatch):
     assert ("pull_request_reviews", "graphql") not in result.tap.client.ledger.points
 
 
-def test_150_pull_requests_take_four_one_point_pages(clock):
+def test_150_pull_requests_take_six_one_point_pages(clock):
     with simulated(clock, repos=1, pulls_per_repo=150) as (world, github, config):
         result = run_sync(config, streams=BOTH)
 
         expected = expected_pull_requests(world)
         assert emitted(result, "pull_requests", expected) == expected
         assert len(expected) == 150
-        # The change probe, then pages of 49, 49, 49 and 3, newest update first.
-        assert graphql_cost(github) == (1 + 4, 1 + 4)
+        # The change probe, then five pages of 29 and one of 5, newest update first.
+        assert graphql_cost(github) == (1 + 6, 1 + 6)
         updated = [r["updated_at"] for r in result.records["pull_requests"]]
         assert updated == sorted(updated, reverse=True)
 
@@ -429,7 +434,7 @@ def test_a_pull_request_moving_up_during_the_walk_is_read_once_now_and_again_nex
         # not reached by this walk.
         assert len({r["id"] for r in rows}) == len(rows) == 149
         assert mover.id not in {r["id"] for r in rows}
-        assert graphql_cost(github) == (1 + 4, 1 + 4)
+        assert graphql_cost(github) == (1 + 6, 1 + 6)
 
         monkeypatch.undo()
         clock.advance(60)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tap_github_activity.cost_check import QueryFamily, aliases, register
 from tap_github_activity.fetch import Request, repository_query
 from tap_github_activity.fetch.ancestry import Ancestry, compare_alias, from_graphql, rest_ancestry
 from tap_github_activity.fetch.heads import (
@@ -66,6 +67,21 @@ query CommitBranchList($owner: String!, $name: String!, $after: String) {
 
 # Every walk needs each commit's oid, date and parents; `commits` adds the record's fields.
 WALK_FIELDS = "oid committedDate parents(first: 100) { totalCount nodes { oid } }"
+
+# A branch's history page is one request, and each of its commits' parents one more; the
+# comparison with the previous head (ancestry.py: a ref and its `compare`) is no connection.
+register(
+    QueryFamily(
+        "CommitHistory",
+        "commit history",
+        lambda _query, variables: aliases(variables, "h") * (1 + HISTORY_PAGE_SIZE),
+        designed=BRANCHES_PER_QUERY,
+        smaller="{size} branch(es) a query",
+    )
+)
+register(QueryFamily("CommitHeads", "default branch head", lambda _query, _variables: 0))
+register(QueryFamily("CommitNamedHeads", "branch heads", lambda _query, _variables: 0))
+register(QueryFamily("CommitBranchList", "branch list", lambda _query, _variables: 1))
 
 
 @dataclass
@@ -209,7 +225,7 @@ def walk(
     name = request.repository.full_name
     active = [w for w in walks if not w.done]
     while active:
-        batch = active[:BRANCHES_PER_QUERY]
+        batch = active[: request.client.ledger.cost_check.size("CommitHistory", BRANCHES_PER_QUERY)]
         query, variables = _history_query(batch, request.settings.start_date, node_fields)
         repository = graphql(request, stream, query, variables)
         for index, branch in enumerate(batch):

@@ -1,6 +1,7 @@
 """Deployments and their statuses of one repository (streams `deployments` and
 `deployment_statuses`), from GraphQL: statuses nest in the deployments connection, so 100
-deployments with up to 100 statuses each cost one point (one request per deployment in REST).
+deployments with up to 100 statuses each cost one point (one request per deployment in REST;
+each query family's cost is declared below and checked by cost_check.py).
 
 Deployments have no `since` (REST or GraphQL) and are listed by creation. A sync reads:
 - the deployments created since the bookmark, newest first, stopping at the first one known;
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from tap_github_activity.cost_check import QueryFamily, register
 from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.fetch import Item, Keep, Request, Row
 from tap_github_activity.fetch.text import without_nul
@@ -31,12 +33,18 @@ __all__ = ["DEPLOYMENT_FIELDS", "STATUS_FIELDS", "fetch_deployments"]
 DEPLOYMENTS = "deployments"
 STATUSES = "deployment_statuses"
 FINISHED = frozenset({"failure", "error", "inactive"})
+# Cost (GitHub's rule, expensive reading): the deployments page is one request and each
+# deployment's nested `statuses` page one more, whatever its size: 1 + N requests for a page of
+# N, so N = 100 is 1 point (101 requests) and the statuses page may be 100 too (nothing is
+# nested in a status). A deployment with more than 100 statuses gets the rest from
+# MORE_STATUSES_QUERY (1 request a page), so no status is lost to the page size.
 PAGE_SIZE = 100
 # Deployments asked after the first sync (the new ones are few; the point is the same).
 INCREMENTAL_PAGE_SIZE = 20
 STATUS_PAGE_SIZE = 100
-# Open deployments asked by id in one query: 100 ids x 100 statuses = 1 point (GitHub's
-# expensive reading of `nodes(ids:)`: what is inside multiplied by the number of ids).
+# Open deployments asked by id in one query: 100 ids, each one `statuses` request (GitHub's
+# expensive reading of `nodes(ids:)`: what is inside counted once per id), 1 point; beside an
+# incremental page (1 + 20 requests) 121, still 1 point.
 WATCH_BATCH = 100
 
 # Record field -> the REST path of the same value (the schema is derived from GitHub's REST
@@ -91,15 +99,17 @@ NEWEST = """
   }"""
 OPEN = "nodes(ids: $ids) { ... on Deployment { ...D } }"
 NEWEST_VARIABLES = "$owner: String!, $name: String!, $first: Int!, $after: String"
-NEWEST_QUERY = f"query({NEWEST_VARIABLES}) {{ {NEWEST} rateLimit {{ cost }} }}" + DEPLOYMENT
+NEWEST_QUERY = (
+    f"query DeploymentPage({NEWEST_VARIABLES}) {{ {NEWEST} rateLimit {{ cost }} }}" + DEPLOYMENT
+)
 # The first page of new deployments and the first open ones, in one request (one point).
 NEWEST_AND_OPEN_QUERY = (
-    f"query({NEWEST_VARIABLES}, $ids: [ID!]!) {{ {NEWEST} {OPEN} rateLimit {{ cost }} }}"
-    + DEPLOYMENT
+    f"query DeploymentPageAndOpen({NEWEST_VARIABLES}, $ids: [ID!]!) "
+    f"{{ {NEWEST} {OPEN} rateLimit {{ cost }} }}" + DEPLOYMENT
 )
-OPEN_QUERY = f"query($ids: [ID!]!) {{ {OPEN} rateLimit {{ cost }} }}" + DEPLOYMENT
+OPEN_QUERY = f"query OpenDeployments($ids: [ID!]!) {{ {OPEN} rateLimit {{ cost }} }}" + DEPLOYMENT
 MORE_STATUSES_QUERY = f"""
-query($id: ID!, $after: String) {{
+query DeploymentStatuses($id: ID!, $after: String) {{
   node(id: $id) {{
     ... on Deployment {{
       statuses(first: {STATUS_PAGE_SIZE}, after: $after) {{
@@ -109,6 +119,43 @@ query($id: ID!, $after: String) {{
   }}
   rateLimit {{ cost }}
 }}"""
+
+
+def _page_requests(variables: Mapping[str, Any]) -> int:
+    return 1 + int(variables["first"])
+
+
+def _open_requests(variables: Mapping[str, Any]) -> int:
+    return len(variables["ids"])
+
+
+for _family in (
+    QueryFamily(
+        "DeploymentPage",
+        "deployments page",
+        lambda _query, variables: _page_requests(variables),
+        page_variable="first",
+        designed=PAGE_SIZE,
+        smaller="pages of {size} deployments",
+    ),
+    QueryFamily(
+        "DeploymentPageAndOpen",
+        "deployments page with open deployments",
+        lambda _query, variables: _page_requests(variables) + _open_requests(variables),
+        page_variable="first",
+        designed=INCREMENTAL_PAGE_SIZE,
+        smaller="pages of {size} deployments",
+    ),
+    QueryFamily(
+        "OpenDeployments",
+        "open deployments",
+        lambda _query, variables: _open_requests(variables),
+        designed=WATCH_BATCH,
+        smaller="{size} open deployments a query",
+    ),
+    QueryFamily("DeploymentStatuses", "more deployment statuses", lambda _query, _v: 1),
+):
+    register(_family)
 
 
 def fetch_deployments(request: Request) -> Iterator[Item]:
@@ -156,10 +203,12 @@ class _Reader:
         else:
             first_page = self._query(NEWEST_QUERY, variables)
         yield from self._open(first_page)
-        for start in range(WATCH_BATCH, len(ids), WATCH_BATCH):
-            yield from self._open(
-                self._query(OPEN_QUERY, {"ids": ids[start : start + WATCH_BATCH]})
-            )
+        checks = self.request.client.ledger.cost_check
+        start = len(variables.get("ids", ()))
+        while start < len(ids):
+            batch = ids[start : start + checks.size("OpenDeployments", WATCH_BATCH)]
+            start += len(batch)
+            yield from self._open(self._query(OPEN_QUERY, {"ids": batch}))
         yield from self._created(first_page)
 
     def _open(self, data: Mapping[str, Any]) -> Iterator[Row]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from tap_github_activity.cost_check import QueryFamily, register
 from tap_github_activity.fetch import Item, Keep, Request, Row, repository_query
 from tap_github_activity.fetch.text import without_nul
 from tap_github_activity.fetch.updated_since import UpdatedSince
@@ -26,7 +27,10 @@ __all__ = ["COMMENT_FIELDS", "ISSUE_FIELDS", "fetch_issues"]
 
 ISSUES = "issues"
 COMMENTS = "issue_comments"
+# Numbers asked in one query: `issueOrPullRequest` is no connection, so each is no request of
+# GitHub's rule and any batch is 1 point; GitHub caps a query's nodes, 100 keeps it small.
 KIND_LOOKUP_BATCH = 100
+register(QueryFamily("IssueKinds", "issue or pull request lookup", lambda _query, _v: 0))
 
 # Record field -> dotted path in GitHub's issue payload (the schema is derived from these).
 ISSUE_FIELDS = {
@@ -144,7 +148,7 @@ def _kinds(request: Request, numbers: Iterable[int]) -> dict[int, bool]:
         batch = ordered[start : start + KIND_LOOKUP_BATCH]
         fields = " ".join(f"n{n}: issueOrPullRequest(number: {n}) {{ __typename }}" for n in batch)
         query = (
-            "query($owner: String!, $name: String!) { "
+            "query IssueKinds($owner: String!, $name: String!) { "
             f"repository(owner: $owner, name: $name) {{ {fields} }} rateLimit {{ cost }} }}"
         )
         found = repository_query(request, query, {}, stream=COMMENTS)

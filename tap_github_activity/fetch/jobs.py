@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from tap_github_activity.cost_check import QueryFamily, register
 from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.fetch import Request
 from tap_github_activity.records import flatten, seconds_between
@@ -76,6 +77,21 @@ query WorkflowJobSteps($ids: [ID!]!) {
     % STEPS_PER_JOB
 )
 
+# nodes(ids:) counted once per id (GitHub does not say; the expensive reading): each run's
+# checkRuns, each job's steps, is one request. Nothing is nested in them.
+for _operation, _title, _unit in (
+    ("WorkflowJobs", "workflow jobs", "runs"),
+    ("WorkflowJobSteps", "failed job steps", "jobs"),
+):
+    register(
+        QueryFamily(
+            _operation,
+            _title,
+            lambda _query, variables: len(variables["ids"]),
+            designed=NODES_PER_QUERY,
+            smaller="{size} " + _unit + " a query",
+        )
+    )
 
 logger = logging.getLogger(__name__)
 
@@ -155,8 +171,11 @@ def _graphql_jobs(
     than 30 jobs, or a job of more than 50 steps), for REST."""
     fallback: list[RunAttempt] = []
     owner = request.repository.owner
-    for offset in range(0, len(attempts), NODES_PER_QUERY):
-        chunk = attempts[offset : offset + NODES_PER_QUERY]
+    checks = request.client.ledger.cost_check
+    offset = 0
+    while offset < len(attempts):
+        chunk = attempts[offset : offset + checks.size("WorkflowJobs", NODES_PER_QUERY)]
+        offset += len(chunk)
         data = request.client.graphql(
             JOBS_QUERY, {"ids": [a.node_id for a in chunk]}, stream=JOBS, owner=owner
         )
@@ -198,8 +217,11 @@ def _failed_steps(
     """Check run node id -> names of its failed steps (None: more than one page)."""
     failed: dict[str, list[str] | None] = {}
     ids = [run["id"] for run in check_runs]
-    for offset in range(0, len(ids), NODES_PER_QUERY):
-        chunk = ids[offset : offset + NODES_PER_QUERY]
+    checks = request.client.ledger.cost_check
+    offset = 0
+    while offset < len(ids):
+        chunk = ids[offset : offset + checks.size("WorkflowJobSteps", NODES_PER_QUERY)]
+        offset += len(chunk)
         data = request.client.graphql(
             STEPS_QUERY, {"ids": chunk}, stream=JOBS, owner=request.repository.owner
         )

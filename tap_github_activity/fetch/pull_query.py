@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tap_github_activity.cost_check import QueryFamily, aliases, register
 from tap_github_activity.timestamps import parse_time
 
 __all__ = [
@@ -30,14 +31,15 @@ __all__ = [
 ]
 
 # Cost (GitHub's rule: a request per connection page, nested pages multiplied by their parent's
-# page size; the sum / 100, rounded, at least 1). A page of P pull requests with three nested
-# connections (reviews, labels, reviewRequests) costs round((1 + 3P) / 100): 3 points for
-# P = 100, 2 for P = 50, 1 for P <= 49. Pages of 49 spend ~2 points per 100 pull requests rather
-# than 3, and an incremental run (page one only) 1 point per repository rather than 3, for twice
-# the requests of a first sync. Nested page sizes do not change the cost, so labels and review
-# requests take 100. `totalCount`-only connections (commits, comments, a review's comments) cost
-# nothing; a review's comments with `first:` would add 49 x 50 requests, 25 points.
-PAGE_SIZE = 49
+# page size; the sum / 100, rounded, at least 1). GitHub does not say whether a connection asked
+# for its `totalCount` alone counts: the sizes hold if it does. A page of P pull requests has
+# five nested connections (labels, reviewRequests, reviews; the commits and comments counts):
+# 1 + 5P requests, 1 point for P <= 29 (146 requests; 88 if counts were free), 2 for P = 49.
+# Nested page sizes do not change the cost; a connection nested in a review would multiply by
+# the reviews' page size (a review's comment count: 29 x 50 more requests, 15 points a page),
+# so reviews carry none.
+PAGE_SIZE = 29
+NESTED_CONNECTIONS = 5
 REVIEWS_PAGE_SIZE = 50
 LIST_PAGE_SIZE = 100
 # Follow-up queries page the reviews of pull requests whose reviews overflow the nested page;
@@ -63,7 +65,6 @@ fragment ReviewFields on PullRequestReview {
   url
   author { ...ActorFields }
   commit { oid }
-  comments { totalCount }
 }
 """
 
@@ -124,6 +125,16 @@ query PullRequestPage($owner: String!, $name: String!, $cursor: String, $pageSiz
     + _FRAGMENTS
 )
 PAGE_SIZES = {"pageSize": PAGE_SIZE, "listSize": LIST_PAGE_SIZE, "reviewsSize": REVIEWS_PAGE_SIZE}
+register(
+    QueryFamily(
+        "PullRequestPage",
+        "pull request page",
+        lambda _query, variables: 1 + NESTED_CONNECTIONS * int(variables["pageSize"]),
+        page_variable="pageSize",
+        designed=PAGE_SIZE,
+        smaller="pages of {size} pull requests",
+    )
+)
 
 
 def follow_up_query(count: int) -> str:
@@ -146,6 +157,14 @@ def follow_up_query(count: int) -> str:
         "  }\n"
         "}\n" + _FRAGMENTS
     )
+
+
+# Each alias pages one pull request's reviews, with nothing nested: one request.
+register(
+    QueryFamily(
+        "PullRequestReviews", "review follow-up", lambda _query, variables: aliases(variables, "n")
+    )
+)
 
 
 # -- records -----------------------------------------------------------------------------------
@@ -217,7 +236,6 @@ def pull_request_record(pull: Pull) -> dict[str, Any]:
         "changed_files": node["changedFiles"],
         "commit_count": node["commits"]["totalCount"],
         "comment_count": node["comments"]["totalCount"],
-        "review_comment_count": sum(r["comments"]["totalCount"] for r in reviews),
         "labels": [
             label["name"] for label in (node.get("labels") or {}).get("nodes") or [] if label
         ],
@@ -251,7 +269,6 @@ def review_records(pull: Pull) -> list[dict[str, Any]]:
                 "submitted_at": review.get("submittedAt"),
                 "body_length": len(review.get("body") or ""),
                 "commit_id": (review.get("commit") or {}).get("oid"),
-                "comment_count": review["comments"]["totalCount"],
                 "html_url": review["url"],
                 "updated_at": pull.updated_at,
             }

@@ -85,11 +85,6 @@ class PullRequestsStream(PullRequestFamilyStream):
             th.IntegerType,
             description="Conversation comments (not review comments).",
         ),
-        th.Property(
-            "review_comment_count",
-            th.IntegerType,
-            description="Comments on the diff, summed over the reviews.",
-        ),
         th.Property("labels", th.ArrayType(th.StringType)),
         th.Property(
             "requested_reviewers",
@@ -156,11 +151,6 @@ class PullRequestReviewsStream(PullRequestFamilyStream):
             description="Characters in the review's text (the text is not kept).",
         ),
         th.Property("commit_id", th.StringType, description="The commit the review was on."),
-        th.Property(
-            "comment_count",
-            th.IntegerType,
-            description="Comments on the diff made with this review.",
-        ),
         th.Property("html_url", th.StringType),
         th.Property(
             "updated_at",
