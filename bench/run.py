@@ -41,6 +41,7 @@ from bench.readings import ReadingScores
 from bench.scales import SCALES, Scale
 from github_simulator import (
     Fault,
+    FaultProfile,
     GitHubSimulator,
     World,
     actions,
@@ -64,6 +65,8 @@ THEIRS = f"{incumbent.PACKAGE} {incumbent.VERSION}"
 RUNS = ("first", "repeat", "mutate")
 # Copies of the simulator executing GraphQL side by side: the tap's default concurrency.
 GRAPHQL_PROCESSES = 4
+# Our tap's request_timeout under --faults: a read timeout of the fault profile costs this much.
+FAULTS_REQUEST_TIMEOUT = 5
 METRIC = re.compile(r"METRIC: (\{.*\})\s*$")
 # The tap's log of a wait for a rate limit (primary or secondary): when, and how long.
 WAIT = re.compile(
@@ -328,6 +331,18 @@ class Tool:
             log_points[entry.resource] += entry.points
             if entry.status >= 400:
                 failures[f"{entry.status} {entry.method} {_shape(entry.path)}"] += 1
+        served = Counter(entry.fault for entry in log if entry.fault)
+        if served:
+            retried = [
+                line.split("Retried after failures: ", 1)[1].strip()
+                for line in stderr.read_text(errors="replace").splitlines()
+                if "Retried after failures: " in line
+            ]
+            print(
+                f"faults served during {self.name} {run}: {dict(sorted(served.items()))}; "
+                f"requests after a fault: {len(log)}; retried: {retried[-1] if retried else '-'}",
+                flush=True,
+            )
         if measured.exit_code != 0:
             tail = stderr.read_text(errors="replace").splitlines()[-15:]
             print(
@@ -373,9 +388,11 @@ class Ours(Tool):
         earlier_attempts: bool,
         concurrency: int | None,
         credentials: dict[str, Any],
+        request_timeout: int | None = None,
     ) -> None:
         super().__init__(workdir)
         self.credentials = credentials  # auth_token or app_id/private_key, and the selection
+        self.request_timeout = request_timeout
         self.selection = streams
         self.runner_details = runner_details
         self.earlier_attempts = earlier_attempts
@@ -388,6 +405,8 @@ class Ours(Tool):
         config: dict[str, Any] = {"api_url": api_url, **self.credentials}
         if self.concurrency is not None:
             config["max_concurrent_requests"] = self.concurrency
+        if self.request_timeout is not None:
+            config["request_timeout"] = self.request_timeout
         if self.runner_details:
             config["workflow_jobs_runner_details"] = True
         if self.earlier_attempts:
@@ -431,7 +450,7 @@ class Ours(Tool):
                     in_table = True
                     continue
                 parts = line.split()
-                if in_table and " | " in line:  # the next log line
+                if in_table and " | " in line:  # the next log line: the table has ended
                     in_table = False
                 elif in_table and len(parts) >= 7 and parts[0] not in ("stream", "total"):
                     stream = figures.setdefault(parts[0], StreamFigures())
@@ -518,6 +537,7 @@ class Bench:
         *,
         graphql_processes: int = GRAPHQL_PROCESSES,
         reading: str = "expensive",
+        faults: FaultProfile | None = None,
     ) -> None:
         rest_extra.register()  # REST pull requests and reviews, which the incumbent reads
         self.scale = scale
@@ -556,6 +576,7 @@ class Bench:
             self.simulator.limiter = fleet.InstallationLimiter(self.world)
         if latency > 0:
             self.simulator.inject(Fault(path=".", latency=latency, times=10**9))
+        self.simulator.chaos = faults
         self.mutations = 0
 
     def __enter__(self) -> Bench:
@@ -954,6 +975,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "(github_simulator/graphql_cost.py); every run is also scored under the "
         "other (default: %(default)s)",
     )
+    parser.add_argument(
+        "--faults",
+        type=int,
+        metavar="SEED",
+        help="serve the simulator's fault profile (github_simulator/chaos.py) seeded with SEED, "
+        f"in real time: our tap's request_timeout is {FAULTS_REQUEST_TIMEOUT} s, so that a read "
+        "timeout stalls that long and a bit",
+    )
+    parser.add_argument(
+        "--outage",
+        type=float,
+        default=60.0,
+        help="with --faults: seconds the profile's outage lasts (its own default, 600, is for "
+        "tests on a fake clock; default here: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--out",
@@ -981,12 +1017,20 @@ def main(argv: list[str] | None = None) -> int:
         )
     command = " ".join(["python -m bench.run", *(argv if argv is not None else sys.argv[1:])])
     print(f"# {command}")
+    faults = (
+        FaultProfile(
+            args.faults, outage_seconds=args.outage, timeout_stall=FAULTS_REQUEST_TIMEOUT + 1
+        )
+        if args.faults is not None
+        else None
+    )
     with Bench(
         scale,
         args.latency,
         args.seed,
         graphql_processes=args.graphql_processes,
         reading=args.reading,
+        faults=faults,
     ) as bench:
         session = Session(args, bench)
         print(
@@ -1064,6 +1108,7 @@ class Session:
                 earlier_attempts=args.earlier_attempts,
                 concurrency=args.concurrency,
                 credentials=bench.credentials,
+                request_timeout=FAULTS_REQUEST_TIMEOUT if args.faults is not None else None,
             )
         ]
         if args.incumbent:

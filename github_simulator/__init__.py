@@ -16,12 +16,14 @@ from github_simulator import (  # noqa: F401 -- imported for their registrations
     statistics,
     traffic,
 )
+from github_simulator.chaos import FaultProfile
 from github_simulator.server import Fault, GitHubSimulator, HTTPError, Listing, Reply, Request
 from github_simulator.world import FakeClock, World, seeded_world
 
 __all__ = [
     "FakeClock",
     "Fault",
+    "FaultProfile",
     "GitHubSimulator",
     "HTTPError",
     "Listing",

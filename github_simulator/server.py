@@ -1,7 +1,9 @@
 """A real HTTP server on 127.0.0.1 that answers as GitHub does.
 
-The request pipeline: prefix (GitHub Enterprise Server mode) -> faults -> authentication ->
-primary rate limit -> route -> pagination -> ETag/304 -> cost -> record.
+The request pipeline: prefix (GitHub Enterprise Server mode) -> faults (injected, or the seeded
+profile of github_simulator/chaos.py) -> authentication -> primary rate limit -> route ->
+pagination -> ETag/304 -> cost -> record -> faults that spoil a served answer (a GraphQL error,
+a connection reset, a truncated body).
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jwt
 
+from github_simulator.chaos import GATEWAY_HTML, FaultProfile
 from github_simulator.world import App, Installation, TokenInfo, World
 
 DOCS = "https://docs.github.com/rest"
 SECONDARY_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
 )
+# What the web site (GitHub Enterprise Server outside /api/v3) answers an API path with.
+WEB_NOT_FOUND = b"<!DOCTYPE html><html><head><title>Page not found</title></head></html>"
+# Response header by which the pipeline tells the HTTP handler to break the connection.
+CONNECTION_FAULT = "x-sim-connection"
 
 
 class HTTPError(Exception):
@@ -100,6 +107,7 @@ class Recorded:
     if_none_match: str | None
     authorization: str | None
     at: float = 0.0  # the world's clock when it was answered
+    fault: str | None = None  # the fault served instead of (or spoiling) the answer
 
 
 @dataclass
@@ -115,6 +123,17 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers
     advance: float = 0.0  # move the world's (fake) clock this far before answering
     method: str | None = None  # only requests of this method
+    until: float | None = None  # only while the world's clock is before this moment
+    connection: str | None = None  # "reset" or "truncate" the served answer
+    graphql: str | None = None  # spoil a served GraphQL answer: a chaos.py graphql_* mode
+    label: str = "injected"  # as recorded (Recorded.fault)
+
+    @property
+    def alters_answer(self) -> bool:
+        """Whether the answer is other than the route's (not only later, or at another time)."""
+        return bool(
+            self.status is not None or self.secondary is not None or self.connection or self.graphql
+        )
 
 
 Handler = Callable[[Request], Any]
@@ -214,6 +233,10 @@ class GitHubSimulator:
         self.limiter = RateLimiter(world)
         self.recorded: list[Recorded] = []
         self.faults: list[Fault] = []
+        # A seeded profile of faults for every request (github_simulator/chaos.py), or None.
+        self.chaos: FaultProfile | None = None
+        self._spoiler = FaultProfile(0, modes=())
+        self._current = threading.local()  # the fault of the request this thread serves
         self.lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests being answered at once
@@ -317,15 +340,68 @@ class GitHubSimulator:
         parts = urlsplit(raw_path)
         path = self._unprefixed(parts.path)
         if path is None:
-            return self._error(404, "Not Found")
+            # The web site's page, as GitHub Enterprise Server answers outside its API.
+            return 404, {"content-type": "text/html; charset=utf-8"}, WEB_NOT_FOUND
         incoming = Incoming(method, path, dict(parse_qsl(parts.query)), headers)
         resource = "graphql" if path == "/graphql" else "core"
         fault = self._take_fault(method, path)
+        if fault is not None and not fault.alters_answer:
+            self._fault_answer(fault)  # latency or the clock only: answered normally
+            fault = None
+        if fault is None and self.chaos is not None:
+            mode = self.chaos.pick(method, path, self.world.clock.now())
+            fault = self._chaos_fault(mode, resource) if mode else None
+        self._current.fault = fault.label if fault else None
         if fault:
             answer = self._fault_answer(fault)
             if answer is not None:
                 return self._record(incoming, None, resource, 0, answer)
-        return self._route(incoming, body, resource)
+        status, response_headers, payload = self._route(incoming, body, resource)
+        if fault and fault.graphql and resource == "graphql" and status == 200:
+            spoiler = self.chaos or self._spoiler
+            request_id = response_headers.get("x-github-request-id", "SIM")
+            payload = spoiler.spoil_graphql(fault.graphql, payload, request_id)
+        if fault and fault.connection:
+            connection = fault.connection
+            if connection == "truncate" and not payload:
+                # Nothing to cut off (a 304): the connection drops instead.
+                connection = "reset"
+                if self.chaos is not None and fault.label == "truncate":
+                    self.chaos.recount("truncate", "reset")
+            response_headers[CONNECTION_FAULT] = connection
+        return status, response_headers, payload
+
+    def _chaos_fault(self, mode: str, resource: str) -> Fault:
+        """The fault a chaos.py mode stands for."""
+        assert self.chaos is not None
+        html = {"content-type": "text/html; charset=utf-8"}
+        secondary = encode_json({"message": SECONDARY_MESSAGE, "documentation_url": DOCS})
+        if mode == "server_error":
+            fault = Fault(".", status=self.chaos.status())
+        elif mode == "html_gateway" or (mode == "outage" and resource == "graphql"):
+            status = 502 if mode == "html_gateway" else 504
+            body = GATEWAY_HTML.replace(b"{status}", str(status).encode())
+            fault = Fault(".", status=status, body=body, headers=html)
+        elif mode == "outage":
+            # GitHub's documented 503 body: code, message, documentation_url.
+            unavailable = {"code": "unavailable", "message": "Service Unavailable"}
+            fault = Fault(
+                ".", status=503, body=encode_json({**unavailable, "documentation_url": DOCS})
+            )
+        elif mode in ("reset", "truncate"):
+            fault = Fault(".", connection=mode)
+        elif mode == "stats_202":
+            fault = Fault(".", status=202, body=b"{}")
+        elif mode == "timeout":
+            fault = Fault(".", latency=self.chaos.timeout_stall)
+        elif mode == "secondary_after":
+            fault = Fault(".", secondary=30)
+        elif mode in ("secondary_bare", "secondary_429"):
+            fault = Fault(".", status=403 if mode == "secondary_bare" else 429, body=secondary)
+        else:
+            fault = Fault(".", graphql=mode)
+        fault.label = mode
+        return fault
 
     def _unprefixed(self, path: str) -> str | None:
         """The API path (GitHub Enterprise Server serves REST under /api/v3, GraphQL at
@@ -561,6 +637,7 @@ class GitHubSimulator:
                     fault.times > 0
                     and re.search(fault.path, path)
                     and fault.method in (None, method)
+                    and (fault.until is None or self.world.clock.now() < fault.until)
                 ):
                     fault.times -= 1
                     return fault
@@ -596,6 +673,7 @@ class GitHubSimulator:
                     incoming.headers.get("if-none-match"),
                     incoming.headers.get("authorization"),
                     self.world.clock.now(),
+                    getattr(self._current, "fault", None),
                 )
             )
         return status, response_headers, payload
@@ -613,13 +691,23 @@ class _RequestHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, response_headers, payload = self.sim.handle(method, self.path, headers, body)
-        self.send_response(status)
-        response_headers.setdefault("content-type", "application/json; charset=utf-8")
-        for name, value in response_headers.items():
-            self.send_header(name, value)
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        connection_fault = response_headers.pop(CONNECTION_FAULT, None)
+        if connection_fault == "reset":
+            self.close_connection = True  # closed without a word
+            return
+        if connection_fault == "truncate":
+            self.close_connection = True  # after half the promised body
+        try:
+            self.send_response(status)
+            response_headers.setdefault("content-type", "application/json; charset=utf-8")
+            for name, value in response_headers.items():
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            truncated = connection_fault == "truncate"
+            self.wfile.write(payload[: len(payload) // 2] if truncated else payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up waiting (a read timeout)
 
     def do_GET(self) -> None:
         self._serve("GET")

@@ -34,6 +34,7 @@ class RequestLedger:
         self.requests: Counter[tuple[str, str, int]] = Counter()
         self.points: Counter[tuple[str, str]] = Counter()
         self.waited: dict[str, float] = {}
+        self.retries: Counter[tuple[str, str]] = Counter()  # (stream, failure mode)
         self.cost_check = CostCheck()
         self._lock = threading.Lock()
 
@@ -48,13 +49,27 @@ class RequestLedger:
         with self._lock:
             self.waited[stream] = self.waited.get(stream, 0.0) + seconds
 
+    def record_retry(self, stream: str, mode: str) -> None:
+        """Count one request asked again after a failure of this mode (client.failures)."""
+        with self._lock:
+            self.retries[(stream, mode)] += 1
+
+    def retries_by_mode(self) -> dict[str, int]:
+        """Retries of this run by failure mode."""
+        totals: Counter[str] = Counter()
+        for (_, mode), count in self.retries.items():
+            totals[mode] += count
+        return dict(sorted(totals.items()))
+
     def total_requests(self) -> int:
         """Every answered request."""
-        return sum(self.requests.values())
+        with self._lock:  # read while fetching threads count
+            return sum(self.requests.values())
 
     def total_points(self, resource: str | None = None) -> int:
         """Points spent, for one resource or all."""
-        return sum(n for (_, res), n in self.points.items() if resource in (None, res))
+        with self._lock:  # read while fetching threads count
+            return sum(n for (_, res), n in self.points.items() if resource in (None, res))
 
     def rows(self) -> list[dict[str, object]]:
         """One row per stream and resource, sorted."""
@@ -97,6 +112,11 @@ class RequestLedger:
             f"{sum(self.waited.values()):>10.1f}"
         )
         logger.info("GitHub requests this run:\n%s", "\n".join(lines))
+        if self.retries:
+            logger.info(
+                "Retried after failures: %s",
+                ", ".join(f"{mode} {n}" for mode, n in self.retries_by_mode().items()),
+            )
         families = self.cost_check.rows()
         if families:
             logger.info(

@@ -1,23 +1,21 @@
 """The one GitHub client every stream shares.
 
 It decides, in one place, which credential spends a request, when to wait for a rate limit,
-what is retried and what is fatal, and it counts every request it makes.
+what is retried and for how long, and what is fatal (failure_modes.py classifies each answer,
+retries.py times the retries, transport.py sends), and it counts every request and every retry.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import random
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
+from tap_github_activity import failure_modes
 from tap_github_activity.accounting import RequestLedger
 from tap_github_activity.auth import AppInstallations, Credential
 from tap_github_activity.clock import Clock
@@ -26,48 +24,24 @@ from tap_github_activity.errors import (
     NotAccessibleError,
     RequestFailedError,
 )
+from tap_github_activity.failure_modes import NOT_ACCESSIBLE, TransientError, message_of, path_of
 from tap_github_activity.ratelimit import PointsPerMinute, RateLimits, resource_of
+from tap_github_activity.retries import (
+    MAX_SECONDARY_RETRIES,
+    SECONDARY_DEFAULT_WAIT,
+    Attempts,
+    RetryBudget,
+    secondary_wait,
+)
 from tap_github_activity.settings import Settings
+from tap_github_activity.transport import Page, Transport, page_of
 
 __all__ = ["GitHubClient", "Page"]
 
-API_VERSION = "2022-11-28"
 PER_PAGE = 100
-MAX_TRANSIENT_RETRIES = 5
-MAX_SECONDARY_RETRIES = 10
-SECONDARY_DEFAULT_WAIT = 60.0
-SECONDARY_WAIT_CAP = 3600.0
-BACKOFF_CAP_SECONDS = 60.0
 APP_STREAM = "app_authentication"
-NOT_ACCESSIBLE = frozenset({403, 404, 409, 410, 451})
 
 logger = logging.getLogger("tap_github_activity.client")
-
-
-@dataclass
-class Page:
-    """One answered request: its JSON body (None for 204 and 304) and what follows it."""
-
-    url: str
-    status: int
-    data: Any
-    etag: str | None
-    next_url: str | None
-    headers: Mapping[str, str]
-
-    @property
-    def not_modified(self) -> bool:
-        """GitHub answered 304 to our If-None-Match: nothing changed, no point spent."""
-        return self.status == 304
-
-
-class _TransientError(Exception):
-    """A failure worth retrying: 5xx, connection trouble, or a broken body."""
-
-    def __init__(self, reason: str, response: requests.Response | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.response = response
 
 
 class GitHubClient:
@@ -81,9 +55,8 @@ class GitHubClient:
         self.ledger = ledger or RequestLedger()
         self.limits = RateLimits(settings.rate_limit_reserve)
         self.minute_points = PointsPerMinute()
-        self._local = threading.local()
-        # GitHub allows 100 concurrent requests per user or App; the tap keeps to its setting.
-        self._in_flight = threading.BoundedSemaphore(settings.max_concurrent_requests)
+        self.retry_budget = RetryBudget(settings.retry_max_attempts, settings.retry_max_seconds)
+        self.transport = Transport(settings)
         # Waits are taken one thread at a time (a thread finding the wait over goes on), and a
         # secondary limit met by one request pauses every request until `_resume_at`.
         self._wait_lock = threading.Lock()
@@ -125,13 +98,7 @@ class GitHubClient:
             message = page.data.get("message", "") if isinstance(page.data, dict) else ""
             raise NotAccessibleError(page.url, page.status, message)
         if page.status >= 400:
-            raise RequestFailedError(
-                "GET",
-                page.url,
-                page.status,
-                page.headers.get("x-github-request-id"),
-                _message(page.data),
-            )
+            raise self._refused("GET", page, None)
         return page
 
     def paginate(
@@ -160,10 +127,11 @@ class GitHubClient:
         stream: str,
         owner: str | None = None,
     ) -> dict[str, Any]:
-        """Run a GraphQL query. NOT_FOUND leaves nulls in the data (the caller decides); FORBIDDEN
-        raises `NotAccessibleError`; any other error raises `RequestFailedError`. The points
-        GitHub charged are checked against the query family's design (cost_check.py), which may
-        lower its page-size variable."""
+        """Run a GraphQL query. Errors that say it did not finish are retried (request); then
+        NOT_FOUND leaves nulls in the data (the caller decides); FORBIDDEN raises
+        `NotAccessibleError`; any other error raises `RequestFailedError`. The points GitHub
+        charged are checked against the query family's design (cost_check.py), which may lower
+        its page-size variable."""
         checks = self.ledger.cost_check
         sent = checks.adjust(query, variables or {})
         body = {"query": query, "variables": sent}
@@ -171,13 +139,7 @@ class GitHubClient:
             "POST", self.settings.graphql_url, stream=stream, owner=owner, json_body=body
         )
         if page.status >= 400 or not isinstance(page.data, dict):
-            raise RequestFailedError(
-                "POST",
-                page.url,
-                page.status,
-                page.headers.get("x-github-request-id"),
-                _message(page.data),
-            )
+            raise self._refused("POST", page, body)
         charged = ((page.data.get("data") or {}).get("rateLimit") or {}).get("cost")
         if isinstance(charged, int):
             checks.observe(query, sent, charged)
@@ -187,13 +149,8 @@ class GitHubClient:
             # Like REST's 403: the stream skips this repository and the run goes on.
             raise NotAccessibleError(page.url, 403, str(forbidden[0].get("message")))
         if errors:
-            raise RequestFailedError(
-                "POST",
-                page.url,
-                page.status,
-                page.headers.get("x-github-request-id"),
-                "; ".join(str(e.get("message")) for e in errors),
-            )
+            reason = "; ".join(str(e.get("message")) for e in errors)
+            raise self._refused("POST", page, body, reason)
         return page.data.get("data") or {}
 
     def viewer(self, stream: str = "connection_test") -> tuple[str, Credential]:
@@ -206,19 +163,27 @@ class GitHubClient:
         credential = self._tokens[0]
         page = self.request("GET", self.url("/user"), stream=stream)
         if page.status >= 400:
-            raise RequestFailedError(
-                "GET",
-                page.url,
-                page.status,
-                page.headers.get("x-github-request-id"),
-                _message(page.data),
-            )
+            raise self._refused("GET", page, None)
         return str(page.data.get("login")), credential
 
     @property
     def credentials(self) -> list[Credential]:
         """The personal tokens (empty for a GitHub App)."""
         return list(self._tokens)
+
+    @staticmethod
+    def _refused(
+        method: str, page: Page, body: Any, reason: str | None = None
+    ) -> RequestFailedError:
+        """A request GitHub answered with a refusal no retry cures."""
+        return RequestFailedError(
+            method,
+            path_of(page.url),
+            page.status,
+            page.headers.get("x-github-request-id"),
+            reason or message_of(page.data),
+            repository=failure_modes.repository_of(page.url, body),
+        )
 
     # -- one request, with every rule of GitHub's ---------------------------------------------
 
@@ -235,93 +200,52 @@ class GitHubClient:
     ) -> Page:
         """Send one request: wait for budget, retry what is transient, count everything."""
         resource = resource_of(url, self.settings.graphql_url)
-        transient_failures = 0
-        secondary_waits = 0
-        refreshed_app_token = False
+        attempts = Attempts(method, url, stream, failure_modes.repository_of(url, json_body))
         while True:
             credential = self._credential(owner, resource, stream)
             self._pace(credential, resource, method, stream)
             if self._resume_at > self.clock.now():
                 self._pause(stream)
             try:
-                response = self._send(
+                response = self.transport.send(
                     method, url, credential, params=params, json_body=json_body, etag=etag
                 )
-            except _TransientError as exc:
+            except TransientError as exc:
                 self._count(stream, resource, exc.response, credential)
-                transient_failures += 1
-                self._retry_or_raise(method, url, exc, transient_failures, stream)
+                self._retry_or_raise(attempts, exc)
                 continue
             self._count(stream, resource, response, credential)
             status = response.status_code
             if status == 401:
-                if self.app and not refreshed_app_token:
+                if self.app and not attempts.refreshed_app_token:
                     self.app.invalidate(credential)
-                    refreshed_app_token = True
+                    attempts.refreshed_app_token = True
                     continue
                 raise AuthenticationError(_unauthorized(credential))
-            limit = _rate_limit_kind(response, resource)
+            limit = failure_modes.rate_limit_kind(response, resource)
             if limit == "primary":
-                reset = _seconds(response.headers.get("x-ratelimit-reset")) or 0.0
+                # Another credential may have budget (_credential rotates), else the reset.
+                reset = failure_modes.seconds_of(response.headers.get("x-ratelimit-reset")) or 0.0
                 if reset <= self.clock.now():
                     # The server's clock is behind ours: wait a minute rather than spin.
                     reset = self.clock.now() + SECONDARY_DEFAULT_WAIT
                 self.limits.spend_all(credential.key, resource, reset)
+                self.ledger.record_retry(stream, failure_modes.PRIMARY_LIMIT)
                 continue
             if limit == "secondary":
-                secondary_waits += 1
-                self._wait_secondary(response, secondary_waits, method, url, stream)
+                self._wait_secondary(response, attempts)
                 continue
             try:
-                return _page(response, url)
-            except _TransientError as exc:
-                transient_failures += 1
-                self._retry_or_raise(method, url, exc, transient_failures, stream)
-
-    def _send(
-        self,
-        method: str,
-        url: str,
-        credential: Credential,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-        etag: str | None = None,
-    ) -> requests.Response:
-        headers = {
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": API_VERSION,
-            "User-Agent": self.settings.user_agent,
-            "Authorization": credential.authorization,
-        }
-        if etag:
-            headers["If-None-Match"] = etag
-        try:
-            with self._in_flight:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    headers=headers,
-                    timeout=self.settings.request_timeout,
-                )
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _TransientError(f"{type(exc).__name__}: {exc}") from None
-        except requests.RequestException as exc:
-            raise _TransientError(f"{type(exc).__name__}: {exc}") from None
-        if response.status_code >= 500:
-            raise _TransientError(f"server error {response.status_code}", response)
-        return response
-
-    @property
-    def _session(self) -> requests.Session:
-        # requests.Session is not thread-safe: one per thread.
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            self._local.session = session
-        return session
+                page = page_of(response, url)
+                if resource == "graphql" and status == 200:
+                    reason = failure_modes.graphql_transient(page.data)
+                    if reason is not None:
+                        # Never keep a partial page: the whole query is asked again.
+                        raise TransientError(reason, failure_modes.GRAPHQL_ERROR, response)
+            except TransientError as exc:
+                self._retry_or_raise(attempts, exc)
+                continue
+            return page
 
     def _count(
         self, stream: str, resource: str, response: requests.Response | None, credential: Credential
@@ -332,7 +256,9 @@ class GitHubClient:
                 return
             answered = response.headers.get("x-ratelimit-resource", resource)
             self.limits.update(credential.key, response.headers, answered)
-            self.ledger.record(stream, answered, response.status_code, _points(response, answered))
+            self.ledger.record(
+                stream, answered, response.status_code, failure_modes.points_of(response, answered)
+            )
         finally:
             self.limits.release(credential.key, resource)
 
@@ -392,204 +318,62 @@ class GitHubClient:
         self.ledger.record_wait(stream, seconds)
         self.clock.sleep(seconds)
 
-    def _wait_secondary(
-        self, response: requests.Response, attempt: int, method: str, url: str, stream: str
-    ) -> None:
-        if attempt > MAX_SECONDARY_RETRIES:
-            raise RequestFailedError(
-                method,
-                _path(url),
-                response.status_code,
-                response.headers.get("x-github-request-id"),
-                f"secondary rate limit persisted after {attempt - 1} waits",
-            )
-        # GitHub's rule: wait retry-after seconds; else until x-ratelimit-reset when nothing
-        # remains; else at least a minute, doubling while the limit persists.
-        retry_after = _seconds(response.headers.get("retry-after"))
-        reset = _seconds(response.headers.get("x-ratelimit-reset"))
-        if retry_after is not None:
-            seconds = max(retry_after, 1.0)
-        elif reset is not None and response.headers.get("x-ratelimit-remaining") == "0":
-            seconds = max(reset - self.clock.now(), 1.0)
-        else:
-            seconds = min(SECONDARY_DEFAULT_WAIT * 2 ** (attempt - 1), SECONDARY_WAIT_CAP)
+    def _wait_secondary(self, response: requests.Response, attempts: Attempts) -> None:
+        seconds = secondary_wait(response, attempts, self.clock.now())
+        self.ledger.record_retry(attempts.stream, failure_modes.SECONDARY_LIMIT)
         logger.warning(
             "Secondary rate limit (%s) on %s %s: waiting %.0f s (attempt %d of %d)",
             response.status_code,
-            method,
-            _path(url),
+            attempts.method,
+            path_of(attempts.url),
             seconds,
-            attempt,
+            attempts.secondary_waits,
             MAX_SECONDARY_RETRIES,
         )
         with self._wait_lock:  # every request pauses until then (see request())
             self._resume_at = max(self._resume_at, self.clock.now() + seconds)
-            self._sleep(seconds, stream)
+            self._sleep(seconds, attempts.stream)
 
-    def _retry_or_raise(
-        self, method: str, url: str, exc: _TransientError, failures: int, stream: str
-    ) -> None:
-        response = exc.response
-        if failures > MAX_TRANSIENT_RETRIES:
-            raise RequestFailedError(
-                method,
-                _path(url),
-                response.status_code if response is not None else "none",
-                response.headers.get("x-github-request-id") if response is not None else None,
-                f"{exc.reason}, still after {MAX_TRANSIENT_RETRIES} retries",
-            )
-        seconds = min(2 ** (failures - 1), BACKOFF_CAP_SECONDS) * (0.5 + random.random())  # noqa: S311 -- jitter, not cryptography
+    def _retry_or_raise(self, attempts: Attempts, exc: TransientError) -> None:
+        """Wait before the next attempt, or raise once the retry budget is spent."""
+        seconds = self.retry_budget.backoff(attempts, exc)
+        self.ledger.record_retry(attempts.stream, exc.mode)
         logger.warning(
-            "%s %s: %s; retry %d of %d in %.1f s",
-            method,
-            _path(url),
+            "%s%s %s: %s; retry %d in %.1f s",
+            f"{attempts.repository}: " if attempts.repository else "",
+            attempts.method,
+            path_of(attempts.url),
             exc.reason,
-            failures,
-            MAX_TRANSIENT_RETRIES,
+            attempts.failures,
             seconds,
         )
-        self._sleep(seconds, stream)
+        self._sleep(seconds, attempts.stream)
 
     def _jwt_request(self, method: str, path: str, token: str) -> tuple[int, Any]:
         """App endpoints (installations, token exchange) authenticated by the JWT."""
         url = self.url(path)
         jwt_credential = Credential(key="app-jwt", label="GitHub App JWT", token=token)
-        failures = 0
+        attempts = Attempts(method, url, APP_STREAM, None)
         while True:
             try:
-                response = self._send(method, url, jwt_credential)
-            except _TransientError as exc:
-                if exc.response is not None:
+                response = self.transport.send(method, url, jwt_credential)
+                self.ledger.record(APP_STREAM, "app", response.status_code, 0)
+                try:
+                    return response.status_code, response.json()
+                except ValueError:
+                    raise TransientError(
+                        "response body is not JSON", failure_modes.BROKEN_BODY, response
+                    ) from None
+            except TransientError as exc:
+                if exc.response is not None and exc.mode != failure_modes.BROKEN_BODY:
                     self.ledger.record(APP_STREAM, "app", exc.response.status_code, 0)
-                failures += 1
-                self._retry_or_raise(method, url, exc, failures, APP_STREAM)
-                continue
-            self.ledger.record(APP_STREAM, "app", response.status_code, 0)
-            try:
-                return response.status_code, response.json()
-            except ValueError:
-                failures += 1
-                self._retry_or_raise(
-                    method,
-                    url,
-                    _TransientError("response body is not JSON", response),
-                    failures,
-                    APP_STREAM,
-                )
+                self._retry_or_raise(attempts, exc)
 
 
 def _token_settings(tokens: tuple[str, ...]) -> list[tuple[str, str]]:
     if len(tokens) == 1:
         return [(tokens[0], "auth_token")]
     return [(token, f"auth_tokens[{i}]") for i, token in enumerate(tokens)]
-
-
-def _page(response: requests.Response, url: str) -> Page:
-    data: Any = None
-    if response.status_code in (200, 201) and not response.content:
-        raise _TransientError("empty response body", response)
-    if response.status_code not in (204, 304) and response.content:
-        try:
-            data = response.json()
-        except ValueError:
-            raise _TransientError("response body is not JSON (truncated?)", response) from None
-    next_link = response.links.get("next", {}).get("url")
-    return Page(
-        url=response.url or url,
-        status=response.status_code,
-        data=data,
-        etag=response.headers.get("etag"),
-        next_url=next_link,
-        headers=response.headers,
-    )
-
-
-def _points(response: requests.Response, resource: str) -> int:
-    """The points GitHub charged: none for a 304, for a request refused by a rate limit, for
-    /rate_limit, or when the server keeps no rate limit (no x-ratelimit-* headers)."""
-    headers = response.headers
-    if (
-        response.status_code == 304
-        or "x-ratelimit-remaining" not in headers
-        or urlsplit(response.url or "").path.endswith("/rate_limit")
-        or _rate_limit_kind(response, resource) == "primary"
-    ):
-        return 0
-    if resource != "graphql":
-        return 1
-    try:
-        cost = response.json()["data"]["rateLimit"]["cost"]
-    except (ValueError, KeyError, TypeError):
-        return 1
-    return int(cost)
-
-
-def _rate_limit_kind(response: requests.Response, resource: str) -> str | None:
-    """ "primary" (the hourly budget is spent), "secondary", or None (not rate limited).
-    REST says so with 403/429; GraphQL may answer 200 with an error of type RATE_LIMITED."""
-    status = response.status_code
-    if status in (403, 429) and _is_primary_limit(response):
-        return "primary"
-    if status == 429 or (status == 403 and _is_secondary_limit(response)):
-        return "secondary"
-    if resource == "graphql" and status == 200:
-        message = _graphql_rate_limited(response)
-        if message is not None:
-            return "secondary" if "secondary" in message.lower() else "primary"
-    return None
-
-
-def _graphql_rate_limited(response: requests.Response) -> str | None:
-    """The message of a GraphQL RATE_LIMITED error, if the body has one."""
-    if b"RATE_LIMITED" not in response.content:
-        return None
-    try:
-        errors = response.json().get("errors") or []
-    except (ValueError, AttributeError):
-        return None
-    for error in errors:
-        if isinstance(error, dict) and error.get("type") == "RATE_LIMITED":
-            return str(error.get("message", ""))
-    return None
-
-
-def _is_primary_limit(response: requests.Response) -> bool:
-    """403/429 because the credential's hourly budget is spent (not a secondary limit)."""
-    return (
-        response.headers.get("x-ratelimit-remaining") == "0"
-        and "retry-after" not in response.headers
-        and not _is_secondary_limit(response)
-    )
-
-
-def _is_secondary_limit(response: requests.Response) -> bool:
-    """GitHub's secondary limit: a retry-after header, or its documented message."""
-    if "retry-after" in response.headers:
-        return True
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    message = str(body.get("message", "")) if isinstance(body, dict) else ""
-    return "secondary rate limit" in message.lower() or "abuse" in message.lower()
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _path(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-def _message(data: Any) -> str:
-    if isinstance(data, dict) and data.get("message"):
-        return str(data["message"])
-    return json.dumps(data)[:200] if data is not None else "no body"
 
 
 def _unauthorized(credential: Credential) -> str:

@@ -2,9 +2,10 @@
 
 GitHubActivityError
 ├── ConfigError            a setting is wrong: names the setting and the fix
+│   └── UnreachableError   the very first request found no server at api_url
 ├── AuthenticationError    401: which credential, what to check
-├── RequestFailedError     retries exhausted: method, path, status, request id
-└── NotAccessibleError     403/404/409/451 on a repository's sub-resource: the stream skips it
+├── RequestFailedError     retries exhausted: repository, method, path, status, request id
+└── NotAccessibleError     403/404/409/410/451 on a repository's sub-resource: the stream skips it
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ __all__ = [
     "GitHubActivityError",
     "NotAccessibleError",
     "RequestFailedError",
+    "UnreachableError",
 ]
 
 
@@ -26,22 +28,36 @@ class ConfigError(GitHubActivityError):
     """A configuration mistake, reported as one line naming the setting."""
 
 
+class UnreachableError(ConfigError):
+    """Nothing answered the run's first request: a wrong api_url, or no network."""
+
+
 class AuthenticationError(GitHubActivityError):
     """GitHub refused a credential (401)."""
 
 
 class RequestFailedError(GitHubActivityError):
-    """A request still failed after every retry."""
+    """A request still failed after every retry (or failed in a way no retry cures)."""
 
     def __init__(
-        self, method: str, url: str, status: int | str, request_id: str | None, reason: str
+        self,
+        method: str,
+        url: str,
+        status: int | str,
+        request_id: str | None,
+        reason: str,
+        *,
+        repository: str | None = None,
     ) -> None:
         self.method = method
         self.url = url
         self.status = status
         self.request_id = request_id
+        self.reason = reason
+        self.repository = repository
+        where = f"{repository}: " if repository else ""
         super().__init__(
-            f"{method} {url} failed: {reason} (status {status}, "
+            f"{where}{method} {url} failed: {reason} (status {status}, "
             f"X-GitHub-Request-Id {request_id or 'none'})"
         )
 

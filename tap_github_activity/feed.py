@@ -165,8 +165,10 @@ class Feed:
         threads: int,
         lookahead: int,
         before_wait: Callable[[], None] = lambda: None,
+        on_finish: Callable[[Repository, str], None] = lambda _repository, _family: None,
     ) -> None:
         self._prepare = prepare
+        self._on_finish = on_finish  # every consumer of a (repository, family) took its items
         self._lookahead = max(lookahead, 1)
         self._before_wait = before_wait
         self._pool = _Pool(threads) if threads > 1 else None
@@ -214,6 +216,7 @@ class Feed:
             if not delivery.consumers:
                 delivery.cancel()
                 del self._deliveries[key]
+                self._on_finish(repository, family)
 
     def ordered(self, function: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """`function` of each item, results in order, up to the pool's threads at once."""

@@ -6,6 +6,7 @@ Validation turns a config mistake into one `ConfigError` line that names the set
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
+from tap_github_activity.config_checks import refuse_unknown, signing_key
 from tap_github_activity.errors import ConfigError
 from tap_github_activity.timestamps import parse_time
 
@@ -23,6 +25,8 @@ DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_RATE_LIMIT_RESERVE = 200
 DEFAULT_REQUEST_TIMEOUT = 60
 DEFAULT_MAX_CONCURRENT_REQUESTS = 4
+DEFAULT_RETRY_MAX_ATTEMPTS = 30
+DEFAULT_RETRY_MAX_SECONDS = 900
 DEFAULT_WORKFLOW_RUNS_RERUN_WINDOW_DAYS = 30  # GitHub re-runs runs up to 30 days old
 DEFAULT_STATS_MAX_WAIT_SECONDS = 120
 DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS = False
@@ -142,6 +146,23 @@ CONFIG_SCHEMA = th.PropertiesList(
         "Request timeout",
         "Seconds to wait for one HTTP response before retrying it.",
         default=DEFAULT_REQUEST_TIMEOUT,
+    ),
+    _setting(
+        "retry_max_seconds",
+        th.IntegerType,
+        "Retry time budget",
+        "Seconds one request may wait in all between its retries after transient failures (5xx, "
+        "connection reset, timeout, broken body, GraphQL 'Something went wrong'), with "
+        "exponential backoff up to a minute between attempts: the default rides out a "
+        "10-minute GitHub incident. Rate-limit waits do not count.",
+        default=DEFAULT_RETRY_MAX_SECONDS,
+    ),
+    _setting(
+        "retry_max_attempts",
+        th.IntegerType,
+        "Retry attempts",
+        "Attempts of one request, the first included, before a transient failure is final.",
+        default=DEFAULT_RETRY_MAX_ATTEMPTS,
     ),
     _setting(
         "user_agent",
@@ -282,10 +303,16 @@ class Settings:
     stats_max_wait_seconds: int = DEFAULT_STATS_MAX_WAIT_SECONDS
     include_bodies: bool = True
     tags: tuple[str, ...] = ()
+    retry_max_attempts: int = DEFAULT_RETRY_MAX_ATTEMPTS
+    retry_max_seconds: int = DEFAULT_RETRY_MAX_SECONDS
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], *, version: str) -> Settings:
-        """Validate `config`, raising one `ConfigError` line for the first mistake."""
+    def from_config(
+        cls, config: dict[str, Any], *, version: str, builtin: Iterable[str] = ()
+    ) -> Settings:
+        """Validate `config`, raising one `ConfigError` line for the first mistake. `builtin`:
+        the settings singer-sdk itself reads (stream maps, flattening, ...), also allowed."""
+        refuse_unknown(config, sorted(CONFIG_SCHEMA["properties"]), builtin)
         tokens, app = _credentials(config)
         api_url = _api_url(config.get("api_url") or DEFAULT_API_URL)
         return cls(
@@ -317,6 +344,8 @@ class Settings:
             ),
             include_bodies=_flag(config, "include_bodies", default=True),
             tags=_tags(config.get("tags")),
+            retry_max_attempts=_positive(config, "retry_max_attempts", DEFAULT_RETRY_MAX_ATTEMPTS),
+            retry_max_seconds=_non_negative(config, "retry_max_seconds", DEFAULT_RETRY_MAX_SECONDS),
         )
 
 
@@ -378,7 +407,7 @@ def _token(setting: str, token: object) -> str:
 
 def _private_key(value: str) -> str:
     if "-----BEGIN" in value:
-        return value.replace("\\n", "\n")
+        return signing_key(value.replace("\\n", "\n"), "private_key")
     path = Path(value).expanduser()
     if not path.is_file():
         msg = (
@@ -390,7 +419,7 @@ def _private_key(value: str) -> str:
     if "-----BEGIN" not in text:
         msg = f"private_key file {str(path)!r} holds no PEM key."
         raise ConfigError(msg)
-    return text
+    return signing_key(text, f"private_key file {str(path)!r}")
 
 
 def _api_url(value: str) -> str:

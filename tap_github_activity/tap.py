@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import cached_property
@@ -31,7 +32,9 @@ from tap_github_activity.fetch.releases import fetch_releases
 from tap_github_activity.fetch.traffic import fetch_traffic
 from tap_github_activity.output import BufferedSingerWriter, flush_before_waiting, write_kept
 from tap_github_activity.probe import ChangeProbe
+from tap_github_activity.progress import Progress
 from tap_github_activity.records import flatten
+from tap_github_activity.sdk_logs import quiet_sdk_lines
 from tap_github_activity.sdk_seams import (
     STATE_MESSAGE_INTERVAL,
     ThrottledStateTap,
@@ -113,12 +116,18 @@ class TapGitHubActivity(ThrottledStateTap):
 
     @override
     def discover_streams(self) -> list[Stream]:
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        streams = [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        quiet_sdk_lines(stream.logger for stream in streams)
+        return streams
 
     @cached_property
     def settings(self) -> Settings:
         """Validated settings (a mistake raises one readable `ConfigError` line)."""
-        return Settings.from_config(dict(self.config), version=self.plugin_version)
+        builtin: dict[str, Any] = {"properties": {}}
+        type(self).append_builtin_config(builtin)  # singer-sdk's own settings
+        return Settings.from_config(
+            dict(self.config), version=self.plugin_version, builtin=builtin["properties"]
+        )
 
     @cached_property
     def client(self) -> GitHubClient:
@@ -129,6 +138,11 @@ class TapGitHubActivity(ThrottledStateTap):
     def run_summary(self) -> RunSummary:
         """Repositories skipped during this run, by stream."""
         return RunSummary()
+
+    @cached_property
+    def progress(self) -> Progress:
+        """The run's progress lines."""
+        return Progress(self.client.ledger, self.clock)
 
     _changes: Callable[[], dict[int, RepositoryChanges]]
 
@@ -142,6 +156,7 @@ class TapGitHubActivity(ThrottledStateTap):
             threads=min(THREADS_PER_SLOT * slots, MAX_THREADS) if slots > 1 else 1,
             lookahead=min(LOOKAHEAD_PER_SLOT * slots, MAX_LOOKAHEAD),
             before_wait=flush_before_waiting,
+            on_finish=self.progress.finished,
         )
         repositories = self.selected_repositories()
         probe = ChangeProbe(
@@ -152,10 +167,10 @@ class TapGitHubActivity(ThrottledStateTap):
         )
         # The probe first: the fetches that need its answer wait for it.
         self._changes = feed.fact(lambda: probe.ask(repositories) if probe.needed else {})
-        feed.plan(
-            [Repository.of(self._context(repository)) for repository in repositories],
-            [family for family in FETCHERS if self._selected(family)],
-        )
+        order = [Repository.of(self._context(repository)) for repository in repositories]
+        families = [family for family in FETCHERS if self._selected(family)]
+        feed.plan(order, families)
+        self.progress.plan(order, families)
         return feed
 
     @cached_property
@@ -221,6 +236,7 @@ class TapGitHubActivity(ThrottledStateTap):
 
     @override
     def __init__(self, *, validate_config: bool = True, **kwargs: Any) -> None:
+        quiet_sdk_lines([self.logger])  # before singer-sdk's first line
         try:
             super().__init__(validate_config=validate_config, **kwargs)
         except ConfigValidationError as exc:
@@ -277,6 +293,9 @@ class TapGitHubActivity(ThrottledStateTap):
         write_kept()  # records after the last STATE of a failed run: not lost
         if "feed" in self.__dict__:
             self.feed.close()  # fetches of repositories nobody will read
+        if "progress" in self.__dict__:
+            # Called in sync_all's `finally`: an exception on its way out means the run failed.
+            self.progress.report_end(failed=sys.exc_info()[1] is not None)
         if "client" in self.__dict__:
             self.client.ledger.log_summary(self.logger, self.run_summary)
 

@@ -18,18 +18,21 @@ from github_simulator import GitHubSimulator
 SCRIPT = Path(sys.executable).with_name("tap-github-activity")
 
 
+def tap_command() -> list[str]:
+    """The tap's command line: the installed script, else the module."""
+    if SCRIPT.exists():
+        return [str(SCRIPT)]
+    return [
+        sys.executable,
+        "-c",
+        "from tap_github_activity.tap import TapGitHubActivity as T; T.cli()",
+    ]
+
+
 def run_cli(tmp_path: Path, config: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
-    command = (
-        [str(SCRIPT)]
-        if SCRIPT.exists()
-        else [
-            sys.executable,
-            "-c",
-            "from tap_github_activity.tap import TapGitHubActivity as T; T.cli()",
-        ]
-    )
+    command = tap_command()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_GITHUB_ACTIVITY_")}
     arguments = [*command, "--config", str(config_file), *args]
     return subprocess.run(

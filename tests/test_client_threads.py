@@ -26,7 +26,7 @@ def test_concurrent_requests_are_each_counted_once(config, github):
 
     def work(index: int) -> list[int]:
         with lock:
-            sessions[threading.get_ident()] = id(client._session)
+            sessions[threading.get_ident()] = id(client.transport.session)
         name = ["api", "web", "infra"][index % 3]
         return [client.get(f"/repos/acme/{name}", stream=f"s{index % 2}").status for _ in range(10)]
 

@@ -75,6 +75,11 @@ def test_demo_loads_every_stream_into_its_own_database_only():
 
     log = (ROOT / "output" / "demo.log").read_text()
     assert "METRIC" not in log  # singer-sdk's metric lines are off in meltano.yml
+    # The tap's part of the log: its own few lines, and none of singer-sdk's per-stream lines
+    # (README, "Logs"; tests/test_logs.py has the details).
+    assert "Finished: 3 of 3 repositories" in log
+    for chatter in ("Beginning sync of", "as child stream", "not resumable", "Forcing full table"):
+        assert chatter not in log, chatter
     assert saved_state() == state_before
     assert fingerprint(USER_DATABASE) == user_database_before
 

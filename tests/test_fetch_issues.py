@@ -116,8 +116,9 @@ def test_a_comment_page_that_keeps_failing_fails_the_family_and_loses_nothing(
     repo = repositories(world)[0]
     github.inject(Fault(path=f"/repos/{repo.full_name}/issues/comments$", status=502, times=6))
     partial = Fetched()
+    # Two attempts: the retry budget is spent after one real wait of about a second.
     with pytest.raises(RequestFailedError, match=r"issues/comments.*502"):
-        collect(fetcher, repo, {}, partial)
+        collect(issues_fetcher(github, retry_max_attempts=2), repo, {}, partial)
     # The issues' state is kept; the comments' is not: the next sync reads them all.
     assert set(partial.bookmarks[repo.id]) == {"issues"}
     again = collect(fetcher, repo, partial.bookmarks[repo.id])

@@ -1,7 +1,8 @@
 """pull_requests and pull_request_reviews: one GraphQL walk per repository feeds both streams.
 
 Costs are pinned: a page of 29 pull requests (with reviews, labels, review requests and the
-commits and comments counts nested) costs 1 point under the expensive reading; follow-up queries page the reviews beyond the nested page of 50.
+commits and comments counts nested) costs 1 point under the expensive reading; follow-up queries
+page the reviews beyond the nested page of 50.
 """
 
 from __future__ import annotations
@@ -391,8 +392,10 @@ def test_an_interrupted_run_skips_no_pull_request(clock, monkeypatch):
         clock.advance(60)
 
         # Page two fails for good (a 502 through every retry).
-        hook_graphql(monkeypatch, {2: lambda: github.inject(Fault(GRAPHQL, status=502, times=6))})
+        outage = Fault(GRAPHQL, status=502, times=10**6)
+        hook_graphql(monkeypatch, {2: lambda: github.inject(outage)})
         messages, error = run_until_failure(config, state=first.state, streams=BOTH)
+        outage.times = 0
         assert error is not None
         assert not [m for m in messages if m["type"] == "RECORD"]
         last_state = [m["value"] for m in messages if m["type"] == "STATE"][-1]

@@ -7,8 +7,8 @@ import pytest
 
 from github_simulator import Fault
 from github_simulator.server import SECONDARY_MESSAGE
-from tap_github_activity.client import MAX_SECONDARY_RETRIES, MAX_TRANSIENT_RETRIES
 from tap_github_activity.errors import RequestFailedError
+from tap_github_activity.retries import MAX_SECONDARY_RETRIES
 from tests.conftest import run_sync
 
 LISTING = r"^/orgs/acme/repos$"
@@ -83,17 +83,38 @@ def test_broken_bodies_are_retried(config, github, clock, body):
     assert len(clock.slept) == 1
 
 
-def test_after_the_last_retry_one_clear_error(config, github, clock):
-    github.inject(Fault(LISTING, status=503, times=MAX_TRANSIENT_RETRIES + 1))
+def test_after_the_last_attempt_one_clear_error(config, github, clock):
+    github.inject(Fault(LISTING, status=503, times=6))
     with pytest.raises(RequestFailedError) as raised:
-        run_sync(config, streams={"repositories"})
+        run_sync({**config, "retry_max_attempts": 6}, streams={"repositories"})
+    elapsed = sum(clock.slept)
     assert str(raised.value) == (
-        "GET /orgs/acme/repos failed: server error 503, still after 5 retries (status 503, "
+        f"GET /orgs/acme/repos failed: server error 503; still failing after 6 attempts and "
+        f"{elapsed:.0f} s of waiting (retry_max_attempts 6, retry_max_seconds 900) (status 503, "
         "X-GitHub-Request-Id SIM:FAULT)"
     )
-    assert statuses(github) == [503] * (MAX_TRANSIENT_RETRIES + 1)
-    assert len(clock.slept) == MAX_TRANSIENT_RETRIES
-    assert sum(clock.slept) <= 1.5 * (1 + 2 + 4 + 8 + 16)
+    assert statuses(github) == [503] * 6
+    assert len(clock.slept) == 5
+    assert 0.5 * (1 + 2 + 4 + 8 + 16) <= elapsed <= 1.5 * (1 + 2 + 4 + 8 + 16)
+
+
+def test_an_outage_within_the_time_budget_is_ridden_out(config, github, clock):
+    # GitHub down for ten minutes (on the fake clock): backoff grows to a minute and holds.
+    github.inject(Fault(LISTING, status=503, times=10**6, until=clock.now() + 600))
+    result = run_sync(config, streams={"repositories"})
+    assert len(result.records["repositories"]) == 3
+    assert 600 <= sum(clock.slept) <= 600 + 1.5 * 60
+    assert max(clock.slept) <= 1.5 * 60
+    retries = result.tap.client.ledger.retries_by_mode()
+    assert retries == {"server_error": len(clock.slept)}
+
+
+def test_a_failure_outlasting_the_time_budget_is_final(config, github, clock):
+    github.inject(Fault(LISTING, status=502, times=10**6))
+    with pytest.raises(RequestFailedError, match=r"still failing after .* s of waiting"):
+        run_sync({**config, "retry_max_seconds": 120}, streams={"repositories"})
+    assert sum(clock.slept) <= 120
+    assert sum(clock.slept) + 1.5 * 60 > 120  # not given up before it had to
 
 
 def test_a_persistent_secondary_limit_ends_in_one_clear_error(config, github, clock):

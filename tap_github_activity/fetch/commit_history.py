@@ -333,8 +333,8 @@ def new_bookmarks(
 def log_walks(
     request: Request, stream: str, heads: list[Head], walks: list[BranchWalk], emitted: int
 ) -> None:
-    """One line per repository: what moved and what the walk cost."""
-    logger.info(
+    """One DEBUG line per repository: what moved and what the walk cost."""
+    logger.debug(
         "%s: %s: %d branch(es) selected, %d moved, %d history page(s), %d row(s)",
         stream,
         request.repository.full_name,

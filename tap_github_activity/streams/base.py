@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tap_github_activity.clock import Clock
     from tap_github_activity.feed import Feed
     from tap_github_activity.fetch import Repository
+    from tap_github_activity.progress import Progress
     from tap_github_activity.settings import Settings
 
 
@@ -39,6 +40,8 @@ class StreamsTap(Protocol):
     def feed(self) -> Feed: ...
     @property
     def run_summary(self) -> RunSummary: ...
+    @property
+    def progress(self) -> Progress: ...
     def selected_repositories(self) -> list[dict[str, Any]]: ...
     def store_selection_state(self) -> None: ...
     def failed(
@@ -137,6 +140,7 @@ class GitHubStream(ThrottledStateStream):
             key = tuple((context or {}).get(k, row.get(k)) for k in self.primary_keys)
             row["event_uuid"] = event_uuid(self.name, key)
         row["tags"] = list(self.github_tap.settings.tags)
+        self.github_tap.progress.record(self.name, context)
         return row
 
     def take(self, items: Iterable[Item], context: Context | None) -> Iterable[dict[str, Any]]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from github_simulator import FakeClock, World, seeded_world
-from github_simulator.serve import SELECTION, TOKEN, tap_settings
+from github_simulator.serve import SELECTION, TOKEN
+from github_simulator.serve import tap_settings as simulator_settings
 
 __all__ = ["SELECTION", "TOKEN", "realtime_world", "tap_config", "tap_settings"]
 
@@ -20,3 +21,12 @@ def realtime_world() -> tuple[FakeClock, World]:
 def tap_config(api_url: str) -> dict[str, object]:
     """The tap's config for the simulator at `api_url`."""
     return {"auth_token": TOKEN, "api_url": api_url, "repositories": SELECTION}
+
+
+def tap_settings(api_url: str) -> dict[str, str]:
+    """The simulator's settings as Meltano environment variables, with a short retry budget."""
+    return {
+        **simulator_settings(api_url),
+        # Real time: an outage test must not ride out the default 15 minutes.
+        "TAP_GITHUB_ACTIVITY_RETRY_MAX_SECONDS": "10",
+    }
