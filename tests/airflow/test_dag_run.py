@@ -165,19 +165,26 @@ class Cost:
 
 
 def costs(output: str) -> dict[str, Cost]:
-    """Per shard: the totals of the tap's run summary and its 304 responses (metric lines)."""
+    """Per shard: the totals of the tap's run summary and its 304 responses, from the summary's
+    table (its header names the shard's extractor; rows: stream, resource, requests, 304,
+    points; then `total`, requests, points)."""
     totals: dict[str, tuple[int, int]] = {}
     not_modified: dict[str, int] = {}
+    shard = None
     for line in output.splitlines():
-        total = re.search(r"(tap-github-activity--\w+) total\s+(\d+)\s+(\d+)\s+[\d.]+", line)
+        header = re.search(r"(tap-github-activity--\w+) GitHub requests this run:", line)
+        if header:
+            shard = header.group(1)
+            continue
+        if shard is None:
+            continue
+        total = re.search(r"\btotal\s+(\d+)\s+(\d+)\s+[\d.]+", line)
+        row = re.search(r"\b\w+\s+(?:core|graphql)\s+\d+\s+(\d+)\s+\d+\s+[\d.]+", line)
         if total:
-            totals[total.group(1)] = (int(total.group(2)), int(total.group(3)))
-        metric = re.search(r"(tap-github-activity--\w+) METRIC: (\{.*\})", line)
-        if metric:
-            value = json.loads(metric.group(2))
-            if value["metric"] == "http_request_count" and value["tags"]["http_status_code"] == 304:
-                name = metric.group(1)
-                not_modified[name] = not_modified.get(name, 0) + value["value"]
+            totals[shard] = (int(total.group(1)), int(total.group(2)))
+            shard = None
+        elif row:
+            not_modified[shard] = not_modified.get(shard, 0) + int(row.group(1))
     return {
         name: Cost(requests, points, not_modified.get(name, 0))
         for name, (requests, points) in totals.items()
