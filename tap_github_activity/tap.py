@@ -35,11 +35,7 @@ from tap_github_activity.probe import ChangeProbe
 from tap_github_activity.progress import Progress
 from tap_github_activity.records import flatten
 from tap_github_activity.sdk_logs import quiet_sdk_lines
-from tap_github_activity.sdk_seams import (
-    STATE_MESSAGE_INTERVAL,
-    ThrottledStateTap,
-    mark_state_changed,
-)
+from tap_github_activity.sdk_seams import ThrottledStateTap, mark_state_changed
 from tap_github_activity.selection import RepositorySelector
 from tap_github_activity.settings import CONFIG_SCHEMA, Settings
 from tap_github_activity.streams.commits import CommitBranchesStream, CommitsStream
@@ -62,15 +58,14 @@ from tap_github_activity.streams.traffic import (
 from tap_github_activity.streams.workflow_runs import WorkflowJobsStream, WorkflowRunsStream
 from tap_github_activity.timestamps import parse_time
 
-__all__ = ["LISTINGS_STATE_KEY", "STATE_MESSAGE_INTERVAL", "TapGitHubActivity"]
+__all__ = ["LISTINGS_STATE_KEY", "TapGitHubActivity"]
 
 # Key of the repositories stream's state that holds the selection listings' ETags.
 LISTINGS_STATE_KEY = "listings"
 # Repositories fetched ahead of the streams, per request slot, and at most.
 LOOKAHEAD_PER_SLOT = 2
 MAX_LOOKAHEAD = 8
-# Fetching threads per request slot (while some wait for a slot or an answer, others parse), and
-# at most.
+# Fetching threads per request slot (some wait for an answer while others parse), and at most.
 THREADS_PER_SLOT = 4
 MAX_THREADS = 16
 

@@ -13,7 +13,8 @@ import pytest
 from github_simulator import Fault, GitHubSimulator
 from tap_github_activity import sdk_seams
 from tap_github_activity.errors import AuthenticationError
-from tap_github_activity.tap import STATE_MESSAGE_INTERVAL, TapGitHubActivity
+from tap_github_activity.sdk_seams import STATE_MESSAGE_INTERVAL
+from tap_github_activity.tap import TapGitHubActivity
 from tests.conftest import SyncResult, run_sync, select
 
 
