@@ -131,7 +131,7 @@ def release(number: int, **fields: Any) -> dict[str, Any]:
 
 
 def expected_event(stream: str, record: dict[str, Any]) -> tuple[str, str, dt.datetime, str]:
-    """(uuid, event, timestamp, distinct_id) the README's mapping table gives a record."""
+    """(uuid, event, timestamp, distinct_id) the mapping table (docs/posthog.md) gives a record."""
     timestamp_field, distinct_field = DEFAULTS[stream]
     distinct = record.get(distinct_field) if distinct_field != "repository" else None
     timestamp = dt.datetime.fromisoformat(record[timestamp_field].replace("Z", "+00:00"))
@@ -358,8 +358,8 @@ def test_meltano_yml_lists_the_target_settings():
     assert loader["executable"] == "target-posthog"
 
 
-def test_readme_mapping_table_is_the_code():
-    readme = (ROOT / "README.md").read_text()
+def test_documented_mapping_table_is_the_code():
+    readme = (ROOT / "docs" / "posthog.md").read_text()
     table = readme.split("<!-- posthog-mapping:start -->")[1].split("<!-- posthog-mapping:end -->")[
         0
     ]
