@@ -53,6 +53,7 @@ __all__ = [
     "EVENT_NAMESPACE",
     "EVENT_UUID",
     "REPOSITORY_CONTEXT",
+    "REPOSITORY_KEYS",
     "SCHEMAS",
     "TAGS",
     "GitHubStream",
@@ -79,9 +80,8 @@ TAGS = th.Property(
     description="The tags setting of the configuration that extracted the record.",
 )
 
-# The partition every per-repository record carries (singer-sdk adds the context to records),
-# and the tags.
-REPOSITORY_CONTEXT = th.PropertiesList(
+# The repository every record names (contributor_stats, a top-level stream, too).
+REPOSITORY_KEYS = (
     th.Property(
         "repo_id",
         th.IntegerType,
@@ -90,6 +90,12 @@ REPOSITORY_CONTEXT = th.PropertiesList(
     ),
     th.Property("owner", th.StringType, description="The repository owner's login."),
     th.Property("repo", th.StringType, description="The repository's name."),
+)
+
+# The partition every per-repository record carries (singer-sdk adds the context to records),
+# and the tags.
+REPOSITORY_CONTEXT = th.PropertiesList(
+    *REPOSITORY_KEYS,
     th.Property(
         "default_branch",
         th.StringType,

@@ -12,7 +12,7 @@ from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from tap_github_activity.fetch.statistics import STATS, fetch_statistics
-from tap_github_activity.streams.base import TAGS, GitHubStream
+from tap_github_activity.streams.base import REPOSITORY_KEYS, TAGS, GitHubStream
 
 __all__ = ["ContributorStatsStream"]
 
@@ -30,14 +30,7 @@ class ContributorStatsStream(GitHubStream):
     primary_keys = ("repo_id", "contributor_id", "week_start")
     replication_key = None
     schema = th.PropertiesList(
-        th.Property(
-            "repo_id",
-            th.IntegerType,
-            required=True,
-            description="The repository's id (repositories.id).",
-        ),
-        th.Property("owner", th.StringType, description="The repository owner's login."),
-        th.Property("repo", th.StringType, description="The repository's name."),
+        *REPOSITORY_KEYS,
         th.Property(
             "contributor_id",
             th.IntegerType,
