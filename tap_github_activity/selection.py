@@ -15,6 +15,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from tap_github_activity.client import PER_PAGE, GitHubClient
+from tap_github_activity.conditional import sent_etag, stored_etag
 from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.settings import RepositoryFilter
 
@@ -33,15 +34,16 @@ def matches(full_name: str, pattern: str) -> bool:
 
 
 def compact(repository: Mapping[str, Any]) -> dict[str, Any]:
-    """What a later run needs of a repository whose listing did not change."""
-    return {
+    """What a later run needs of a repository whose listing did not change (archived and fork
+    only when true)."""
+    entry = {
         "repo_id": repository["id"],
         "owner": repository["owner"]["login"],
         "repo": repository["name"],
         "default_branch": repository.get("default_branch"),
-        "archived": bool(repository.get("archived")),
-        "fork": bool(repository.get("fork")),
     }
+    entry.update({flag: True for flag in ("archived", "fork") if repository.get(flag)})
+    return entry
 
 
 def expand(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,8 +54,8 @@ def expand(entry: Mapping[str, Any]) -> dict[str, Any]:
         "full_name": f"{entry['owner']}/{entry['repo']}",
         "owner": {"login": entry["owner"]},
         "default_branch": entry.get("default_branch"),
-        "archived": entry.get("archived"),
-        "fork": entry.get("fork"),
+        "archived": bool(entry.get("archived")),
+        "fork": bool(entry.get("fork")),
         UNCHANGED: True,
     }
 
@@ -224,7 +226,7 @@ class RepositorySelector:
                 stream=STREAM,
                 owner=owner,
                 params=query,
-                etag=stored.get("etag") if stored else None,
+                etag=sent_etag(stored["etag"]) if stored and stored.get("etag") else None,
             )
             if page.not_modified and stored is not None:
                 pages.append(stored)
@@ -232,7 +234,7 @@ class RepositorySelector:
                 url = stored.get("next")
             else:
                 found = [page.data] if single else (items or _bare)(page.data)
-                etag = page.etag
+                etag = stored_etag(page.etag) if page.etag else None
                 if page.next_url is None and len(found) >= PER_PAGE:
                     # A full last page: a repository added after it would only show in a Link
                     # header, which a 304 does not carry. Ask for it in full next run.

@@ -38,6 +38,7 @@ from tap_github_activity.sdk_logs import quiet_sdk_lines
 from tap_github_activity.sdk_seams import ThrottledStateTap, mark_state_changed
 from tap_github_activity.selection import RepositorySelector
 from tap_github_activity.settings import CONFIG_SCHEMA, Settings
+from tap_github_activity.state_layout import partitions_by_repository, upgrade
 from tap_github_activity.streams.commits import CommitBranchesStream, CommitsStream
 from tap_github_activity.streams.deployments import DeploymentsStream, DeploymentStatusesStream
 from tap_github_activity.streams.issues import IssueCommentsStream, IssuesStream
@@ -164,18 +165,40 @@ class TapGitHubActivity(ThrottledStateTap):
             pulls=self._selected(PullRequestsStream.family),
             heads=self._selected(CommitsStream.family),
             branches=self.settings.commit_branches,
+            statistics=self.streams[ContributorStatsStream.name].selected,
+            issues=self.streams[IssuesStream.name].selected,
+            deployments=self._selected(DeploymentsStream.family),
         )
+        watched = self._open_deployments() if probe.plan.deployments else {}
         # The probe first: the fetches that need its answer wait for it.
-        self._changes = feed.fact(lambda: probe.ask(repositories) if probe.needed else {})
+        self._changes = feed.fact(lambda: probe.ask(repositories, watched) if probe.needed else {})
         order = [Repository.of(self._context(repository)) for repository in repositories]
         families = [family for family in FETCHERS if self._selected(family)]
         feed.plan(order, families)
         self.progress.plan(order, families)
         return feed
 
+    def _open_deployments(self) -> dict[int, list[str]]:
+        """Repository id -> the node ids of the deployments its state watches (read before
+        any fetch runs)."""
+        state = self.streams[DeploymentsStream.name].stream_state
+        return {
+            repo_id: list(watched) for repo_id, watched in partitions_by_repository(state, "open")
+        }
+
+    def default_head(self, repo_id: int) -> str | None:
+        """The head of a repository's default branch, as the change probe saw it (None: not
+        seen). Waits for the probe."""
+        changes = self._changes().get(repo_id) if "feed" in self.__dict__ else None
+        return changes.default_head if changes else None
+
+    @cached_property
+    def _started(self) -> float:
+        return self.clock.now()
+
     @cached_property
     def _today(self) -> str:
-        return datetime.fromtimestamp(self.clock.now(), tz=timezone.utc).date().isoformat()
+        return datetime.fromtimestamp(self._started, tz=timezone.utc).date().isoformat()
 
     def _family(self, family: str) -> list[RepositoryStream]:
         return [
@@ -210,6 +233,7 @@ class TapGitHubActivity(ThrottledStateTap):
             start={s.name: self._bookmark_start(s, context) for s in streams},
             changes=lambda: self._changes().get(repository.repo_id),
             today=self._today,
+            started=self._started,
         )
         fetcher = FETCHERS[family]
         return Job(consumers, lambda: fetcher(request))
@@ -268,6 +292,11 @@ class TapGitHubActivity(ThrottledStateTap):
             # does not validate, works without credentials).
             _ = self.settings
         self._state_before: dict[tuple[Repository, str], dict[str, dict[str, Any]]] = {}
+
+    @override
+    def load_state(self, state: dict[str, Any]) -> None:
+        """The state given, in this version's layout (state_layout.py)."""
+        super().load_state(upgrade(state))
 
     @cached_property
     def selector(self) -> RepositorySelector:

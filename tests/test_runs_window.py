@@ -108,7 +108,7 @@ def test_a_run_older_than_the_window_still_running_is_seen_finishing(
     partition = next(
         p
         for p in first.state["bookmarks"]["workflow_runs"]["partitions"]
-        if p["context"]["repo"] == "api"
+        if p["context"]["repo_id"] == api.id
     )
     assert partition["slices"][0]["pending"]
     clock.advance(3600)
@@ -159,7 +159,7 @@ def test_a_repository_keeps_at_most_max_slices(
         slices = next(
             p["slices"]
             for p in state["bookmarks"]["workflow_runs"]["partitions"]
-            if p["context"]["repo"] == "api"
+            if p["context"]["repo_id"] == api.id
         )
         assert len(slices) <= 3
     assert seen == {(run.id, run.latest.number) for run in sim.runs_of(world, api)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ __all__ = [
     "HEAD_FRAGMENT",
     "REFS_PAGE_SIZE",
     "Head",
+    "Newest",
     "RepositoryChanges",
     "head_from_ref",
 ]
@@ -37,6 +38,14 @@ class Head:
 
 
 @dataclass(frozen=True)
+class Newest:
+    """The first item of a listing ordered newest first: its time and database id."""
+
+    at: str  # GitHub's timestamp (YYYY-MM-DDTHH:MM:SSZ: orders as a string)
+    database_id: int
+
+
+@dataclass(frozen=True)
 class RepositoryChanges:
     """What the probe saw of one repository."""
 
@@ -45,6 +54,17 @@ class RepositoryChanges:
     # The selected branches' heads; None when not asked, or when the branches did not fit one
     # refs page (the stream lists them itself).
     heads: tuple[Head, ...] | None
+    # The default branch's head commit (contributor statistics); None: not asked, or none.
+    default_head: str | None = None
+    # Whether issues were asked, and the most recently updated issue (None: no issue).
+    issues_asked: bool = False
+    newest_issue: Newest | None = None
+    # Whether deployments were asked: the newest created one (None: no deployment), and the
+    # latest status id (None: no status) of each open deployment asked, by node id (one
+    # GitHub no longer shows is left out).
+    deployments_asked: bool = False
+    newest_deployment: Newest | None = None
+    latest_statuses: Mapping[str, str | None] = field(default_factory=dict)
 
 
 def head_from_ref(ref: Mapping[str, Any] | None) -> Head | None:

@@ -76,8 +76,8 @@ def fetch_issues(request: Request) -> Iterator[Item]:
     once its listing is read to the end: a failure leaves the old one)."""
     # number -> whether it is a pull request, as this sync's issue listing shows them
     kinds: dict[int, bool] = {}
-    if request.wants(ISSUES):
-        issues = _listing(request, ISSUES, "issues", {"state": "all"})
+    issues = _listing(request, ISSUES, "issues", {"state": "all"})
+    if request.wants(ISSUES) and not _issues_unchanged(request, issues):
         for payload in issues.items():
             is_pull = "pull_request" in payload
             kinds[int(payload["number"])] = is_pull
@@ -86,6 +86,19 @@ def fetch_issues(request: Request) -> Iterator[Item]:
         yield Keep(ISSUES, {"listing": issues.bookmark()})
     if request.wants(COMMENTS):
         yield from _comments(request, kinds)
+
+
+def _issues_unchanged(request: Request, issues: UpdatedSince) -> bool:
+    """Whether the change probe's most recently updated issue (GraphQL's issues exclude pull
+    requests, as this stream does) is one the listing's bookmark has read: then the listing
+    would emit nothing, and is not asked."""
+    changes = request.changes()
+    if changes is None or not changes.issues_asked or not issues.resumed:
+        return False
+    if not (request.state.get(ISSUES) or {}).get("listing"):
+        return False  # a first sync (from start_date, if set)
+    newest = changes.newest_issue
+    return newest is None or issues.has_read(newest.at, newest.database_id)
 
 
 def _listing(
