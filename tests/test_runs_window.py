@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from github_simulator import FakeClock, GitHubSimulator, World
 from github_simulator import actions as sim
 from tap_github_activity.conditional import request_key
-from tap_github_activity.fetch import actions
+from tap_github_activity.fetch import actions, runs_window
 from tap_github_activity.fetch.runs_window import (
     MAX_SEEN_RUNS,
     RunSeen,
@@ -253,3 +253,35 @@ def test_a_slice_of_several_pages_keeps_each_pages_fingerprints(
     result = run_sync(config, state=state, streams={"workflow_runs"})
     assert [r.status for r in github.requests("/repos/acme/api/actions/runs$")] == [200] * 3
     assert [(r["id"], r["run_attempt"]) for r in result.records["workflow_runs"]] == [(late.id, 1)]
+
+
+def test_a_slice_too_large_to_keep_fingerprints_is_judged_by_the_bookmark_and_said(
+    config, world: World, clock: FakeClock, monkeypatch, caplog
+):
+    monkeypatch.setattr(actions, "MAX_SLICES", 1)
+    for module in (runs_window, actions):
+        monkeypatch.setattr(module, "MAX_SEEN_RUNS", 50)
+    api = world.repo("acme", "api")
+    assert api is not None
+    rng = random.Random(6)  # noqa: S311 -- reproducible test data, not cryptography
+    for index in range(120):
+        sim.add_run(world, api, rng, world.now() - timedelta(hours=index + 1), "success", jobs=1)
+    state = run_sync(config, streams={"workflow_runs"}).state
+    partition = next(
+        p
+        for p in state["bookmarks"]["workflow_runs"]["partitions"]
+        if p["context"]["repo"] == "api"
+    )
+    bookmark = partition["replication_key_value"]
+    assert [("seen" in piece) for piece in partition["slices"]] == [False]
+    assert "acme/api: a slice holds over 50 runs" in caplog.text
+    clock.advance(3600)
+    run = sim.runs_of(world, api)[-1]
+    rerun = sim.rerun(world, run, rng, world.now())
+    result = run_sync(config, state=state, streams={"workflow_runs"})
+    # The re-run, and (the bookmark is inclusive) the runs updated in the bookmark's second.
+    emitted = {(r["id"], r["run_attempt"]): r for r in result.records["workflow_runs"]}
+    assert (run.id, rerun.number) in emitted
+    assert {r["updated_at"] for k, r in emitted.items() if k != (run.id, rerun.number)} <= {
+        bookmark
+    }
