@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from github_simulator import FakeClock, GitHubSimulator, World
 from github_simulator import actions as sim
+from github_simulator.world import Repo
 from tap_github_activity.conditional import request_key
 from tap_github_activity.fetch import actions, runs_window
 from tap_github_activity.fetch.runs_window import (
@@ -32,6 +33,25 @@ WINDOW = NOW - timedelta(days=30)
 
 def runs(count: int, *, every: timedelta, newest: datetime = NOW) -> list[RunSeen]:
     return [RunSeen(newest - every * index, completed=True) for index in range(count)]
+
+
+def hourly_runs(world: World, count: int, seed: int) -> tuple[Repo, random.Random]:
+    """acme/api with `count` more runs, one an hour back from now; its random source."""
+    api = world.repo("acme", "api")
+    assert api is not None
+    rng = random.Random(seed)  # noqa: S311 -- reproducible test data, not cryptography
+    for index in range(count):
+        sim.add_run(world, api, rng, world.now() - timedelta(hours=index + 1), "success", jobs=1)
+    return api, rng
+
+
+def api_partition(state: dict) -> dict:
+    """acme/api's workflow_runs state."""
+    return next(
+        p
+        for p in state["bookmarks"]["workflow_runs"]["partitions"]
+        if p["context"]["repo"] == "api"
+    )
 
 
 def test_slices_hold_a_page_each_and_cover_the_window_up():
@@ -148,19 +168,10 @@ def test_a_slice_over_githubs_cap_keeps_no_fingerprints():
 def test_a_run_older_than_the_window_still_running_is_seen_finishing(
     config, github: GitHubSimulator, world: World, clock: FakeClock
 ):
-    api = world.repo("acme", "api")
-    assert api is not None
-    rng = random.Random(3)  # noqa: S311 -- reproducible test data, not cryptography
-    for index in range(130):  # more than a slice: the window is cut
-        sim.add_run(world, api, rng, world.now() - timedelta(hours=index + 1), "success", jobs=1)
+    api, rng = hourly_runs(world, 130, seed=3)  # more than a slice: the window is cut
     waiting = sim.add_run(world, api, rng, world.now() - timedelta(days=33), "queued", jobs=1)
     first = run_sync(config, streams={"workflow_runs"})
-    partition = next(
-        p
-        for p in first.state["bookmarks"]["workflow_runs"]["partitions"]
-        if p["context"]["repo"] == "api"
-    )
-    assert partition["slices"][0]["pending"]
+    assert api_partition(first.state)["slices"][0]["pending"]
     clock.advance(3600)
     sim.finish(world, waiting, rng, world.now())
     github.reset_log()
@@ -186,11 +197,7 @@ def test_a_repository_keeps_at_most_max_slices(
     config, github: GitHubSimulator, world: World, clock: FakeClock, monkeypatch
 ):
     monkeypatch.setattr(actions, "MAX_SLICES", 3)
-    api = world.repo("acme", "api")
-    assert api is not None
-    rng = random.Random(4)  # noqa: S311 -- reproducible test data, not cryptography
-    for index in range(450):
-        sim.add_run(world, api, rng, world.now() - timedelta(hours=index + 1), "success", jobs=1)
+    api, rng = hourly_runs(world, 450, seed=4)
     state: dict = {}
     seen: set = set()
     for sync in range(4):
@@ -206,12 +213,7 @@ def test_a_repository_keeps_at_most_max_slices(
             for r in result.records.get("workflow_runs", [])
             if r["repo_id"] == api.id
         }
-        slices = next(
-            p["slices"]
-            for p in state["bookmarks"]["workflow_runs"]["partitions"]
-            if p["context"]["repo"] == "api"
-        )
-        assert len(slices) <= 3
+        assert len(api_partition(state)["slices"]) <= 3
     assert seen == {(run.id, run.latest.number) for run in sim.runs_of(world, api)}
 
 
@@ -219,21 +221,9 @@ def test_a_slice_of_several_pages_keeps_each_pages_fingerprints(
     config, github: GitHubSimulator, world: World, clock: FakeClock, monkeypatch
 ):
     monkeypatch.setattr(actions, "MAX_SLICES", 1)  # one slice of every run: three pages
-    api = world.repo("acme", "api")
-    assert api is not None
-    rng = random.Random(5)  # noqa: S311 -- reproducible test data, not cryptography
-    for index in range(250):
-        sim.add_run(world, api, rng, world.now() - timedelta(hours=index + 1), "success", jobs=1)
+    api, rng = hourly_runs(world, 250, seed=5)
     state = run_sync(config, streams={"workflow_runs"}).state
-
-    def api_slices() -> list[dict]:
-        return next(
-            p["slices"]
-            for p in state["bookmarks"]["workflow_runs"]["partitions"]
-            if p["context"]["repo"] == "api"
-        )
-
-    assert [len(page) // 8 for page in api_slices()[0]["seen"]] == [100, 100, 60]
+    assert [len(page) // 8 for page in api_partition(state)["slices"][0]["seen"]] == [100, 100, 60]
     # A re-run on the last page: the others answer 304 and keep their fingerprints.
     oldest = min(sim.runs_of(world, api), key=lambda r: r.created_at)
     clock.advance(3600)
@@ -245,7 +235,7 @@ def test_a_slice_of_several_pages_keeps_each_pages_fingerprints(
     assert [(r["id"], r["run_attempt"]) for r in result.records["workflow_runs"]] == [
         (oldest.id, 2)
     ]
-    assert [len(page) // 8 for page in api_slices()[0]["seen"]] == [100, 100, 60]
+    assert [len(page) // 8 for page in api_partition(state)["slices"][0]["seen"]] == [100, 100, 60]
     # A run reaching the listing among older ones, behind the bookmark: every page shifts.
     clock.advance(60)
     late = sim.add_run(world, api, rng, world.now() - timedelta(hours=100, minutes=30), "success")
@@ -261,17 +251,9 @@ def test_a_slice_too_large_to_keep_fingerprints_is_judged_by_the_bookmark_and_sa
     monkeypatch.setattr(actions, "MAX_SLICES", 1)
     for module in (runs_window, actions):
         monkeypatch.setattr(module, "MAX_SEEN_RUNS", 50)
-    api = world.repo("acme", "api")
-    assert api is not None
-    rng = random.Random(6)  # noqa: S311 -- reproducible test data, not cryptography
-    for index in range(120):
-        sim.add_run(world, api, rng, world.now() - timedelta(hours=index + 1), "success", jobs=1)
+    api, rng = hourly_runs(world, 120, seed=6)
     state = run_sync(config, streams={"workflow_runs"}).state
-    partition = next(
-        p
-        for p in state["bookmarks"]["workflow_runs"]["partitions"]
-        if p["context"]["repo"] == "api"
-    )
+    partition = api_partition(state)
     bookmark = partition["replication_key_value"]
     assert [("seen" in piece) for piece in partition["slices"]] == [False]
     assert "acme/api: a slice holds over 50 runs" in caplog.text
