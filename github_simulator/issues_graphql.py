@@ -41,14 +41,24 @@ def _comment_node(comment: Comment) -> dict[str, Any]:
     }
 
 
+def _by_thread(request: Request, repo: Repo) -> dict[int, list[Comment]]:
+    """The repository's comments by thread number, gathered once per request (a page of
+    threads asks for each; the world does not change while a query runs)."""
+    cache: dict[int, dict[int, list[Comment]]] = vars(request).setdefault("comment_threads", {})
+    if repo.id not in cache:
+        threads: dict[int, list[Comment]] = {}
+        for comment in issue_store(request.world).comments.get(repo.id, []):
+            threads.setdefault(comment.number, []).append(comment)
+        cache[repo.id] = threads
+    return cache[repo.id]
+
+
 def _thread(request: Request, repo: Repo, number: int) -> Callable[..., dict[str, Any]]:
     """The `comments` connection of issue or pull request `number`: creation order, or by
     `orderBy: {field: UPDATED_AT}`; `totalCount` alone without first/last."""
 
     def resolve(info: Any, orderBy: dict[str, str] | None = None, **args: Any) -> dict[str, Any]:
-        comments = [
-            c for c in issue_store(request.world).comments.get(repo.id, []) if c.number == number
-        ]
+        comments = list(_by_thread(request, repo).get(number, []))
         if orderBy is not None:
             comments.sort(
                 key=lambda c: (c.updated_at, c.id), reverse=orderBy["direction"] == "DESC"

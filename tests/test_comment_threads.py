@@ -195,15 +195,43 @@ def test_long_threads_are_completed_by_follow_up_queries(clock):
         truth = EXPECTED[COMMENTS](world)
         assert projected(first.keyed(COMMENTS), truth) == truth
         assert len(first.rows[COMMENTS]) == len(truth)
-        # The 250-comment thread needs two more pages (one comment repeated each), the other
-        # one: two follow-up queries of 1 point.
+        # Each is read again from its first comment by follow-up queries of 1 point, a page
+        # after the first repeating one comment: 100, 99, 51 of one, 100 and 50 of the other.
         assert query_families(fetcher) == {
             "CommentThreads": (1, 1, 1),
-            "CommentThreadPages": (2, 2, 2),
+            "CommentThreadPages": (3, 3, 3),
         }
         again = fetch_all(github, fetcher, first.bookmarks)
         assert again.rows == {}
         assert again.points == 0
+
+
+def test_comments_deleted_in_a_long_thread_during_its_pages_send_it_to_the_rest_listing(
+    clock, monkeypatch, caplog
+):
+    with served(clock, repos=1, pulls_per_repo=20) as (world, github):
+        repo = repositories(world)[0]
+        issue = issue_store(world).issues[repo.id][0]
+        with world.lock:
+            for _ in range(250):
+                comment_on(world, rng(3), repo, issue.number, world.now() - timedelta(days=1))
+        store = issue_store(world)
+
+        def delete() -> None:  # two of the thread's first page
+            with world.lock:
+                thread = [c for c in store.comments[repo.id] if c.number == issue.number]
+                for comment in thread[:2]:
+                    store.comments[repo.id].remove(comment)
+
+        # 1: the threads; 2: the long thread's first page; 3: its second page.
+        hook_graphql(monkeypatch, {3: delete})
+        fetcher = issues_fetcher(github)
+        with caplog.at_level("INFO", logger="tap_github_activity.fetch.issues"):
+            first = fetch_all(github, fetcher)
+        truth = EXPECTED[COMMENTS](world)
+        emitted = {k: v for k, v in first.keyed(COMMENTS).items() if k in truth}
+        assert projected(emitted, truth) == truth
+        assert "read from the REST listing" in caplog.text
 
 
 def test_changes_during_the_walk_are_read_by_the_listing_after_it(clock, monkeypatch):

@@ -3,7 +3,7 @@ threads: the first sync's cheaper way when the threads hold many comments (fetch
 chooses it, and reads what changed during the walk from the REST listing later syncs use).
 
 One query pages the issues and the pull requests side by side, each thread with its first 100
-comments; a thread with more gets the rest from follow-up queries, 100 threads a query. Threads
+comments; a thread with more is read whole by follow-up queries, 100 threads a query. Threads
 are paged in creation order, so an update moves none of them; GitHub's cursors may be positions
 (it does not say), so each page after the first starts one thread (or comment) early and must
 begin with the last one read: if it does not, something before it was deleted, a page may have
@@ -47,11 +47,21 @@ FOLLOW_UP_BATCH = 100
 # The two connections: GraphQL field -> (variable prefix, holds pull requests).
 CONNECTIONS = {"issues": ("issues", False), "pullRequests": ("pulls", True)}
 
-_FRAGMENTS = """
-fragment ThreadComments on IssueCommentConnection {
+# A thread's first comments (nodes: the simulator executes edges at twice the cost), and a
+# page of comments with the cursors a next page is asked from.
+_FIRST_COMMENTS = """
+fragment FirstComments on IssueCommentConnection {
+  pageInfo { hasNextPage }
+  nodes { ...CommentFields }
+}
+"""
+_COMMENT_PAGE = """
+fragment CommentPage on IssueCommentConnection {
   pageInfo { hasNextPage }
   edges { cursor node { ...CommentFields } }
 }
+"""
+_COMMENT_FIELDS = """
 fragment CommentFields on IssueComment {
   id
   fullDatabaseId
@@ -93,7 +103,7 @@ def threads_query(fields: tuple[str, ...], *, newest: bool) -> str:
       pageInfo {{ hasNextPage }}
       edges {{
         cursor
-        node {{ id number comments(first: {COMMENTS_PAGE_SIZE}) {{ ...ThreadComments }} }}
+        node {{ id number comments(first: {COMMENTS_PAGE_SIZE}) {{ ...FirstComments }} }}
       }}
     }}"""
         for f in fields
@@ -102,7 +112,7 @@ def threads_query(fields: tuple[str, ...], *, newest: bool) -> str:
         f"query CommentThreads($owner: String!, $name: String!{params}) {{\n"
         "  rateLimit { cost }\n"
         f"  repository(owner: $owner, name: $name) {{{_NEWEST if newest else ''}{pages}\n"
-        "  }\n}\n" + _FRAGMENTS
+        "  }\n}\n" + _FIRST_COMMENTS + _COMMENT_FIELDS
     )
 
 
@@ -125,19 +135,21 @@ register(
 
 
 def follow_up_query(kinds: list[bool]) -> str:
-    """The next comments of one thread per alias ($n<i> its number, $c<i> the cursor); `kinds`
-    says which threads are pull requests."""
+    """A page of comments of one thread per alias ($n<i> its number, $c<i> the cursor, none
+    for its first page); `kinds` says which threads are pull requests."""
     params = "".join(f", $n{i}: Int!, $c{i}: String" for i in range(len(kinds)))
     fields = "".join(
         f"    t{i}: {'pullRequest' if is_pull else 'issue'}(number: $n{i}) {{\n"
-        f"      comments(first: {COMMENTS_PAGE_SIZE}, after: $c{i}) {{ ...ThreadComments }}\n"
+        f"      comments(first: {COMMENTS_PAGE_SIZE}, after: $c{i}) {{ ...CommentPage }}\n"
         "    }\n"
         for i, is_pull in enumerate(kinds)
     )
     return (
         f"query CommentThreadPages($owner: String!, $name: String!{params}) {{\n"
         "  rateLimit { cost }\n"
-        f"  repository(owner: $owner, name: $name) {{\n{fields}  }}\n}}\n" + _FRAGMENTS
+        f"  repository(owner: $owner, name: $name) {{\n{fields}  }}\n}}\n"
+        + _COMMENT_PAGE
+        + _COMMENT_FIELDS
     )
 
 
@@ -193,10 +205,12 @@ def cheaper_by_threads(threads: Mapping[int, tuple[bool, int]], budget: int) -> 
     total = sum(count for _, count in threads.values())
     pulls = sum(is_pull for is_pull, _ in threads.values())
     queries = thread_queries(len(threads) - pulls, pulls, budget)
-    # Pages after a thread's first repeat one comment.
+    # A thread of more comments than the nested page is read again by follow-up pages, each
+    # after the first repeating one comment.
     pages = sum(
-        max(math.ceil((count - COMMENTS_PAGE_SIZE) / (COMMENTS_PAGE_SIZE - 1)), 0)
+        1 + math.ceil((count - COMMENTS_PAGE_SIZE) / (COMMENTS_PAGE_SIZE - 1))
         for _, count in threads.values()
+        if count > COMMENTS_PAGE_SIZE
     )
     follow_ups = math.ceil(pages / FOLLOW_UP_BATCH)
     return queries + follow_ups + 1 < max(1, math.ceil(total / 100))
@@ -242,10 +256,12 @@ class _Connection:
 
 @dataclass
 class _Overflow:
+    """A thread whose comments are read by follow-up queries, from its first one."""
+
     number: int
     is_pull: bool
-    after: str
-    repeat: str
+    after: str | None = None
+    repeat: str | None = None  # the comment the next page must begin with
 
 
 @dataclass
@@ -311,10 +327,11 @@ class ThreadWalk:
             number = int(node["number"])
             self.kinds[number] = is_pull
             thread = node["comments"]
-            yield from self._records(thread, number, is_pull)
-            more = _continuation(thread)
-            if more is not None:
-                overflowing.append(_Overflow(number, is_pull, *more))
+            if (thread.get("pageInfo") or {}).get("hasNextPage"):
+                # Read whole by follow-ups, whose pages carry the cursors to go on from.
+                overflowing.append(_Overflow(number, is_pull))
+            else:
+                yield from self._records(thread.get("nodes") or [], number, is_pull)
         connection.need = max(int(page.get("totalCount") or 0) - connection.read, 0)
         more = _continuation(page)
         if more is None:
@@ -323,11 +340,14 @@ class ThreadWalk:
             connection.after, connection.repeat = more
 
     def _records(
-        self, thread: Mapping[str, Any], number: int, is_pull: bool, skip: str | None = None
+        self,
+        nodes: list[dict[str, Any] | None],
+        number: int,
+        is_pull: bool,
+        skip: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         include_bodies = self.request.settings.include_bodies
-        for edge in thread.get("edges") or []:
-            node = (edge or {}).get("node")
+        for node in nodes:
             if not node or node["id"] == skip:
                 continue
             record = comment_record(node, number, is_pull, include_bodies=include_bodies)
@@ -350,7 +370,8 @@ class ThreadWalk:
                     continue
                 edges = [e for e in found.get("edges") or [] if e and e.get("node")]
                 _check_start(edges, thread.repeat, set())
-                yield from self._records(found, thread.number, thread.is_pull, thread.repeat)
+                nodes = [e["node"] for e in edges]
+                yield from self._records(nodes, thread.number, thread.is_pull, thread.repeat)
                 more = _continuation(found)
                 if more is not None:
                     overflowing.append(_Overflow(thread.number, thread.is_pull, *more))
