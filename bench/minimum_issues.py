@@ -192,7 +192,7 @@ def _deployments_read(state: IssuesState, reading: str) -> tuple[int, int, int]:
     pages = max(math.ceil(count / PAGE), 1)
     points = pages * cost_of(DEPLOYMENTS_PAGE % PAGE, reading)
     more = sum(max(math.ceil((n - PAGE) / PAGE), 0) for n in state.statuses.values())
-    extra_points, extra_requests = alias_plan(more, STATUSES_FOLLOW_UP_ALIAS, reading)
+    extra_points, extra_requests = alias_plan(more, STATUSES_FOLLOW_UP_ALIAS, reading, root=True)
     return points + extra_points, pages + extra_requests, pages + count + more
 
 

@@ -162,21 +162,23 @@ def pull_units(reading: str, comments: bool = False) -> int:
 
 
 @functools.cache
-def _aliases_per_point(alias: str, reading: str) -> int:
+def _aliases_per_point(alias: str, reading: str, root: bool) -> int:
     """How many copies of `alias` (with %d for its alias and %d for a number) one query of 1
-    point holds."""
+    point holds: in a repository, or at the query's root."""
 
     def cost(count: int) -> int:
         body = "".join(alias % (i, i + 1) for i in range(count))
-        return cost_of('query { repository(owner: "o", name: "n") {' + body + "} }", reading)
+        if not root:
+            body = 'repository(owner: "o", name: "n") {' + body + "}"
+        return cost_of("query {" + body + "}", reading)
 
     return max(k for k in range(1, 500) if cost(k) <= 1)
 
 
-def alias_plan(pages: int, alias: str, reading: str) -> tuple[int, int]:
-    """(points, requests) for `pages` follow-up pages, one `alias` each, batched in queries of
-    1 point."""
+def alias_plan(pages: int, alias: str, reading: str, *, root: bool = False) -> tuple[int, int]:
+    """(points, requests) for `pages` follow-up pages, one `alias` each (a field of the
+    repository, or of the query's root), batched in queries of 1 point."""
     if not pages:
         return 0, 0
-    queries = math.ceil(pages / _aliases_per_point(alias, reading))
+    queries = math.ceil(pages / _aliases_per_point(alias, reading, root))
     return queries, queries

@@ -19,7 +19,7 @@ from typing import Any
 
 from tap_github_activity.cost_check import QueryFamily, aliases, register
 from tap_github_activity.fetch import Request, repository_query
-from tap_github_activity.fetch.pull_query import actor_login
+from tap_github_activity.fetch.pull_query import ACTOR_FRAGMENT, actor_login
 from tap_github_activity.fetch.text import without_nul
 
 __all__ = [
@@ -61,7 +61,8 @@ fragment CommentPage on IssueCommentConnection {
   edges { cursor node { ...CommentFields } }
 }
 """
-_COMMENT_FIELDS = """
+_COMMENT_FIELDS = (
+    """
 fragment CommentFields on IssueComment {
   id
   fullDatabaseId
@@ -70,16 +71,11 @@ fragment CommentFields on IssueComment {
   createdAt
   updatedAt
   url
-  author {
-    __typename
-    login
-    ... on User { databaseId }
-    ... on Bot { databaseId }
-    ... on Mannequin { databaseId }
-    ... on Organization { databaseId }
-  }
+  author { ...ActorFields }
 }
 """
+    + ACTOR_FRAGMENT
+)
 _NEWEST = """
     newestIssue: issues(first: 1, orderBy: {field: UPDATED_AT, direction: DESC}) {
       nodes { updatedAt }
