@@ -6,6 +6,8 @@ goes away."""
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -19,6 +21,7 @@ from github_simulator.graphql_cost import EXPENSIVE, KIND
 from github_simulator.issues import NUL, add_issue, comment_on, issue_store
 from github_simulator.pulls import pulls_of
 from github_simulator.truth import EXPECTED
+from tap_github_activity import sdk_seams
 from tap_github_activity.cost_check import FAMILIES, documented_points
 from tap_github_activity.fetch.comment_threads import (
     FOLLOW_UP_BATCH,
@@ -30,7 +33,8 @@ from tap_github_activity.fetch.comment_threads import (
     threads_query,
 )
 from tap_github_activity.fetch.issues import COMMENTS, ISSUES
-from tests.conftest import run_sync
+from tap_github_activity.tap import TapGitHubActivity
+from tests.conftest import run_sync, select
 from tests.fetching import (
     fetch_all,
     issues_fetcher,
@@ -39,7 +43,7 @@ from tests.fetching import (
     repositories,
     rng,
 )
-from tests.test_pull_requests import hook_graphql, run_until_failure
+from tests.test_pull_requests import hook_graphql
 
 BOTH = {ISSUES, COMMENTS}
 # Enough comments per thread that the threads cost less than the REST listing.
@@ -311,29 +315,55 @@ def test_a_thread_deleted_during_the_walk_sends_it_to_the_rest_listing(clock, mo
         assert fetch_all(github, fetcher, first.bookmarks).points == 0
 
 
-def test_a_walk_cut_off_keeps_no_bookmark_and_the_next_run_reads_every_comment(clock, monkeypatch):
+def test_a_walk_github_keeps_failing_gives_way_to_the_rest_listing(clock, monkeypatch, caplog):
     with served(clock, **THREADED) as (world, github):
         config = config_of(github, retry_max_attempts=2, max_concurrent_requests=1)
-        repos = repositories(world)
-        # The first repository's walk passes; the second's fails for good (a 502 through every
-        # retry) once its issues are read: the run goes on and reports it.
+        # The second repository's walk fails for good (a 502 through every retry): its
+        # comments come from the REST listing, and the run succeeds.
         outage = Fault("^/graphql$", status=502, times=10**6)
-        hook_graphql(monkeypatch, {2: lambda: github.inject(outage)})  # the second walk
-        messages, error = run_until_failure(config, streams=BOTH)
-        assert error is not None
-        outage.times = 0
+        hook_graphql(monkeypatch, {2: lambda: github.inject(outage)})
+        with caplog.at_level("WARNING", logger="tap_github_activity.fetch.issues"):
+            result = run_sync(config, streams=BOTH)
+        assert "read from the REST listing" in caplog.text
+        truth = EXPECTED[COMMENTS](world)
+        rows = {(r["id"],): r for r in result.records[COMMENTS]}
+        assert projected(rows, truth) == truth
+
+
+def test_a_run_killed_during_a_walk_keeps_no_bookmark_and_the_next_reads_every_comment(
+    clock, monkeypatch
+):
+    with served(clock, repos=2, issues_per_repo=120, pulls_per_repo=60) as (world, github):
+        config = config_of(github, max_concurrent_requests=1)
+        repos = repositories(world)
+
+        def kill() -> None:
+            raise KeyboardInterrupt
+
+        # Each repository's walk is two queries: killed after the first of the second's. Every
+        # checkpoint writes the state (not every 30 s).
+        hook_graphql(monkeypatch, {4: kill})
+        monkeypatch.setattr(sdk_seams, "STATE_MESSAGE_INTERVAL", 0.0)
+        discovered = TapGitHubActivity(config=config, validate_config=True)
+        tap = TapGitHubActivity(
+            config=config, catalog=select(discovered.catalog_dict, BOTH), validate_config=True
+        )
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer), pytest.raises(KeyboardInterrupt):
+            tap.sync_all()
         monkeypatch.undo()
-        emitted = [
-            m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == COMMENTS
-        ]
-        state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+        messages = [json.loads(line) for line in buffer.getvalue().splitlines() if line]
+        states = [m["value"] for m in messages if m["type"] == "STATE"]
+        state = states[-1]
         partitions = state["bookmarks"][COMMENTS]["partitions"]
         kept = {p["context"]["repo_id"] for p in partitions if p.get("listing")}
-        assert kept == {repos[0].id}
+        assert kept == {repos[0].id}  # the first repository's, read whole before the kill
+        emitted = {
+            m["record"]["id"]
+            for m in messages
+            if m["type"] == "RECORD" and m["stream"] == COMMENTS and m["record"]["repo_id"] in kept
+        }
         clock.advance(60)
         resumed = run_sync(config, state=state, streams=BOTH)
         truth = EXPECTED[COMMENTS](world)
-        rows = {r["id"]: r for r in resumed.records[COMMENTS]}
-        assert {r["repo_id"] for r in rows.values()} == {repos[1].id}
-        first_run = {r["id"] for r in emitted if r["repo_id"] == repos[0].id}
-        assert first_run | set(rows) == {key[0] for key in truth}
+        assert emitted | {r["id"] for r in resumed.records[COMMENTS]} == {key[0] for key in truth}

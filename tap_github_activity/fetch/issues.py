@@ -24,6 +24,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
 from tap_github_activity.cost_check import QueryFamily, register
+from tap_github_activity.errors import RequestFailedError
 from tap_github_activity.fetch import Item, Keep, Request, Row, repository_query
 from tap_github_activity.fetch.comment_threads import (
     THREAD_BUDGET,
@@ -179,13 +180,15 @@ def _comments_by_threads(
     try:
         for record in walk.comments():
             yield Row(COMMENTS, record)
-    except ThreadsShifted as shifted:
-        # Rows already emitted come again (targets upsert by id).
-        logger.info(
+    except (ThreadsShifted, RequestFailedError) as reason:
+        # A page that skipped a thread, or that GitHub kept failing to answer (heavy pages time
+        # out): the REST listing reads every comment; rows emitted come again (upserted by id).
+        log = logger.info if isinstance(reason, ThreadsShifted) else logger.warning
+        log(
             "%s: %s: %s; its comments are read from the REST listing",
             COMMENTS,
             request.repository.full_name,
-            shifted,
+            reason,
         )
         yield from _comments(request, kinds)
         return
