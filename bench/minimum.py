@@ -20,47 +20,32 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import graphql
-
+from bench import minimum_issues
+from bench.minimum_issues import IssuesState, issues_minimum, issues_state
+from bench.minimum_model import (
+    PAGE,
+    Cost,
+    alias_plan,
+    cost_of,
+    listing_pages,
+    pull_plan,
+    pull_units,
+)
 from github_simulator import actions, commits, releases, statistics, traffic
-from github_simulator.graphql_api import query_cost
 from github_simulator.graphql_cost import READINGS
 from github_simulator.pulls import pulls_of
 from github_simulator.world import Repo, World, iso
 
 __all__ = ["Cost", "Snapshot", "batched_floor", "minimum", "snapshot"]
 
-PAGE = 100
 FAILED = ("failure", "timed_out", "cancelled", "startup_failure")  # jobs whose steps are read
 OWNER = "acme"  # the benchmark selects acme/* with alice's token
 TOKEN = "ghp_alice"  # noqa: S105 -- the simulated world's token, not a secret
 
 # -- the smallest query shapes (fields that cost nothing are left out: only connections count) --
-
-PULLS_PAGE = """
-query($owner: String!, $name: String!, $cursor: String) {
-  repository(owner: $owner, name: $name) {
-    pullRequests(first: %d, after: $cursor, orderBy: {field: UPDATED_AT, direction: DESC}) {
-      pageInfo { hasNextPage endCursor }
-      nodes {
-        id number title state updatedAt
-        commits { totalCount }
-        comments { totalCount }
-        labels(first: 100) { nodes { name } }
-        reviewRequests(first: 100) { nodes { requestedReviewer { __typename } } }
-        reviews(first: 100) {
-          pageInfo { hasNextPage endCursor }
-          nodes { id state submittedAt }
-        }
-      }
-    }
-  }
-}
-"""
 
 REVIEWS_FOLLOW_UP_ALIAS = """
     p%d: pullRequest(number: %d) {
@@ -119,50 +104,6 @@ query($ids: [ID!]!) {
 """
 
 
-def cost_of(query: str, reading: str, variables: dict[str, Any] | None = None) -> int:
-    """GitHub's cost of one query, as the simulator computes it under `reading` (a name of
-    github_simulator.graphql_cost.READINGS)."""
-    return query_cost(graphql.parse(query), variables or {}, READINGS[reading])
-
-
-@functools.cache
-def pull_page_cost(size: int, reading: str) -> int:
-    return cost_of(PULLS_PAGE % size, reading)
-
-
-@functools.cache
-def pull_plan(count: int, reading: str) -> tuple[int, int]:
-    """(points, requests) of the cheapest way to page through `count` pull requests (page sizes
-    1-100, each page with its nested connections); at least one query."""
-    best: list[tuple[int, int]] = [(0, 0)]
-    for n in range(1, count + 1):
-        best.append(
-            min(
-                (
-                    pull_page_cost(p, reading) + best[max(n - p, 0)][0],
-                    1 + best[max(n - p, 0)][1],
-                )
-                for p in range(1, min(n, PAGE) + 1)
-            )
-        )
-    return best[count] if count else (pull_page_cost(1, reading), 1)
-
-
-@functools.cache
-def follow_up_cost(aliases: int, reading: str) -> int:
-    body = "".join(REVIEWS_FOLLOW_UP_ALIAS % (i, i + 1) for i in range(aliases))
-    return cost_of('query { repository(owner: "o", name: "n") {' + body + "} }", reading)
-
-
-def follow_up_plan(pages: int, reading: str) -> tuple[int, int]:
-    """(points, requests) for `pages` follow-up review pages, batched in aliases."""
-    if not pages:
-        return 0, 0
-    per_point = max(k for k in range(1, 500) if follow_up_cost(k, reading) <= 1)
-    queries = math.ceil(pages / per_point)
-    return queries, queries
-
-
 @functools.cache
 def history_page_cost(reading: str) -> int:
     return cost_of(HISTORY_PAGE, reading)
@@ -184,12 +125,6 @@ def steps_query_cost(jobs: int, reading: str) -> int:
     return cost_of(STEPS_BY_NODE, reading, {"ids": [f"CR_{i}" for i in range(jobs)]})
 
 
-def pull_units(reading: str) -> int:
-    """Connection requests per pull request of a page: labels, reviewRequests, reviews, and
-    the commits and comments counts when count-only connections count."""
-    return 5 if READINGS[reading].count_only_connections else 3
-
-
 # -- what a sync must deliver -------------------------------------------------------------------
 
 
@@ -206,6 +141,7 @@ class RepoState:
     traffic: tuple[Any, ...]  # the four traffic answers
     stats: Any  # the contributor statistics answer
     stats_pending: int  # 202s before it is ready
+    issues: IssuesState  # issues, comments, deployments (bench/minimum_issues.py)
 
 
 @dataclass
@@ -296,6 +232,7 @@ def _repo_state(world: World, repo: Repo) -> RepoState:
         _frozen(answers),
         _frozen(stats),
         stats_store.pending_202.get(repo.id, 0),
+        issues_state(world, repo),
     )
 
 
@@ -318,70 +255,6 @@ def snapshot(world: World) -> Snapshot:
     return shot
 
 
-@dataclass
-class Cost:
-    """Requests and points of one stream in one sync."""
-
-    requests: int = 0  # REST, including 304s
-    not_modified: int = 0
-    core_points: int = 0
-    graphql_requests: int = 0
-    graphql_points: int = 0
-    # GitHub's per-connection request units of the GraphQL queries (for batched_floor) and
-    # the number of sequential rounds of pages.
-    units: int = 0
-    rounds: int = 0
-
-    @property
-    def total_requests(self) -> int:
-        return self.requests + self.graphql_requests
-
-    @property
-    def points(self) -> int:
-        return self.core_points + self.graphql_points
-
-    @property
-    def floor_graphql(self) -> int:
-        """GraphQL points if one query may carry many repositories' connections (aliases):
-        149 connection requests round to 1 point; one query at least per round of pages."""
-        if not self.graphql_requests:
-            return 0
-        return max(math.ceil(self.units / 149), self.rounds, 1)
-
-    @property
-    def floor(self) -> int:
-        """Points with GraphQL queries shared by repositories (REST cannot batch)."""
-        return self.core_points + self.floor_graphql
-
-    def rest(self, pages: Iterable[bool]) -> Cost:
-        """Add listing pages: True for a page that changed (200), False for a 304."""
-        for changed in pages:
-            self.requests += 1
-            if changed:
-                self.core_points += 1
-            else:
-                self.not_modified += 1
-        return self
-
-    def gql(self, points: int, requests: int, units: int = 0, rounds: int = 1) -> Cost:
-        self.graphql_points += points
-        self.graphql_requests += requests
-        self.units += units
-        self.rounds = max(self.rounds, rounds)
-        return self
-
-
-def _pages(items: Sequence[Any], before: Sequence[Any] | None) -> list[bool]:
-    """Which pages of a listing changed (at least one page, even when empty)."""
-    count = max(math.ceil(len(items) / PAGE), 1)
-    changed = []
-    for index in range(count):
-        now = list(items[index * PAGE : (index + 1) * PAGE])
-        then = None if before is None else list(before[index * PAGE : (index + 1) * PAGE])
-        changed.append(then is None or now != then)
-    return changed
-
-
 STREAMS = [
     "repositories",
     "pull_requests",
@@ -396,6 +269,7 @@ STREAMS = [
     "traffic_referrers",
     "traffic_paths",
     "contributor_stats",
+    *minimum_issues.STREAMS,
 ]
 
 
@@ -416,11 +290,11 @@ def minimum(
     listing_then = (
         None if before is None else [before.repos[i].listing for i in before.listing_order]
     )
-    costs["repositories"].rest(_pages(listing_now, listing_then))
+    costs["repositories"].rest(listing_pages(listing_now, listing_then))
     for repo_id, state in now.repos.items():
         old = before.repos.get(repo_id) if before else None
         _pulls(costs["pull_requests"], state, old, reading)
-        costs["releases"].rest(_pages(state.releases, old.releases if old else None))
+        costs["releases"].rest(listing_pages(state.releases, old.releases if old else None))
         _runs(
             costs["workflow_runs"],
             costs["workflow_jobs"],
@@ -438,6 +312,7 @@ def minimum(
             costs[name].rest([changed])
         stats_changed = old is None or state.stats != old.stats
         costs["contributor_stats"].rest([True] * state.stats_pending + [stats_changed])
+        issues_minimum(costs, state.issues, old.issues if old else None, reading)
     return costs
 
 
@@ -454,7 +329,7 @@ def _pulls(cost: Cost, state: RepoState, old: RepoState | None, reading: str) ->
         return
     points, requests = pull_plan(needed, reading)
     follow_ups = sum(max(math.ceil((state.pulls[pid][1] - PAGE) / PAGE), 0) for pid in changed)
-    extra_points, extra_requests = follow_up_plan(follow_ups, reading)
+    extra_points, extra_requests = alias_plan(follow_ups, REVIEWS_FOLLOW_UP_ALIAS, reading)
     # Per-connection units: a page of P costs 1 + uP (pages of a point for the floor).
     nested = pull_units(reading)
     pages = max(math.ceil(needed / (148 // nested)), 1)
@@ -476,7 +351,7 @@ def _runs(
     earlier_attempts: bool,
     reading: str,
 ) -> None:
-    runs_cost.rest(_pages(state.runs, old.runs if old else None))
+    runs_cost.rest(listing_pages(state.runs, old.runs if old else None))
     then = {row[0]: row for row in old.runs} if old else {}
     # Per run whose row changed: the (jobs, failed jobs) of the attempts whose jobs are due.
     due: list[list[tuple[int, int]]] = []

@@ -830,7 +830,7 @@ def print_side_by_side(
                 their.records,
             ]
         )
-    for name in sorted(n for n in ours.streams if n not in incumbent.STREAMS):
+    for name in sorted(n for n in ours.streams if n not in streams):
         mine = ours.streams[name]
         rows.append(
             [
@@ -1097,9 +1097,7 @@ class Session:
         self.counts = world_counts(bench.world)
         self.selection = set(args.streams.split(",")) if args.streams else None
         self.out = args.out / f"{args.scale}-latency{args.latency:g}"
-        self.streams = [
-            s for s in incumbent.STREAMS if self.selection is None or s in self.selection
-        ]
+        self.streams = [s for s in MODELLED if self.selection is None or s in self.selection]
         self.tools: list[Tool] = [
             Ours(
                 self.out / "ours",
@@ -1260,6 +1258,8 @@ class Session:
                 for name, f in result.streams.items()
                 if name in MODELLED or name == "change_probe"
             )
+            if ours == points(result):
+                return ""
             return (
                 f"; the streams the minimum models: {ours:,} = {ratio(ours, least)} x, the "
                 f"others (no minimum modelled): {points(result) - ours:,}"

@@ -89,6 +89,14 @@ class Comment:
     def node_id(self) -> str:
         return f"IC_{self.id}"
 
+    @property
+    def html_url(self) -> str:
+        """REST's `html_url`, GraphQL's `url`: under /pull/ for a pull request's comment."""
+        kind = "pull" if self.is_pull_request else "issues"
+        return (
+            f"https://github.test/{self.repo.full_name}/{kind}/{self.number}#issuecomment-{self.id}"
+        )
+
 
 @dataclass
 class IssueStore:

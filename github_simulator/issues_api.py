@@ -186,13 +186,11 @@ def pull_as_issue_payload(request: Request, pull: PullRequest) -> dict[str, Any]
 def comment_payload(request: Request, comment: Comment) -> dict[str, Any]:
     repo = comment.repo
     api = f"{request.api}/repos/{repo.full_name}/issues"
-    kind = "pull" if comment.is_pull_request else "issues"
     return {
         "id": comment.id,
         "node_id": comment.node_id,
         "url": f"{api}/comments/{comment.id}",
-        "html_url": f"https://github.test/{repo.full_name}/{kind}/{comment.number}"
-        f"#issuecomment-{comment.id}",
+        "html_url": comment.html_url,
         "body": comment.body,
         "user": _user(request, comment.author),
         "created_at": iso(comment.created_at),

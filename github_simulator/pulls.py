@@ -34,6 +34,7 @@ from github_simulator.server import Request
 from github_simulator.world import FAMILIES, Account, Repo, World, iso
 
 __all__ = [
+    "PULL_FIELDS",
     "PullRequest",
     "Review",
     "expected_pull_request_reviews",
@@ -325,6 +326,11 @@ def _review_node(review: Review, pull: PullRequest) -> dict[str, Any]:
     }
 
 
+# Other families' fields of a PullRequest object: name -> build(request, pull), which replaces
+# the field built here (the issues family gives `comments` its IssueComment nodes).
+PULL_FIELDS: dict[str, Callable[[Request, PullRequest], Any]] = {}
+
+
 def _pull_node(request: Request, pull: PullRequest) -> dict[str, Any]:
     viewer = request.caller.token.login if request.caller.token else None
     seen = [r for r in pull.reviews if r.state != "PENDING" or r.author.login == viewer]
@@ -375,7 +381,7 @@ def _pull_node(request: Request, pull: PullRequest) -> dict[str, Any]:
             **args,
         )
 
-    return {
+    node = {
         "__typename": "PullRequest",
         "id": pull.node_id,
         "databaseId": pull.id,
@@ -407,6 +413,9 @@ def _pull_node(request: Request, pull: PullRequest) -> dict[str, Any]:
         "reviewRequests": review_requests,
         "reviews": reviews,
     }
+    for name, build in PULL_FIELDS.items():
+        node[name] = build(request, pull)
+    return node
 
 
 _ORDER_KEYS = {

@@ -8,6 +8,7 @@ import copy
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from github_simulator import GitHubSimulator, World
@@ -29,6 +30,7 @@ class FamilyFetcher:
         fetch: Fetcher,
         streams: tuple[str, ...],
         selected: Iterable[str] | None = None,
+        start: dict[str, datetime | None] | None = None,
         **config: Any,
     ) -> None:
         base = {"auth_token": "ghp_alice", "api_url": github.api_url, "repositories": ["acme/*"]}
@@ -36,11 +38,14 @@ class FamilyFetcher:
         self.client = GitHubClient(self.settings)
         self.streams = streams
         self.selected = frozenset(streams if selected is None else selected)
+        self.start = dict(start or {})  # stream -> the start a bookmark or start_date gives
         self._fetch = fetch
 
     def items(self, repo: Repo, state: dict[str, dict[str, Any]]) -> Iterator[Item]:
         repository = Repository(repo.id, repo.owner.login, repo.name, repo.default_branch)
-        request = Request(self.client, self.settings, repository, self.selected, state)
+        request = Request(
+            self.client, self.settings, repository, self.selected, state, dict(self.start)
+        )
         return self._fetch(request)
 
 

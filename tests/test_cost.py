@@ -9,10 +9,11 @@ submitted reviews, 3,504 commits, 1,104 workflow runs (1,352 attempts, 2,701 job
 traffic and statistics. Its syncs run once for the module (about 15 s).
 
 Where the first sync's points go: 1 point per 29 pull requests (with reviews, sizes, labels),
-per 100 commits (with line counts), per listing page and traffic answer, plus 2 points per
-repository for its jobs. The re-runs' earlier attempts, read only with
-workflow_runs_earlier_attempts, add two requests each (the attempt and its jobs: no GraphQL
-field or listing gives either): 496 points, more than the rest of the sync.
+per 100 commits (with line counts), per 147 comment threads (with their comments), per listing
+page and traffic answer, plus 2 points per repository for its jobs. The re-runs' earlier
+attempts, read only with workflow_runs_earlier_attempts, add two requests each (the attempt
+and its jobs: no GraphQL field or listing gives either): 496 points, more than the rest of the
+sync.
 """
 
 from __future__ import annotations
@@ -213,15 +214,18 @@ def test_first_sync_requests_by_stream(medium: Medium) -> None:
         ("workflow_jobs", "graphql"): (12 + medium.repos_with_unsuccessful_jobs,) * 2,
         # 100 issues and pull requests (GitHub's issue listing holds both) a page: 198 each.
         ("issues", "core"): (24, 24),
-        # 100 comments a page (10,327, most on pull requests), keyset pages overlapping by one.
-        ("issue_comments", "core"): (108, 108),
+        # The 10,327 comments nested in their threads (GraphQL): per repository a query of its
+        # 15 issues and 100 of its pull requests, then one of the other 83; then one REST
+        # page of what changed during the walk, whose ETag the next sync asks with.
+        ("issue_comments", "graphql"): (24, 24),
+        ("issue_comments", "core"): (12, 12),
         # 100 deployments with their statuses a query.
         ("deployments", "graphql"): (12, 12),
     }
     assert medium.first.by_stream() == expected
     assert (medium.pull_pages, medium.history_pages) == (84, 36)
-    # The target: at most 400 points.
-    assert medium.first.points == sum(points for _, points in expected.values()) == 374
+    # The target: at most 400 points (108 for the comments from the REST listing).
+    assert medium.first.points == sum(points for _, points in expected.values()) == 302
     records = {name: len(rows) for name, rows in medium.first.result.records.items()}
     assert (records["workflow_runs"], records["workflow_jobs"]) == (1_104, 2_191)
     assert (records["issues"], records["issue_comments"]) == (180, 10_327)
@@ -246,9 +250,10 @@ def test_earlier_attempts_cost_two_requests_each(medium: Medium) -> None:
 
 def test_first_sync_graphql_queries_cost_what_the_design_says(medium: Medium) -> None:
     queries = medium.first.graphql()
-    assert len(queries) == 1 + 84 + 36 + 12 + medium.repos_with_unsuccessful_jobs + 12
+    assert len(queries) == 1 + 84 + 36 + 12 + medium.repos_with_unsuccessful_jobs + 12 + 24
     # Every query costs 1 point: pages of 29 pull requests, 100 commits, 100 runs' check runs
-    # without steps, 100 deployments with their statuses, the probe's 12 repositories.
+    # without steps, 100 deployments with their statuses, 147 comment threads (145 beside
+    # their newest updates), the probe's 12 repositories.
     assert {q.points for q in queries} == {1}
     # The tap's own check: every query family charged what its design expects.
     families = medium.first.result.tap.client.ledger.cost_check.rows()
@@ -259,6 +264,7 @@ def test_first_sync_graphql_queries_cost_what_the_design_says(medium: Medium) ->
         "WorkflowJobs",
         "WorkflowJobSteps",
         "DeploymentPage",
+        "CommentThreads",
     }
     assert all(queries == expected == charged for _, queries, expected, charged in families)
 

@@ -6,7 +6,9 @@ upsert by key."""
 
 from __future__ import annotations
 
+import copy
 import random
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +19,9 @@ from github_simulator import commits as git_sim
 from github_simulator.truth import MUTATIONS, caught_rows, changed_rows
 from tests.conftest import SyncResult, alice_config, run_sync
 
-STREAMS = {"commits", "commit_branches", "workflow_runs", "workflow_jobs"}
+ACTIONS = {"workflow_runs", "workflow_jobs"}
+STREAMS = {"commits", "commit_branches", *ACTIONS}
+LISTING = r"^/repos/[^/]+/[^/]+/actions/runs$"
 KEYS = {
     "commits": ("repo_id", "sha"),
     "commit_branches": ("repo_id", "branch", "sha"),
@@ -78,20 +82,15 @@ def test_the_next_sync_emits_every_changed_row(scenario: Any) -> None:
 
 
 def test_the_next_sync_emits_nothing_else(scenario: Any) -> None:
-    world, first, before, second, _ = scenario
+    world, _, before, second, _ = scenario
     after = truth(world, "commit_branches")
     assert set(rows(second, "commit_branches", after)) == changed_rows(
         before["commit_branches"], after
     )
-    # Runs: also those updated in the bookmark's own second (the bookmark is inclusive).
+    # Runs: exactly the changed rows (each slice knows the rows it held: no date decides).
     after = truth(world, "workflow_runs")
-    bookmarks = {
-        p["context"]["repo_id"]: p.get("replication_key_value")
-        for p in first.state["bookmarks"]["workflow_runs"]["partitions"]
-    }
-    at_bookmark = {k for k, r in after.items() if r["updated_at"] == bookmarks.get(r["repo_id"])}
     emitted_runs = set(rows(second, "workflow_runs", after))
-    assert emitted_runs - changed_rows(before["workflow_runs"], after) <= at_bookmark
+    assert emitted_runs == changed_rows(before["workflow_runs"], after)
     # Jobs: every job of each emitted attempt (a job carries no change of its own to tell).
     jobs = truth(world, "workflow_jobs")
     assert set(rows(second, "workflow_jobs", jobs)) == {
@@ -124,3 +123,136 @@ def test_the_incremental_chain_equals_a_fresh_full_sync(scenario: Any) -> None:
         else:
             # Attempts (and their jobs) that were the latest at the first sync.
             assert all(k not in after for k in left), stream
+
+
+# -- workflow runs: no date decides which run is new ---------------------------------------------
+
+
+def bookmarks(state: dict[str, Any]) -> dict[int, str]:
+    """repo_id -> the workflow_runs bookmark of a state."""
+    return {
+        p["context"]["repo_id"]: p["replication_key_value"]
+        for p in state["bookmarks"]["workflow_runs"]["partitions"]
+        if "replication_key_value" in p
+    }
+
+
+def assert_exactly_the_changes(
+    world: World, before: dict[str, Any], result: SyncResult
+) -> set[tuple[Any, ...]]:
+    """The sync emitted every changed run attempt and nothing else, and the jobs of exactly the
+    attempts it emitted (a job carries no change of its own to tell); the changed runs."""
+    after = truth(world, "workflow_runs")
+    changed = changed_rows(before["workflow_runs"], after)
+    emitted = rows(result, "workflow_runs", after)
+    assert set(emitted) == changed
+    assert caught_rows(emitted, after, changed) == changed
+    jobs = truth(world, "workflow_jobs")
+    emitted_jobs = rows(result, "workflow_jobs", jobs)
+    assert set(emitted_jobs) == {
+        k for k, job in jobs.items() if (job["run_id"], job["run_attempt"]) in changed
+    }
+    changed_jobs = changed_rows(before["workflow_jobs"], jobs)
+    assert caught_rows(emitted_jobs, jobs, changed_jobs) == changed_jobs
+    return changed
+
+
+def test_runs_reaching_the_listing_behind_the_bookmark_are_emitted(clock: FakeClock) -> None:
+    # The world changes twice, two minutes apart: the second time with runs back-dated behind
+    # the bookmark the sync in between wrote (mutate_actions adds a run 9 minutes old).
+    world = seeded_world(clock)
+    with GitHubSimulator(world) as github:
+        config = alice_config(github)
+        state = run_sync(config, streams=ACTIONS).state
+        for step, advance in enumerate((3600, 120)):
+            before = {stream: truth(world, stream) for stream in ACTIONS}
+            marks = bookmarks(state)
+            clock.advance(advance)
+            for mutate in MUTATIONS.values():
+                mutate(world, seeded(13 + step))
+            result = run_sync(config, state=state, streams=ACTIONS)
+            state = result.state
+            changed = assert_exactly_the_changes(world, before, result)
+            after = truth(world, "workflow_runs")
+            behind = {
+                k for k in changed if after[k]["updated_at"] < marks.get(after[k]["repo_id"], "")
+            }
+            # The second change holds new runs whose updated_at is behind the bookmark.
+            assert (len(behind) >= 4) if step else not behind
+
+
+def test_an_incremental_chain_equals_a_fresh_full_sync(clock: FakeClock) -> None:
+    world = seeded_world(clock)
+    rng = seeded(21)
+    with GitHubSimulator(world) as github:
+        config = alice_config(github)
+        chain: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {s: {} for s in ACTIONS}
+        state: dict[str, Any] = {}
+        for step in range(7):
+            result = run_sync(config, state=state, streams=ACTIONS)
+            state = result.state
+            for stream in ACTIONS:  # upsert by key
+                chain[stream].update(
+                    {tuple(r[k] for k in KEYS[stream]): r for r in result.records.get(stream, [])}
+                )
+            if step == 6:
+                break
+            clock.advance(rng.choice((30, 120, 900, 3600)))
+            # Runs finish, recent and 29-day-old runs are re-run, new runs start (one back-dated
+            # 9 minutes); and runs reach the listing late: created up to 20 minutes ago, some
+            # re-run at once.
+            runs_sim.mutate_actions(world, rng)
+            for repo in runs_sim.readable_repos(world):
+                created = world.now() - timedelta(minutes=rng.randint(2, 20))
+                outcome = rng.choice(("success", "failure", "in_progress"))
+                run = runs_sim.add_run(world, repo, rng, created, outcome)
+                if outcome == "failure" and rng.random() < 0.5:
+                    runs_sim.rerun(world, run, rng, created + timedelta(minutes=1))
+        fresh = run_sync(config, streams=ACTIONS)
+    for stream in ACTIONS:
+        after = truth(world, stream)
+        full = rows(fresh, stream, after)
+        assert full == after, stream
+        fields = next(iter(after.values())).keys()
+        loaded = {key: {f: row[f] for f in fields} for key, row in chain[stream].items()}
+        assert {key: loaded.get(key) for key in full} == full, stream
+        # Besides: attempts (and their jobs) that were the latest at an earlier sync.
+        assert all(key not in after for key in set(loaded) - set(full)), stream
+
+
+def test_a_state_without_fingerprints_is_judged_by_the_bookmark_once(
+    clock: FakeClock,
+) -> None:
+    # A state of an earlier version: slices and ETags, no fingerprints. Each slice is read
+    # whole once (a point each), its runs emitted when updated since the bookmark, as that
+    # version did; then it keeps its fingerprints and no date decides.
+    world = seeded_world(clock)
+    with GitHubSimulator(world) as github:
+        config = alice_config(github)
+        state = copy.deepcopy(run_sync(config, streams=ACTIONS).state)
+        partitions = state["bookmarks"]["workflow_runs"]["partitions"]
+        for partition in partitions:
+            for piece in partition["slices"]:
+                assert piece.pop("seen")
+        slices = sum(len(p["slices"]) for p in partitions)
+        for step, advance in enumerate((3600, 120, 600)):
+            before = {stream: truth(world, stream) for stream in ACTIONS}
+            clock.advance(advance)
+            if step < 2:
+                runs_sim.mutate_actions(world, seeded(30 + step))
+            github.reset_log()
+            result = run_sync(config, state=state, streams=ACTIONS)
+            state = result.state
+            assert_exactly_the_changes(world, before, result)
+            listings = github.requests(LISTING)
+            if step == 0:
+                assert len(listings) == slices
+                assert all(r.status == 200 and r.if_none_match is None for r in listings)
+            assert all(
+                "seen" in piece
+                for p in state["bookmarks"]["workflow_runs"]["partitions"]
+                for piece in p["slices"]
+            )
+        # Nothing changed at the last step: every slice answered 304.
+        assert "workflow_runs" not in result.records
+        assert {(r.status, r.points) for r in listings} == {(304, 0)}

@@ -254,7 +254,6 @@ def test_changes_are_emitted_exactly(
     first = run_sync(config, streams=ACTIONS)
     before = sim.expected_workflow_runs(world)
     running = {key for key, row in before.items() if row["status"] != "completed"}
-    old_bookmarks = bookmarks(first)
     clock.advance(3600)
     sim.mutate_actions(world, seeded(1))
     github.reset_log()
@@ -263,12 +262,9 @@ def test_changes_are_emitted_exactly(
 
     now = sim.expected_workflow_runs(world)
     changed = {key for key, row in now.items() if before.get(key) != row}
-    # Emitted: what changed, and what was updated in the bookmark's own second (none here).
-    at_bookmark = {
-        key for key, row in now.items() if row["updated_at"] == old_bookmarks[row["repo_id"]]
-    }
+    # Emitted: what changed, nothing else.
     emitted = run_rows(second)
-    assert set(emitted) == changed | at_bookmark
+    assert set(emitted) == changed
     assert emitted == {key: now[key] for key in emitted}
     # The runs in progress finished; a re-run is a new row; new runs arrived.
     assert running
@@ -471,13 +467,13 @@ def test_graphql_batches_hold_batch_size_runs(
         config, state=first.state, streams=ACTIONS, deselect={"workflow_jobs": RUNNER_FIELDS}
     )
 
-    # The new runs, and acme/api's run updated in its bookmark's second (inclusive bookmark).
+    # The new runs; not the run updated in the bookmark's second (the slice held its row).
     at_bookmark = {
         run.id for run in sim.runs_of(world, api) if sim.iso(run.latest.updated_at) == bookmark
     }
     assert at_bookmark
     emitted = {key[0] for key in run_rows(second)}
-    assert emitted == {run.id for run in new} | at_bookmark
+    assert emitted == {run.id for run in new}
     assert len(github.requests("^/graphql$")) == math.ceil(len(emitted) / 4) == 3
     assert github.requests(JOBS) == []
     assert {r["id"] for r in second.records["workflow_jobs"]} == {
@@ -563,11 +559,15 @@ def test_the_rerun_window_bounds_the_watched_slices(
         for p in first.state["bookmarks"]["workflow_runs"]["partitions"]
         if p["context"]["repo_id"] == api.id
     )
-    # Only the last day is watched (and what was running): one slice of 30-odd runs.
+    # Only the last day is watched (and what was running): one slice of 30-odd runs, with a
+    # fingerprint (8 characters) of each.
     assert len(slices) == 1
     assert slices[0]["low"] >= iso(world.now() - timedelta(days=1, minutes=1))
     assert slices[0]["high"] is None
-    assert len(json.dumps(slices)) < 300
+    watched = [r for r in sim.runs_of(world, api) if iso(r.created_at) >= slices[0]["low"]]
+    assert 30 <= len(watched) < 40
+    assert [len(page) for page in slices[0]["seen"]] == [8 * len(watched)]
+    assert len(json.dumps({**slices[0], "seen": []})) < 100
     # A re-run of a run older than the window is not seen (documented); a newer one is.
     older = next(
         r for r in sim.runs_of(world, api) if world.now() - r.created_at > timedelta(days=2)

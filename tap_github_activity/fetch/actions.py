@@ -3,10 +3,12 @@
 GET .../actions/runs lists the latest attempt of each run, newest first. A sync reads the slices
 of the runs GitHub may still change (fetch/runs_window.py: `workflow_runs_rerun_window_days`,
 and runs not completed), each page with the ETag of its last read; a first sync reads every run
-once (since start_date). GitHub serves 1,000 runs of a filtered listing: a full range is
-continued below its oldest run. Earlier attempts of re-runs cost a request each and are read
-only with `workflow_runs_earlier_attempts`. The jobs of the emitted attempts (fetch/jobs.py)
-follow each batch of 100 latest attempts, and the repository's last runs.
+once (since start_date). In a page that changed, an attempt is emitted when its row is not among
+those its slice held at the last read (the slice's fingerprints), whatever its dates. GitHub
+serves 1,000 runs of a filtered listing: a full range is continued below its oldest run.
+Earlier attempts of re-runs cost a request each and are read only with
+`workflow_runs_earlier_attempts`. The jobs of the emitted attempts (fetch/jobs.py) follow each
+batch of 100 latest attempts, and the repository's last runs.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.fetch import Item, Keep, Request, Row
 from tap_github_activity.fetch.jobs import JOBS, RunAttempt, fetch_jobs
 from tap_github_activity.fetch.runs_window import (
+    MAX_SEEN_RUNS,
     MAX_SLICES,
     Slice,
     SliceRead,
     cut,
+    fingerprint,
     live_slices,
     load_slices,
+    unpack,
 )
 from tap_github_activity.records import flatten, seconds_between
 from tap_github_activity.timestamps import parse_time
@@ -112,6 +117,9 @@ def fetch_actions(request: Request) -> Iterator[Item]:
         low = start_date if first else max(window_start, start_date or window_start)
         slices = [Slice(low, None)]
     reader = _Reader(request, Conditional(request.client, state, scope=request.repository.path))
+    for piece in slices:
+        for page in piece.seen or ():
+            reader.known |= unpack(page)
     kept: list[Slice] = []
     live = live_slices(slices, window_start)
     for piece in live:
@@ -124,13 +132,23 @@ def fetch_actions(request: Request) -> Iterator[Item]:
         # slice grows (more pages a change) until older slices leave the window.
         share = MAX_SLICES - len(live) + 1
         if not read.needs_cut(piece, saved) or (share < 2 and saved):
-            kept.append(Slice(piece.low, piece.high, read.pending))
+            kept.append(Slice(piece.low, piece.high, read.pending, read.seen(piece.seen)))
             continue
         reader.conditional.forget(reader.path, piece.params)
         for part in cut(piece, read.runs, window_start, max_slices=max(share, 1)):
-            # Each new slice read once for its ETags; what changed meanwhile is emitted.
-            part.pending = (yield from reader.read(part, fresh=True)).pending
+            # Each new slice read once for its ETags and fingerprints; what changed meanwhile
+            # is emitted.
+            part_read = yield from reader.read(part, part=True)
+            part.pending, part.seen = part_read.pending, part_read.seen(None)
             kept.append(part)
+    if any(piece.seen is None for piece in kept):
+        logger.warning(
+            "%s: %s: a slice holds over %d runs: its runs are judged by the bookmark; "
+            "a run reaching the listing behind it is missed",
+            RUNS,
+            request.repository.full_name,
+            MAX_SEEN_RUNS,
+        )
     yield from reader.batches.close()
     if not request.wants(RUNS) and reader.latest_update:
         # Bookmarks of emitted rows move with them; workflow_jobs alone still needs this one,
@@ -152,7 +170,8 @@ def _window_start(request: Request) -> datetime:
 
 
 class _Reader:
-    """Reads slices of one repository's runs listing, emitting each attempt once a sync."""
+    """Reads slices of one repository's runs listing, emitting each attempt's row once a sync
+    when no slice held it at the last read."""
 
     def __init__(self, request: Request, conditional: Conditional) -> None:
         self.request = request
@@ -160,14 +179,20 @@ class _Reader:
         self.path = f"{request.repository.path}/actions/runs"
         self.since = request.start.get(RUNS)
         self.batches = _Batches(request)
-        self.emitted: set[tuple[Any, ...]] = set()  # (id, attempt, updated_at) this sync
+        # The fingerprints of the rows the slices held at the last read, and of those read
+        # since (all slices': cut moves runs between slices).
+        self.known: set[bytes] = set()
         self.latest_update: str | None = None
 
-    def read(self, piece: Slice, *, fresh: bool = False) -> Generator[Item, None, SliceRead]:
-        """The runs of a slice updated since the bookmark and not emitted yet, read on past
-        GitHub's cap (ETags are kept for a slice read in one query only); what was read."""
+    def read(self, piece: Slice, *, part: bool = False) -> Generator[Item, None, SliceRead]:
+        """The runs of a slice whose rows are new, read on past GitHub's cap (ETags are kept
+        for a slice read in one query only); what was read. A slice without fingerprints (a
+        first sync, a state of an earlier version) is read whole and its rows judged by the
+        bookmark, once; a `part` just cut is read whole for its ETags and fingerprints."""
         repository = self.request.repository
         read = SliceRead()
+        dated = piece.seen is None and not part
+        fresh = piece.seen is None or part
         low, high = piece.low, piece.high
         listing, first = self.conditional, piece.params
         read_before: set[int] = set()  # runs of the boundary second, read by the last query
@@ -177,6 +202,7 @@ class _Reader:
             for page in listing.pages(
                 self.path, stream=RUNS, owner=repository.owner, params=params, fresh=fresh
             ):
+                read.page(not_modified=page.not_modified)
                 if page.not_modified:
                     continue
                 runs = page.data.get("workflow_runs") or []
@@ -187,9 +213,11 @@ class _Reader:
                         oldest, at_oldest = payload["created_at"], set()
                     at_oldest.add(payload["id"])
                     if payload["id"] not in read_before:
-                        read.add(payload)
-                        if self._new(payload):
-                            new.append(payload)
+                        record = run_record(payload)
+                        row = fingerprint(record)
+                        read.add(payload, row)
+                        if self._new(row, record, dated=dated):
+                            new.append((payload, record))
                 yield from _attempts(self.request, new, self.since, self.batches)
             if served < LISTING_CAP or oldest is None:
                 return read
@@ -215,34 +243,35 @@ class _Reader:
             high, read_before = parse_time(oldest), at_oldest
             listing = Conditional(self.request.client, None)
 
-    def _new(self, payload: dict[str, Any]) -> bool:
-        """Whether the attempt is to be emitted: updated since the bookmark, not yet this sync."""
-        key = (payload["id"], payload.get("run_attempt"), payload["updated_at"])
-        if key in self.emitted or (
-            self.since is not None and parse_time(payload["updated_at"]) < self.since
-        ):
+    def _new(self, row: bytes, record: dict[str, Any], *, dated: bool) -> bool:
+        """Whether the attempt's row is to be emitted: no slice held it, it was not read this
+        sync; `dated` (its slice keeps no fingerprints): and updated since the bookmark."""
+        if row in self.known:
             return False
-        self.emitted.add(key)
-        if self.latest_update is None or payload["updated_at"] > self.latest_update:
-            self.latest_update = payload["updated_at"]
+        self.known.add(row)
+        updated = record["updated_at"]
+        if dated and self.since is not None and parse_time(updated) < self.since:
+            return False
+        if self.latest_update is None or updated > self.latest_update:
+            self.latest_update = updated
         return True
 
 
 def _attempts(
     request: Request,
-    payloads: list[dict[str, Any]],
+    new: list[tuple[dict[str, Any], dict[str, Any]]],
     since: datetime | None,
     batches: _Batches,
 ) -> Iterator[Item]:
-    """Each run's earlier attempts when no earlier sync saw them, then its latest attempt."""
+    """Each run's earlier attempts when no earlier sync saw them, then its latest attempt (the
+    run's payload, its row)."""
     wanted = request.wants(RUNS)
-    for payload in payloads:
+    for payload, record in new:
         for data in _earlier_attempts(request, payload, since):
-            record = run_record(data)
+            earlier = run_record(data)
             if wanted:
-                yield Row(RUNS, record)
-            yield from batches.add(record, payload["node_id"], latest=False)
-        record = run_record(payload)
+                yield Row(RUNS, earlier)
+            yield from batches.add(earlier, payload["node_id"], latest=False)
         if wanted:
             yield Row(RUNS, record)
         yield from batches.add(record, payload["node_id"], latest=True)

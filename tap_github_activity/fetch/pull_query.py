@@ -16,6 +16,7 @@ from tap_github_activity.cost_check import QueryFamily, aliases, register
 from tap_github_activity.timestamps import parse_time
 
 __all__ = [
+    "ACTOR_FRAGMENT",
     "FOLLOW_UP_BATCH",
     "FOLLOW_UP_PAGE_SIZE",
     "LIST_PAGE_SIZE",
@@ -47,7 +48,8 @@ LIST_PAGE_SIZE = 100
 FOLLOW_UP_PAGE_SIZE = 100
 FOLLOW_UP_BATCH = 100
 
-_FRAGMENTS = """
+# An author with the login and database id REST gives (`...ActorFields`).
+ACTOR_FRAGMENT = """
 fragment ActorFields on Actor {
   __typename
   login
@@ -56,6 +58,10 @@ fragment ActorFields on Actor {
   ... on Mannequin { databaseId }
   ... on Organization { databaseId }
 }
+"""
+_FRAGMENTS = (
+    ACTOR_FRAGMENT
+    + """
 fragment ReviewFields on PullRequestReview {
   id
   fullDatabaseId
@@ -67,6 +73,7 @@ fragment ReviewFields on PullRequestReview {
   commit { oid }
 }
 """
+)
 
 PAGE_QUERY = (
     """

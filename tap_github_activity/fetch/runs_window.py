@@ -1,10 +1,15 @@
 """The slices of the workflow runs listing a sync asks for: GitHub's re-run window (and runs not
 completed) cut by `created` into slices of about one page, each asked with its pages' ETags
-(conditional.py), so a change GitHub allows is seen and an unchanged slice costs no point.
-Why slices, and the figures: docs/incremental.md."""
+(conditional.py), so a change GitHub allows is seen and an unchanged slice costs no point. Each
+slice keeps, per page, the fingerprints of the rows its runs were last read as (`seen`): in a
+changed page, a row not among them is new, whatever its dates. Why, and the figures:
+docs/incremental.md."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,19 +20,44 @@ from tap_github_activity.timestamps import format_time as iso
 from tap_github_activity.timestamps import parse_time as parse
 
 __all__ = [
+    "FINGERPRINT_BYTES",
+    "MAX_SEEN_RUNS",
     "MAX_SLICES",
     "SLICE_RUNS",
     "RunSeen",
     "Slice",
     "SliceRead",
     "cut",
+    "fingerprint",
     "live_slices",
     "load_slices",
+    "unpack",
 ]
 
 SLICE_RUNS = 100  # runs of one listing page: a slice is one page
 MAX_SLICES = 40  # per repository; beyond, slices hold several pages (state stays bounded)
+# A slice of more runs than GitHub serves to one query is read whole at every sync anyway and
+# keeps no fingerprints: the state stays bounded (docs/incremental.md, the worst case).
+MAX_SEEN_RUNS = 1000
+FINGERPRINT_BYTES = 6  # 8 base64 characters a run; a new row taken for seen: n / 2**48
+PACKED_CHARACTERS = FINGERPRINT_BYTES * 4 // 3
 SECOND = timedelta(seconds=1)
+
+
+def fingerprint(record: Mapping[str, Any]) -> bytes:
+    """A short hash of a run attempt's row as emitted: any field that changes changes it."""
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=FINGERPRINT_BYTES).digest()
+
+
+def pack(fingerprints: Iterable[bytes]) -> str:
+    """Fingerprints as one string (sorted: the same rows give the same state)."""
+    return base64.urlsafe_b64encode(b"".join(sorted(set(fingerprints)))).decode()
+
+
+def unpack(packed: str) -> set[bytes]:
+    data = base64.urlsafe_b64decode(packed)
+    return {data[i : i + FINGERPRINT_BYTES] for i in range(0, len(data), FINGERPRINT_BYTES)}
 
 
 @dataclass(frozen=True)
@@ -47,6 +77,9 @@ class Slice:
     low: datetime | None
     high: datetime | None
     pending: bool = False  # a run was not completed at the last read
+    # Per page, the packed fingerprints of its rows at the last read; None: not known (a state
+    # of an earlier version, or a slice over MAX_SEEN_RUNS): its runs are judged by the bookmark.
+    seen: list[str] | None = None
 
     @property
     def created(self) -> str:
@@ -67,23 +100,27 @@ class Slice:
 
     def state(self) -> dict[str, Any]:
         """What the repository's state keeps of it besides its ETags."""
-        return {
+        state: dict[str, Any] = {
             "low": iso(self.low) if self.low else None,
             "high": iso(self.high) if self.high else None,
             "pending": self.pending,
         }
+        if self.seen is not None:
+            state["seen"] = self.seen
+        return state
 
 
 def load_slices(saved: Iterable[Mapping[str, Any]] | None) -> list[Slice]:
     """The slices a state kept (oldest first)."""
     slices = []
     for entry in saved or ():
-        low, high = entry.get("low"), entry.get("high")
+        low, high, seen = entry.get("low"), entry.get("high"), entry.get("seen")
         slices.append(
             Slice(
                 parse(low) if low else None,
                 parse(high) if high else None,
                 bool(entry.get("pending")),
+                [str(page) for page in seen] if isinstance(seen, list) else None,
             )
         )
     return slices
@@ -139,13 +176,37 @@ class SliceRead:
 
     runs: list[RunSeen] = field(default_factory=list)
     changed: bool = False  # a page answered 200
+    # Per page read, the fingerprints of its rows; None: the page answered 304.
+    pages: list[list[bytes] | None] = field(default_factory=list)
 
-    def add(self, payload: Mapping[str, Any]) -> None:
-        """A run of a page that answered 200."""
-        self.changed = True
+    def page(self, *, not_modified: bool) -> None:
+        """The next page's answer: 304, or 200 (its runs follow)."""
+        self.pages.append(None if not_modified else [])
+        self.changed = self.changed or not not_modified
+
+    def add(self, payload: Mapping[str, Any], row: bytes) -> None:
+        """A run of the page that answered 200, and its row's fingerprint."""
         self.runs.append(
             RunSeen(parse(str(payload["created_at"])), payload.get("status") == "completed")
         )
+        page = self.pages[-1]
+        assert page is not None, "a page that answered 304 has no runs"
+        page.append(row)
+
+    def seen(self, before: list[str] | None) -> list[str] | None:
+        """The slice's fingerprints after this read: a page that answered 304 holds the rows it
+        held (`before`, the slice's); None when they are not known, or over MAX_SEEN_RUNS."""
+        pages: list[str] = []
+        for number, page in enumerate(self.pages):
+            if page is None:
+                if before is None or number >= len(before):
+                    return None
+                pages.append(before[number])
+            else:
+                pages.append(pack(page))
+        if sum(len(page) for page in pages) > MAX_SEEN_RUNS * PACKED_CHARACTERS:
+            return None
+        return pages
 
     @property
     def pending(self) -> bool:

@@ -1,6 +1,7 @@
 """Workflow runs, one row per attempt, and their jobs: the runs listing (fetch/actions.py) feeds
-both streams. The bookmark is `updated_at`; the runs GitHub may still change (re-run window,
-runs not completed) are watched in ETag'd slices (fetch/runs_window.py)."""
+both streams. The runs GitHub may still change (re-run window, runs not completed) are watched
+in ETag'd slices that know the rows they held (fetch/runs_window.py); the bookmark `updated_at`
+only judges a slice of a state without them (docs/incremental.md)."""
 
 from __future__ import annotations
 
@@ -76,9 +77,9 @@ class WorkflowRunsStream(RepositoryStream):
     """Workflow runs, one row per attempt (primary key id, run_attempt).
 
     Incremental: new runs, runs finishing, and re-runs up to 30 days after creation (GitHub's
-    limit). Not an attempt re-run again before the next sync (GitHub lists the latest only);
-    not yet a run that reaches the listing after a sync whose bookmark is past its `updated_at`
-    (a known gap: docs/incremental.md)."""
+    limit), whatever their dates (a run reaching the listing late too): each watched slice of
+    runs keeps a fingerprint of each row it held. Not an attempt re-run again before the next
+    sync (GitHub lists the latest only)."""
 
     name = "workflow_runs"
     family = "actions"
