@@ -7,7 +7,6 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import cached_property
-from types import TracebackType
 from typing import Any
 
 import click
@@ -18,8 +17,9 @@ from typing_extensions import override
 from tap_github_activity.accounting import RequestLedger, RunSummary
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.clock import Clock
+from tap_github_activity.command import report_connection, with_exit_codes
 from tap_github_activity.errors import ConfigError, GitHubActivityError
-from tap_github_activity.failures import Failures, PartialFailureError
+from tap_github_activity.failures import Failures
 from tap_github_activity.feed import Feed, Job
 from tap_github_activity.fetch import Fetcher, Repository, Request
 from tap_github_activity.fetch.actions import fetch_actions
@@ -375,52 +375,9 @@ class TapGitHubActivity(ThrottledStateTap):
 
     def connection_report(self) -> None:
         """Check the credentials and selection, logging what a user needs to know."""
-        who, credential = self.client.viewer()
-        if who == credential.label or who.startswith(credential.label + " "):
-            self.logger.info("Authenticated as %s", who)  # a GitHub App installation
-        else:
-            self.logger.info("Authenticated as %s with %s", who, credential.label)
-        repositories = self.selected_repositories()
-        for resource in ("core", "graphql"):
-            budget = self.client.limits.remaining(credential.key, resource)
-            if budget is not None:
-                self.logger.info(
-                    "Rate limit %s: %d of %d points left", resource, budget.remaining, budget.limit
-                )
-        self.logger.info(
-            "%d repositories selected: %s",
-            len(repositories),
-            ", ".join(r["full_name"] for r in repositories[:20])
-            + (" ..." if len(repositories) > 20 else ""),
-        )
-        self.client.ledger.log_summary(self.logger, self.run_summary)
+        report_connection(self.logger, self.client, self.selected_repositories, self.run_summary)
 
     @classmethod
     @override
     def get_singer_command(cls) -> click.Command:
-        command = super().get_singer_command()
-        default_hook = command.excepthook  # type: ignore[attr-defined]
-
-        def excepthook(
-            exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
-        ) -> None:
-            # Our own errors are written for people: one line, no traceback.
-            if isinstance(exc, GitHubActivityError):
-                cls.logger.error("%s", exc)
-                return
-            default_hook(exc_type, exc, tb)
-
-        command.excepthook = excepthook  # type: ignore[attr-defined]
-        invoke = command.callback
-        assert invoke is not None
-
-        def callback(**params: Any) -> Any:
-            # A run that failed in part exits with its own code (failures.py), through click.
-            try:
-                return invoke(**params)
-            except PartialFailureError as exc:
-                cls.logger.error("%s", exc)
-                raise click.exceptions.Exit(exc.exit_code) from None
-
-        command.callback = callback
-        return command
+        return with_exit_codes(super().get_singer_command(), cls.logger)

@@ -120,7 +120,8 @@ def test_the_throttle_holds_states_back_and_the_end_writes_the_last(monkeypatch)
 
 
 def test_the_command_runs_the_sync_in_its_callback_so_a_wrapper_can_set_the_exit_code():
-    # tap.get_singer_command wraps the callback to turn PartialFailureError into exit code 3
+    # tap.get_singer_command (command.py) wraps the callback to turn PartialFailureError into
+    # exit code 3
     # (tests/test_isolation.py checks the code through the real command line).
     command = Tap.get_singer_command.__func__(TapGitHubActivity)
     assert command.callback == TapGitHubActivity.invoke
