@@ -1,13 +1,15 @@
 """Conditional requests across runs: every ETag the tap keeps goes through `Conditional`.
 
 One layout, in the state of the stream that reads the endpoint (per repository partition, or
-the stream's own for a run-wide one): `{"conditional": {request key: {"etags": [...], "pages":
-n, ...facts}}}`, where a request key is the path with its query (without paging), less the
-`scope` all the entry's paths share (a partition's repository). An entry
-holds the ETags of its first `MAX_STORED_ETAGS` pages, so the state is bounded per repository
-and endpoint, never per record; `pages` only when the listing had more pages than that. An
-answer's ETag is kept only once its rows were emitted (the fetcher yields the new state after
-them): an interrupted run asks again in full.
+the stream's own for a run-wide one): `{"etags": {request key: entry}}`, where a request key is
+the path with its query (without paging), less the `scope` all the entry's paths share (a
+partition's repository), and an entry is `{"etags": [...], "pages": n, ...facts}`, kept as its
+one ETag or its list of ETags when it has nothing else. An entry holds the ETags of its first
+`MAX_STORED_ETAGS` pages, so the state is bounded per repository and endpoint, never per
+record; `pages` only when the listing had more pages than that. An answer's ETag is kept only
+once its rows were emitted (the fetcher yields the new state after them): an interrupted run
+asks again in full. (An earlier version's `"conditional"` key is renamed when the state is
+loaded: state_layout.py.)
 
 GitHub's ETags are a hash in hex, weak (`W/"<hex>"`) or strong (`"<hex>"`): kept as the hash's
 bytes in base64 after a mark of the kind (`stored_etag`), 30 characters of JSON instead of 48,
@@ -29,12 +31,13 @@ __all__ = [
     "MAX_STORED_ETAGS",
     "STATE_KEY",
     "Conditional",
+    "entries_kept",
     "request_key",
     "sent_etag",
     "stored_etag",
 ]
 
-STATE_KEY = "conditional"
+STATE_KEY = "etags"
 # Pages whose ETags an entry keeps.
 MAX_STORED_ETAGS = 8
 
@@ -68,6 +71,28 @@ def sent_etag(stored: str) -> str:
     return etag if stored_etag(etag) == stored else stored  # only what stored_etag made
 
 
+def entries_kept(entries: Mapping[str, Entry]) -> dict[str, Any]:
+    """Entries as the state keeps them: one with nothing but its ETags as the ETag, or the
+    list of them."""
+    kept: dict[str, Any] = {}
+    for key, entry in entries.items():
+        etags = entry.get("etags")
+        if set(entry) == {"etags"} and isinstance(etags, list):
+            kept[key] = etags[0] if len(etags) == 1 else list(etags)
+        else:
+            kept[key] = dict(entry)
+    return kept
+
+
+def _entry(kept: Any) -> Entry:
+    """An entry as kept (an ETag, a list of them, or the whole entry), whole."""
+    if isinstance(kept, str):
+        return {"etags": [kept]}
+    if isinstance(kept, list):
+        return {"etags": list(kept)}
+    return dict(kept or {})
+
+
 def request_key(path: str, params: Mapping[str, Any] | None = None, scope: str = "") -> str:
     """What identifies a request across runs: its path (less `scope`) and query, sorted."""
     query = "&".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
@@ -83,7 +108,8 @@ class Conditional:
     ) -> None:
         self.client = client
         self.scope = scope
-        self.saved: dict[str, Entry] = dict((state or {}).get(STATE_KEY) or {})
+        saved = (state or {}).get(STATE_KEY) or {}
+        self.saved: dict[str, Entry] = {key: _entry(kept) for key, kept in saved.items()}
         self.kept: dict[str, dict[str, Any]] = {}
 
     def get(
@@ -174,4 +200,4 @@ class Conditional:
 
     def state(self) -> dict[str, Any]:
         """What the state keeps: the entries of this run's requests (others are dropped)."""
-        return {STATE_KEY: dict(self.kept)}
+        return {STATE_KEY: entries_kept(self.kept)}

@@ -1,5 +1,5 @@
 """The change probe: one cheap GraphQL query per batch of repositories that tells which ones the
-GraphQL fetchers must read.
+fetchers must read (pull requests, branch heads, statistics, issues, deployments).
 
 Asked once per run, for what the selected streams need, as a run-wide fact of the feed; a
 repository it does not see is read as without it. Details: docs/design-notes.md.

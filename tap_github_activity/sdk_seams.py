@@ -42,8 +42,13 @@ def mark_state_changed(stream: Stream) -> None:
 
 def finalize_partition(stream: Stream, context: Mapping[str, Any]) -> None:
     """The end of a partition: its bookmark is final (progress markers promoted), and the next
-    checkpoint writes it."""
-    stream.state_manager.finalize_state(stream.get_context_state(dict(context)))
+    checkpoint writes it; a partition that holds nothing but its name is dropped (one is made
+    again when a stream asks for it)."""
+    state = stream.get_context_state(dict(context))
+    stream.state_manager.finalize_state(state)
+    if set(state) == {"context"}:
+        partitions = stream.stream_state.get("partitions") or []
+        partitions[:] = [partition for partition in partitions if partition is not state]
 
 
 class ThrottledStateTap(Tap):

@@ -4,9 +4,10 @@ singer-sdk names a partition by its stream context unless a stream says which ke
 (`state_partitioning_keys`). The context also carries the owner, name and default branch, which
 change when a repository is renamed or its default branch is: a partition named by them would be
 lost then (the repository read again in full, the old partition kept forever), and they repeat in
-every partition of every stream. So a partition is named by the repository id alone, and a state
-written before (partitions named by the whole context) is brought to that layout when it is
-loaded.
+every partition of every stream. So a partition is named by the repository id alone; one that
+holds nothing but its name is not kept (sdk_seams.finalize_partition). A state written before
+(partitions named by the whole context, ETags under "conditional") is brought to this layout
+when it is loaded.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["PARTITION_KEYS", "partitions_by_repository", "upgrade"]
+from tap_github_activity.conditional import STATE_KEY
+
+__all__ = ["PARTITION_KEYS", "partition_of", "partitions_by_repository", "upgrade"]
 
 PARTITION_KEYS = ("repo_id",)
+# The key an earlier version kept ETags under (conditional.STATE_KEY since).
+_OLD_ETAGS_KEY = "conditional"
 
 
 def upgrade(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -37,7 +42,7 @@ def upgrade(state: Mapping[str, Any]) -> dict[str, Any]:
 def _partitioned(bookmark: Mapping[str, Any]) -> dict[str, Any]:
     partitions = bookmark.get("partitions")
     if not isinstance(partitions, list):
-        return dict(bookmark)
+        return _renamed(bookmark)
     by_key: dict[Any, dict[str, Any]] = {}
     for partition in partitions:
         context = partition.get("context") if isinstance(partition, Mapping) else None
@@ -46,8 +51,25 @@ def _partitioned(bookmark: Mapping[str, Any]) -> dict[str, Any]:
             continue
         named = {key: context[key] for key in PARTITION_KEYS}
         by_key.pop(tuple(named.values()), None)  # the later one wins, in the later place
-        by_key[tuple(named.values())] = {**partition, "context": named}
-    return {**bookmark, "partitions": list(by_key.values())}
+        by_key[tuple(named.values())] = {**_renamed(partition), "context": named}
+    return {**_renamed(bookmark), "partitions": list(by_key.values())}
+
+
+def _renamed(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A stream's or partition's state with its ETags under this version's key."""
+    renamed = dict(state)
+    if _OLD_ETAGS_KEY in renamed:
+        old = renamed.pop(_OLD_ETAGS_KEY)
+        renamed.setdefault(STATE_KEY, old)
+    return renamed
+
+
+def partition_of(stream_state: Mapping[str, Any], repo_id: int) -> Mapping[str, Any]:
+    """A repository's partition of a stream's state, without making one (empty: none)."""
+    for partition in stream_state.get("partitions") or []:
+        if (partition.get("context") or {}).get("repo_id") == repo_id:
+            return partition  # type: ignore[no-any-return]
+    return {}
 
 
 def partitions_by_repository(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any
@@ -38,7 +38,7 @@ from tap_github_activity.sdk_logs import quiet_sdk_lines
 from tap_github_activity.sdk_seams import ThrottledStateTap, mark_state_changed
 from tap_github_activity.selection import RepositorySelector
 from tap_github_activity.settings import CONFIG_SCHEMA, Settings
-from tap_github_activity.state_layout import partitions_by_repository, upgrade
+from tap_github_activity.state_layout import partition_of, partitions_by_repository, upgrade
 from tap_github_activity.streams.commits import CommitBranchesStream, CommitsStream
 from tap_github_activity.streams.deployments import DeploymentsStream, DeploymentStatusesStream
 from tap_github_activity.streams.issues import IssueCommentsStream, IssuesStream
@@ -220,8 +220,7 @@ class TapGitHubActivity(ThrottledStateTap):
         consumers = frozenset(stream.name for stream in streams if stream.selected)
         if not consumers:
             return None
-        context = repository.context()
-        state = {s.name: copy.deepcopy(s.get_context_state(context)) for s in streams}
+        state = {s.name: copy.deepcopy(dict(self._partition(s, repository))) for s in streams}
         # As the run found it: what a failure of this fetch puts back (keep_state).
         self._state_before.setdefault((repository, family), state)
         request = Request(
@@ -230,7 +229,7 @@ class TapGitHubActivity(ThrottledStateTap):
             repository,
             consumers,
             state=copy.deepcopy(state),
-            start={s.name: self._bookmark_start(s, context) for s in streams},
+            start={s.name: self._bookmark_start(s, repository) for s in streams},
             changes=lambda: self._changes().get(repository.repo_id),
             today=self._today,
             started=self._started,
@@ -238,12 +237,17 @@ class TapGitHubActivity(ThrottledStateTap):
         fetcher = FETCHERS[family]
         return Job(consumers, lambda: fetcher(request))
 
-    def _bookmark_start(self, stream: Stream, context: dict[str, Any]) -> datetime | None:
+    @staticmethod
+    def _partition(stream: Stream, repository: Repository) -> Mapping[str, Any]:
+        """A repository's state of a stream, as it is (none is made: state_layout.py)."""
+        return partition_of(stream.stream_state, repository.repo_id)
+
+    def _bookmark_start(self, stream: Stream, repository: Repository) -> datetime | None:
         """singer-sdk's starting timestamp of a partition: the bookmark, or start_date when
         later or there is none."""
         if not stream.replication_key:
             return None
-        state = stream.get_context_state(context)
+        state = self._partition(stream, repository)
         value = (
             state.get("replication_key_value")
             if state.get("replication_key") == stream.replication_key
@@ -274,8 +278,11 @@ class TapGitHubActivity(ThrottledStateTap):
         context = repository.context()
         for stream in self._family(family):
             state = stream.get_context_state(context)
+            named = state.get("context")
             state.clear()
             state.update(copy.deepcopy(before.get(stream.name, {})))
+            if named is not None:
+                state["context"] = named
             mark_state_changed(stream)
 
     @override

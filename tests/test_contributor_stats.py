@@ -15,6 +15,7 @@ from jsonschema import Draft7Validator
 
 from github_simulator import FakeClock, GitHubSimulator, World, commits
 from github_simulator import statistics as sim
+from tap_github_activity.conditional import STATE_KEY
 from tap_github_activity.fetch.statistics import retry_delays
 from tests.conftest import run_sync
 
@@ -142,7 +143,7 @@ def test_still_computing_after_the_wait_is_reported_and_read_next_run(
         if r.levelno == logging.WARNING
     )
     # ETags of the repositories read (web's answer was not computed yet: none kept).
-    assert set(first.state["bookmarks"]["contributor_stats"]["conditional"]) == {
+    assert set(first.state["bookmarks"]["contributor_stats"][STATE_KEY]) == {
         "/repos/acme/api/stats/contributors",
         "/repos/acme/infra/stats/contributors",
     }
@@ -200,7 +201,7 @@ def test_asked_again_only_where_the_default_branch_moved(
 def test_state_from_before_the_heads_were_kept_asks_with_its_etags(config, github: GitHubSimulator):
     first = run_sync(config, streams=STREAM)
     older = copy.deepcopy(first.state)
-    entries = older["bookmarks"]["contributor_stats"]["conditional"]
+    entries = older["bookmarks"]["contributor_stats"][STATE_KEY]
     for entry in entries.values():
         del entry["head"]
     github.reset_log()

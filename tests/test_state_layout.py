@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from github_simulator import FakeClock, GitHubSimulator, World
+from tap_github_activity.conditional import STATE_KEY
 from tap_github_activity.state_layout import upgrade
 from tests.conftest import alice_config, run_sync
 
@@ -41,6 +42,7 @@ def partitions(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 def test_a_state_from_before_loads_and_nothing_is_read_again(world: World, clock: FakeClock):
     assert clock.now() == 1795176000.0  # the moment the state was written at
+    ids = {repo.id for repo in world.repos.values()}
     old_contexts = {p["context"]["repo"] for ps in partitions(BEFORE).values() for p in ps}
     assert old_contexts == {"api", "web", "infra"}
     # Served where it was (GitHub's ETags cover the URLs in the answers).
@@ -61,9 +63,14 @@ def test_a_state_from_before_loads_and_nothing_is_read_again(world: World, clock
         assert all(r.if_none_match for r in rest)
         assert {r.status for r in rest} == {304}
         assert github.requests("^/graphql$")[0].points == 1
-        # Written in this version's layout, and smaller.
+        # Written in this version's layout (partitions named by the repository id, those that
+        # keep nothing left out; ETags under their own key), and smaller.
         for stream, kept in partitions(again.state).items():
-            assert [set(p["context"]) for p in kept] == [{"repo_id"}] * 3, stream
+            assert {p["context"]["repo_id"] for p in kept} <= ids, stream
+            assert [set(p["context"]) for p in kept] == [{"repo_id"}] * len(kept), stream
+            assert all(len(p) > 1 for p in kept), stream
+        assert len(partitions(again.state)["releases"]) == 3
+        assert "conditional" not in json.dumps(again.state)
         # (The runs' fingerprints are new since: docs/incremental.md.) What did not change
         # keeps the forms it had until it does; a state written afresh is smaller yet.
         before = compact_size(without_runs(BEFORE))
@@ -97,7 +104,8 @@ def test_a_renamed_repository_keeps_its_partitions(config, github: GitHubSimulat
         assert not second.records.get(stream), stream
     for stream, kept in partitions(second.state).items():
         ids = Counter(p["context"]["repo_id"] for p in kept)
-        assert set(ids.values()) == {1}, stream
+        assert set(ids.values()) <= {1}, stream
+    assert len(partitions(second.state)["pull_requests"]) == 3
 
 
 def test_upgrade_names_partitions_by_repository_and_keeps_the_later_of_two():
@@ -106,11 +114,11 @@ def test_upgrade_names_partitions_by_repository_and_keeps_the_later_of_two():
             "releases": {
                 "partitions": [
                     {"context": {"repo_id": 1, "owner": "a", "repo": "x"}, "v": "old name"},
-                    {"context": {"repo_id": 2, "owner": "a", "repo": "y"}, "v": "other"},
+                    {"context": {"repo_id": 2, "owner": "a", "repo": "y"}, "conditional": {}},
                     {"context": {"repo_id": 1, "owner": "a", "repo": "z"}, "v": "new name"},
                 ]
             },
-            "contributor_stats": {"conditional": {"/repos/a/x/stats/contributors": {}}},
+            "contributor_stats": {"conditional": {"/repos/a/x/stats/contributors": "~x"}},
             "odd": {"partitions": [{"context": {"p": 1}, "v": 1}]},
         }
     }
@@ -119,10 +127,13 @@ def test_upgrade_names_partitions_by_repository_and_keeps_the_later_of_two():
     upgraded = upgrade(old)
 
     assert upgraded["bookmarks"]["releases"]["partitions"] == [
-        {"context": {"repo_id": 2}, "v": "other"},
+        {"context": {"repo_id": 2}, "etags": {}},
         {"context": {"repo_id": 1}, "v": "new name"},
     ]
-    assert upgraded["bookmarks"]["contributor_stats"] == old["bookmarks"]["contributor_stats"]
+    # ETags under their key of this version (conditional.STATE_KEY).
+    assert upgraded["bookmarks"]["contributor_stats"] == {
+        STATE_KEY: {"/repos/a/x/stats/contributors": "~x"}
+    }
     assert upgraded["bookmarks"]["odd"] == old["bookmarks"]["odd"]  # not a repository's
     assert json.dumps(old, sort_keys=True) == before  # the input is left as it was
     assert upgrade({}) == {}

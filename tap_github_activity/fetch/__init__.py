@@ -76,7 +76,8 @@ class Row:
 
 @dataclass(frozen=True)
 class Keep:
-    """Values `stream` keeps in its repository's state (after its rows before this item)."""
+    """Values `stream` keeps in its repository's state (after its rows before this item); a
+    value None removes its key."""
 
     stream: str
     values: dict[str, Any]

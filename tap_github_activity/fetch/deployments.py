@@ -8,10 +8,10 @@ Deployments have no `since` (REST or GraphQL) and are listed by creation. A sync
 - the deployments still "open" at the last sync, by node id (`nodes(ids:)`): those whose latest
   status was not failure, error or inactive, i.e. which GitHub may still give a status (queued
   -> in_progress -> success/failure; success -> inactive when a newer deployment of the same
-  environment succeeds). The ids of their statuses created in the newest second are kept: a
-  status created since is one created later, or in that second with another id, so a new
-  status is seen exactly, without guessing from `updatedAt` (which moves when a status is
-  added). (Before, every status id was kept: read the same way.)
+  environment succeeds). The ids of their statuses created in the newest second are kept (one
+  id as itself, several as a list): a status created since is one created later, or in that
+  second with another id, so a new status is seen exactly, without guessing from `updatedAt`
+  (which moves when a status is added). (Before, every status id was kept: read the same way.)
 Nothing is asked when the change probe (probe.py) shows the newest deployment known and, for
 each open one, a latest status whose id is kept: GitHub's latest status is its newest.
 Residual limit: a status that a client posts later to a deployment already finished (failure,
@@ -182,8 +182,11 @@ class _Reader:
     def __init__(self, request: Request) -> None:
         self.request = request
         saved = request.state.get(DEPLOYMENTS) or {}
-        self.known_open: dict[str, list[str]] = dict(saved.get("open") or {})
-        self.still_open: dict[str, list[str]] = {}
+        self.known_open: dict[str, list[str]] = {
+            node_id: [ids] if isinstance(ids, str) else list(ids)
+            for node_id, ids in (saved.get("open") or {}).items()
+        }
+        self.still_open: dict[str, str | list[str]] = {}
         newest = saved.get("newest_created_at")
         start = request.settings.start_date
         if newest is None and start is not None:
@@ -304,9 +307,8 @@ class _Reader:
         latest = node.get("latestStatus")
         if latest is None or str(latest["state"]).lower() not in FINISHED:
             newest = max((str(s["createdAt"]) for s in statuses), default=None)
-            self.still_open[node["id"]] = sorted(
-                s["id"] for s in statuses if str(s["createdAt"]) == newest
-            )
+            ids = sorted(s["id"] for s in statuses if str(s["createdAt"]) == newest)
+            self.still_open[node["id"]] = ids[0] if len(ids) == 1 else ids  # one: as itself
 
 
 def _created_since(statuses: list[dict[str, Any]], known: set[str]) -> list[dict[str, Any]]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +19,8 @@ __all__ = [
     "Newest",
     "RepositoryChanges",
     "head_from_ref",
+    "read_oid",
+    "stored_oid",
 ]
 
 REFS_PAGE_SIZE = 100
@@ -65,6 +70,28 @@ class RepositoryChanges:
     deployments_asked: bool = False
     newest_deployment: Newest | None = None
     latest_statuses: Mapping[str, str | None] = field(default_factory=dict)
+
+
+# A git object id in hex: SHA-1 (40 digits) or SHA-256 (64).
+_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def stored_oid(oid: str) -> str:
+    """A commit id as the state keeps it: its bytes in base64 (27 characters for 40 digits)."""
+    if not _OID.fullmatch(oid):
+        return oid
+    return base64.urlsafe_b64encode(bytes.fromhex(oid)).decode().rstrip("=")
+
+
+def read_oid(stored: str) -> str:
+    """A commit id the state keeps, in hex (an earlier version kept it so: as it is)."""
+    if _OID.fullmatch(stored):
+        return stored
+    try:
+        oid = base64.urlsafe_b64decode(stored + "=" * (-len(stored) % 4)).hex()
+    except (binascii.Error, ValueError):
+        return stored
+    return oid if stored_oid(oid) == stored else stored
 
 
 def head_from_ref(ref: Mapping[str, Any] | None) -> Head | None:

@@ -17,16 +17,23 @@ from typing import Any
 
 from tap_github_activity.accounting import RunSummary
 from tap_github_activity.client import GitHubClient, Page
-from tap_github_activity.conditional import STATE_KEY, Conditional, Entry, request_key
+from tap_github_activity.conditional import (
+    STATE_KEY,
+    Conditional,
+    Entry,
+    entries_kept,
+    request_key,
+)
 from tap_github_activity.errors import GitHubActivityError, NotAccessibleError
 from tap_github_activity.fetch import Item, Keep, Repository, Row
+from tap_github_activity.fetch.heads import read_oid, stored_oid
 
 __all__ = ["HEAD", "STATS", "fetch_statistics", "retry_delays"]
 
 STATS = "contributor_stats"
 FIRST_RETRY_SECONDS = 2.0
 STILL_COMPUTING = "statistics still being computed"
-# Kept with a repository's ETag: the default branch's head its statistics are of.
+# Kept with a repository's ETag: the default branch's head its statistics are of (compact).
 HEAD = "head"
 
 logger = logging.getLogger(__name__)
@@ -129,7 +136,7 @@ class _Reader:
         """The state: the entries settled so far, and until the run's end the earlier run's
         entries of the repositories not settled yet (an interrupted run keeps them)."""
         entries = dict(self.settled) if final else {**self.conditional.saved, **self.settled}
-        return Keep(STATS, {STATE_KEY: entries})
+        return Keep(STATS, {STATE_KEY: entries_kept(entries)})
 
     def round(
         self, repositories: list[dict[str, Any]], concurrently: Concurrently
@@ -148,7 +155,8 @@ class _Reader:
         default branch's head is the one its kept answer is of."""
         head = self.default_head(int(repository["id"]))
         saved = self.saved(repository)
-        if head is not None and saved.get(HEAD) == head and saved.get("etags"):
+        kept = saved.get(HEAD)
+        if head is not None and kept and read_oid(kept) == head and saved.get("etags"):
             return None
         try:
             return self.conditional.get(
@@ -187,7 +195,7 @@ class _Reader:
         if head is None:
             entry.pop(HEAD, None)
         elif entry:
-            entry[HEAD] = head
+            entry[HEAD] = stored_oid(head)
         if page.not_modified:  # unchanged since the rows loaded by an earlier run
             self.settle(repository, entry)
             return False

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from tap_github_activity.conditional import Conditional
+from tap_github_activity.conditional import STATE_KEY, Conditional
 from tap_github_activity.fetch import Item, Keep, Request, Row
 
 __all__ = ["READ_AT", "TRAFFIC_STREAMS", "fetch_traffic", "traffic_due"]
@@ -86,7 +86,8 @@ def fetch_traffic(request: Request) -> Iterator[Item]:
                     conditional.note(path, empty=True)
                 elif _day(next_read) != request.today:
                     conditional.forget(path)  # the next read is another day's: no use for it
-        yield Keep(stream, {**conditional.state(), **read})
+        kept = conditional.state()
+        yield Keep(stream, {STATE_KEY: kept[STATE_KEY] or None, **read})
 
 
 def traffic_due(state: Mapping[str, Any] | None, repo_id: int, now: float, interval: int) -> bool:

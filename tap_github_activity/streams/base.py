@@ -162,7 +162,10 @@ class GitHubStream(ThrottledStateStream):
                 continue
             stream = self.github_tap.streams[item.stream]
             if isinstance(item, Keep):
-                stream.get_context_state(context).update(item.values)
+                state = stream.get_context_state(context)
+                state.update(item.values)
+                for key in [key for key, value in item.values.items() if value is None]:
+                    del state[key]  # None: nothing kept
             elif isinstance(item, Advance):
                 assert stream.replication_key is not None
                 stream.state_manager.increment_state(
