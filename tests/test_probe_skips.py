@@ -14,6 +14,7 @@ from github_simulator.deployments import Deployment, add_deployment, add_status,
 from github_simulator.issues import comment_on, issue_store
 from github_simulator.pulls import pulls_of
 from github_simulator.truth import EXPECTED
+from github_simulator.world import Repo
 from tests.conftest import run_sync
 
 DEPLOYMENTS = {"deployments", "deployment_statuses"}
@@ -24,9 +25,14 @@ def rng(seed: int) -> random.Random:
     return random.Random(seed)  # noqa: S311 -- reproducible test data
 
 
-def open_deployment(world: World, repo_name: str) -> Deployment:
-    repo = world.repo("acme", repo_name)
+def repo_named(world: World, name: str) -> Repo:
+    repo = world.repo("acme", name)
     assert repo is not None
+    return repo
+
+
+def open_deployment(world: World, repo_name: str) -> Deployment:
+    repo = repo_named(world, repo_name)
     return next(
         d
         for d in reversed(deployments_of(world, repo))
@@ -69,10 +75,8 @@ def test_a_new_deployment_is_caught(
     config, github: GitHubSimulator, world: World, clock: FakeClock
 ):
     first = run_sync(config, streams=DEPLOYMENTS)
-    infra = world.repo("acme", "infra")
-    assert infra is not None
     clock.advance(3600)
-    new = add_deployment(world, rng(1), infra, world.now(), 1)
+    new = add_deployment(world, rng(1), repo_named(world, "infra"), world.now(), 1)
     github.reset_log()
 
     second = run_sync(config, state=first.state, streams=DEPLOYMENTS)
@@ -90,8 +94,7 @@ def test_a_new_deployment_is_caught(
 def test_a_deleted_open_deployment_leaves_the_watch(config, github: GitHubSimulator, world: World):
     first = run_sync(config, streams=DEPLOYMENTS)
     watched = open_deployment(world, "api")
-    api = world.repo("acme", "api")
-    assert api is not None
+    api = repo_named(world, "api")
     deployments_of(world, api).remove(watched)
 
     second = run_sync(config, state=first.state, streams=DEPLOYMENTS)
@@ -111,8 +114,7 @@ def test_the_issue_listing_is_asked_only_when_an_issue_changed(
     config, github: GitHubSimulator, world: World, clock: FakeClock
 ):
     first = run_sync(config, streams=ISSUES)
-    api = world.repo("acme", "api")
-    assert api is not None
+    api = repo_named(world, "api")
     # A pull request's change and a comment on it: in GitHub's issue listing, not an issue.
     clock.advance(3600)
     pull = pulls_of(world).by_repo[api.id][0]
