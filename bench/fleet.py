@@ -10,7 +10,8 @@ branch) are not modelled. The installation's budget is GitHub's for an organizat
 size: 15,000 points an hour (REST, and here GraphQL too).
 
 The hourly change (`mutate`): 5% of the repositories (50) each get an edited pull request, a
-commit pushed to the default branch and a completed workflow run, a few minutes old.
+commit pushed to the default branch (its author's statistics of the week grow with it, as
+GitHub's would) and a completed workflow run, a few minutes old.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from github_simulator import actions, commits, pulls
+from github_simulator import actions, commits, pulls, statistics
 from github_simulator.server import Caller, RateLimiter
 from github_simulator.world import World
 
@@ -73,7 +74,12 @@ def change_five_percent(world: World, rng: random.Random) -> None:
                 pull = rng.choice(repo_pulls)
                 pull.title += " (edited)"
                 pull.updated_at = now - timedelta(minutes=1)
-            commits.git(world, repo).advance(
+            pushed = commits.git(world, repo).advance(
                 repo.default_branch, now - timedelta(minutes=2), message="An hour's change"
             )
+            author = pushed.author.login
+            assert author is not None  # the simulator's default author has an account
+            week = statistics.current_week(world)
+            change = (pushed.additions, pushed.deletions, 1)
+            statistics.add_activity(world, repo.id, author, week, change)
             actions.add_run(world, repo, rng, now - timedelta(minutes=5), "success")

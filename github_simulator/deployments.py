@@ -84,6 +84,7 @@ class Deployment:
 @dataclass
 class DeploymentStore:
     by_repo: dict[int, list[Deployment]] = field(default_factory=dict)  # creation order
+    by_node_id: dict[str, Deployment] = field(default_factory=dict)
 
 
 def deployments_of(world: World, repo: Repo) -> list[Deployment]:
@@ -154,6 +155,7 @@ def add_deployment(
         updated_at=created,
     )
     deployments_of(world, repo).append(deployment)
+    world.family("deployments", DeploymentStore).by_node_id[deployment.node_id] = deployment
     return deployment
 
 
@@ -345,12 +347,12 @@ def _deployments(request: Request, repo: Repo) -> Any:
 
 
 def _node(request: Request, node_id: str) -> dict[str, Any] | None:
-    store = request.world.family("deployments", DeploymentStore)
-    for deployments in store.by_repo.values():
-        for deployment in deployments:
-            if deployment.node_id == node_id and can_see(request, deployment.repo):
-                return _deployment_node(deployment)
-    return None
+    deployment = request.world.family("deployments", DeploymentStore).by_node_id.get(node_id)
+    if deployment is None or all(
+        d is not deployment for d in deployments_of(request.world, deployment.repo)
+    ):
+        return None  # never created, or deleted
+    return _deployment_node(deployment) if can_see(request, deployment.repo) else None
 
 
 REPOSITORY_FIELDS["deployments"] = _deployments

@@ -1,6 +1,8 @@
 """Repository statistics: contributor commit activity per week.
 
-GitHub computes statistics in the background: a repository whose statistics are not cached
+GitHub caches statistics by the SHA of the default branch's head (a push resets them), so they
+change only with a push to the default branch: the mutation here pushes one. GitHub computes
+statistics in the background: a repository whose statistics are not cached
 answers 202 with an empty body until they are (here: the first `pending_202[repo_id]`
 requests), an empty repository answers 204, and the answer is every contributor with one entry
 per week (Sunday 00:00 UTC, as a Unix timestamp) from the repository's first week to this one,
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+from github_simulator.commits import git
 from github_simulator.rest_core import NAME, OWNER, visible_repo
 from github_simulator.server import ROUTER, Reply, Request
 from github_simulator.world import FAMILIES, World
@@ -83,7 +86,8 @@ def seed_statistics(world: World, rng: random.Random) -> None:
 
 
 def mutate_statistics(world: World, rng: random.Random) -> None:
-    """This week's activity grows for a known contributor, and a new contributor appears."""
+    """This week's activity grows for a known contributor, and a new contributor appears: pushed
+    to the default branch."""
     with world.lock:
         data = store(world)
         this_week = current_week(world)
@@ -94,6 +98,9 @@ def mutate_statistics(world: World, rng: random.Random) -> None:
             add_activity(world, repo.id, rng.choice(known), this_week, _random_activity(rng))
             newcomer = f"contributor-{world.new_id()}"
             add_activity(world, repo.id, newcomer, this_week, _random_activity(rng))
+            history = git(world, repo)
+            if repo.default_branch in history.branches:
+                history.advance(repo.default_branch, world.now(), message="This week's work")
 
 
 FAMILIES["statistics"] = seed_statistics

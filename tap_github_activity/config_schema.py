@@ -21,6 +21,9 @@ DEFAULT_WORKFLOW_RUNS_RERUN_WINDOW_DAYS = 30  # GitHub re-runs runs up to 30 day
 DEFAULT_STATS_MAX_WAIT_SECONDS = 120
 DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS = False
 DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS = False
+DEFAULT_TRAFFIC_INTERVAL_HOURS = 24
+# GitHub serves 14 days of traffic: a read at most 13 days after the last completes its day.
+MAX_TRAFFIC_INTERVAL_HOURS = 13 * 24
 
 
 def _setting(
@@ -225,6 +228,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         "Tags",
         "Strings added as a tags array to every record of every stream, so that several "
         "configurations (one per team, Meltano inherit_from) can share tables and be told apart.",
+    ),
+    _setting(
+        "traffic_interval_hours",
+        th.IntegerType,
+        "Traffic interval (hours)",
+        "Hours between two reads of a repository's traffic (4 requests), the repositories "
+        "spread evenly over the interval so that each run reads its share; GitHub serves 14 "
+        "days, so the next read completes a partial day. At most 312; 0: every run.",
+        default=DEFAULT_TRAFFIC_INTERVAL_HOURS,
     ),
     _setting(
         "stats_max_wait_seconds",

@@ -7,13 +7,16 @@ singer-sdk writes the whole tap state after every partition: at 200 repositories
 - `ThrottledStateTap.sync_all` and `run_sync_dry_run` (`@final`) end with the state the
   throttle held back (and run `after_sync`, also when the sync fails, then
   `after_successful_sync` when it did not);
-- `mark_state_changed` sets `state_manager.is_flushed` for state changed outside a record.
+- `mark_state_changed` sets `state_manager.is_flushed` for state changed outside a record;
+- `finalize_partition` makes a partition's bookmark final at its end (`state_manager`), which
+  singer-sdk does itself only for a partition named by its whole context (ours are named by the
+  repository id: state_layout.py).
 tests/test_sdk_seams.py pins the singer-sdk behaviour these rely on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from time import monotonic
 from typing import Any
 
@@ -24,6 +27,7 @@ __all__ = [
     "STATE_MESSAGE_INTERVAL",
     "ThrottledStateStream",
     "ThrottledStateTap",
+    "finalize_partition",
     "mark_state_changed",
 ]
 
@@ -34,6 +38,17 @@ STATE_MESSAGE_INTERVAL = 30.0
 def mark_state_changed(stream: Stream) -> None:
     """The stream's state changed: the next checkpoint writes it."""
     stream.state_manager.is_flushed = False
+
+
+def finalize_partition(stream: Stream, context: Mapping[str, Any]) -> None:
+    """The end of a partition: its bookmark is final (progress markers promoted), and the next
+    checkpoint writes it; a partition that holds nothing but its name is dropped (one is made
+    again when a stream asks for it)."""
+    state = stream.get_context_state(dict(context))
+    stream.state_manager.finalize_state(state)
+    if set(state) == {"context"}:
+        partitions = stream.stream_state.get("partitions") or []
+        partitions[:] = [partition for partition in partitions if partition is not state]
 
 
 class ThrottledStateTap(Tap):

@@ -15,6 +15,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from tap_github_activity.client import PER_PAGE, GitHubClient
+from tap_github_activity.conditional import sent_etag, stored_etag
 from tap_github_activity.errors import NotAccessibleError
 from tap_github_activity.settings import RepositoryFilter
 
@@ -32,28 +33,34 @@ def matches(full_name: str, pattern: str) -> bool:
     return fnmatchcase(full_name.lower(), pattern.lower())
 
 
-def compact(repository: Mapping[str, Any]) -> dict[str, Any]:
-    """What a later run needs of a repository whose listing did not change."""
-    return {
-        "repo_id": repository["id"],
-        "owner": repository["owner"]["login"],
-        "repo": repository["name"],
-        "default_branch": repository.get("default_branch"),
-        "archived": bool(repository.get("archived")),
-        "fork": bool(repository.get("fork")),
-    }
+# A default branch a compact entry leaves out (GitHub's for new repositories).
+DEFAULT_BRANCH = "main"
 
 
-def expand(entry: Mapping[str, Any]) -> dict[str, Any]:
+def compact(repository: Mapping[str, Any], owner: str | None = None) -> dict[str, Any]:
+    """What a later run needs of a repository whose listing did not change: without its owner
+    when it is `owner` (its page's), its default branch when it is "main" (none: null),
+    archived and fork when false."""
+    entry: dict[str, Any] = {"repo_id": repository["id"], "repo": repository["name"]}
+    if repository["owner"]["login"] != owner:
+        entry["owner"] = repository["owner"]["login"]
+    if repository.get("default_branch") != DEFAULT_BRANCH:
+        entry["default_branch"] = repository.get("default_branch")
+    entry.update({flag: True for flag in ("archived", "fork") if repository.get(flag)})
+    return entry
+
+
+def expand(entry: Mapping[str, Any], owner: str | None = None) -> dict[str, Any]:
     """A compact entry in the shape of GitHub's repository payload (the fields it has)."""
+    login = entry.get("owner", owner)
     return {
         "id": entry["repo_id"],
         "name": entry["repo"],
-        "full_name": f"{entry['owner']}/{entry['repo']}",
-        "owner": {"login": entry["owner"]},
-        "default_branch": entry.get("default_branch"),
-        "archived": entry.get("archived"),
-        "fork": entry.get("fork"),
+        "full_name": f"{login}/{entry['repo']}",
+        "owner": {"login": login},
+        "default_branch": entry.get("default_branch", DEFAULT_BRANCH),
+        "archived": bool(entry.get("archived")),
+        "fork": bool(entry.get("fork")),
         UNCHANGED: True,
     }
 
@@ -224,25 +231,29 @@ class RepositorySelector:
                 stream=STREAM,
                 owner=owner,
                 params=query,
-                etag=stored.get("etag") if stored else None,
+                etag=sent_etag(stored["etag"]) if stored and stored.get("etag") else None,
             )
             if page.not_modified and stored is not None:
                 pages.append(stored)
-                repositories += [expand(entry) for entry in stored["repositories"]]
+                login = stored.get("owner")
+                repositories += [expand(entry, login) for entry in stored["repositories"]]
                 url = stored.get("next")
             else:
                 found = [page.data] if single else (items or _bare)(page.data)
-                etag = page.etag
+                etag = stored_etag(page.etag) if page.etag else None
                 if page.next_url is None and len(found) >= PER_PAGE:
                     # A full last page: a repository added after it would only show in a Link
                     # header, which a 304 does not carry. Ask for it in full next run.
                     etag = None
+                # The owner of the page's first repository, once for the page's entries.
+                login = found[0]["owner"]["login"] if found else None
                 pages.append(
                     {
                         "url": url if index else None,
                         "etag": etag,
                         "next": page.next_url,
-                        "repositories": [compact(r) for r in found],
+                        **({"owner": login} if login else {}),
+                        "repositories": [compact(r, login) for r in found],
                     }
                 )
                 repositories += found

@@ -23,9 +23,11 @@ from tap_github_activity.config_schema import (
     DEFAULT_RETRY_MAX_ATTEMPTS,
     DEFAULT_RETRY_MAX_SECONDS,
     DEFAULT_STATS_MAX_WAIT_SECONDS,
+    DEFAULT_TRAFFIC_INTERVAL_HOURS,
     DEFAULT_WORKFLOW_JOBS_RUNNER_DETAILS,
     DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS,
     DEFAULT_WORKFLOW_RUNS_RERUN_WINDOW_DAYS,
+    MAX_TRAFFIC_INTERVAL_HOURS,
 )
 from tap_github_activity.errors import ConfigError
 from tap_github_activity.timestamps import parse_time
@@ -88,6 +90,7 @@ class Settings:
     commit_branches: tuple[str, ...] | None = None  # None: each repository's default branch
     include_emails: bool = False
     stats_max_wait_seconds: int = DEFAULT_STATS_MAX_WAIT_SECONDS
+    traffic_interval_hours: int = DEFAULT_TRAFFIC_INTERVAL_HOURS
     include_bodies: bool = True
     tags: tuple[str, ...] = ()
     retry_max_attempts: int = DEFAULT_RETRY_MAX_ATTEMPTS
@@ -130,6 +133,7 @@ class Settings:
             stats_max_wait_seconds=_non_negative(
                 config, "stats_max_wait_seconds", DEFAULT_STATS_MAX_WAIT_SECONDS
             ),
+            traffic_interval_hours=_traffic_interval(config),
             include_bodies=_flag(config, "include_bodies", default=True),
             tags=_tags(config.get("tags")),
             retry_max_attempts=_positive(config, "retry_max_attempts", DEFAULT_RETRY_MAX_ATTEMPTS),
@@ -281,6 +285,18 @@ def _rerun_window(config: dict[str, Any]) -> int:
     value = _non_negative(config, setting, DEFAULT_WORKFLOW_RUNS_RERUN_WINDOW_DAYS)
     if value > DEFAULT_WORKFLOW_RUNS_RERUN_WINDOW_DAYS:
         msg = f"{setting} must be at most 30 (GitHub re-runs no older run), not {value}."
+        raise ConfigError(msg)
+    return value
+
+
+def _traffic_interval(config: dict[str, Any]) -> int:
+    setting = "traffic_interval_hours"
+    value = _non_negative(config, setting, DEFAULT_TRAFFIC_INTERVAL_HOURS)
+    if value > MAX_TRAFFIC_INTERVAL_HOURS:
+        msg = (
+            f"{setting} must be at most {MAX_TRAFFIC_INTERVAL_HOURS} (13 days: GitHub serves 14 "
+            f"days of traffic, a longer interval would lose days), not {value}."
+        )
         raise ConfigError(msg)
     return value
 

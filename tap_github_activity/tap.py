@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import copy
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from functools import cached_property
-from types import TracebackType
 from typing import Any
 
 import click
@@ -18,8 +17,9 @@ from typing_extensions import override
 from tap_github_activity.accounting import RequestLedger, RunSummary
 from tap_github_activity.client import GitHubClient
 from tap_github_activity.clock import Clock
+from tap_github_activity.command import report_connection, with_exit_codes
 from tap_github_activity.errors import ConfigError, GitHubActivityError
-from tap_github_activity.failures import Failures, PartialFailureError
+from tap_github_activity.failures import Failures
 from tap_github_activity.feed import Feed, Job
 from tap_github_activity.fetch import Fetcher, Repository, Request
 from tap_github_activity.fetch.actions import fetch_actions
@@ -38,6 +38,7 @@ from tap_github_activity.sdk_logs import quiet_sdk_lines
 from tap_github_activity.sdk_seams import ThrottledStateTap, mark_state_changed
 from tap_github_activity.selection import RepositorySelector
 from tap_github_activity.settings import CONFIG_SCHEMA, Settings
+from tap_github_activity.state_layout import partition_of, partitions_by_repository, upgrade
 from tap_github_activity.streams.commits import CommitBranchesStream, CommitsStream
 from tap_github_activity.streams.deployments import DeploymentsStream, DeploymentStatusesStream
 from tap_github_activity.streams.issues import IssueCommentsStream, IssuesStream
@@ -164,18 +165,40 @@ class TapGitHubActivity(ThrottledStateTap):
             pulls=self._selected(PullRequestsStream.family),
             heads=self._selected(CommitsStream.family),
             branches=self.settings.commit_branches,
+            statistics=self.streams[ContributorStatsStream.name].selected,
+            issues=self.streams[IssuesStream.name].selected,
+            deployments=self._selected(DeploymentsStream.family),
         )
+        watched = self._open_deployments() if probe.plan.deployments else {}
         # The probe first: the fetches that need its answer wait for it.
-        self._changes = feed.fact(lambda: probe.ask(repositories) if probe.needed else {})
+        self._changes = feed.fact(lambda: probe.ask(repositories, watched) if probe.needed else {})
         order = [Repository.of(self._context(repository)) for repository in repositories]
         families = [family for family in FETCHERS if self._selected(family)]
         feed.plan(order, families)
         self.progress.plan(order, families)
         return feed
 
+    def _open_deployments(self) -> dict[int, list[str]]:
+        """Repository id -> the node ids of the deployments its state watches (read before
+        any fetch runs)."""
+        state = self.streams[DeploymentsStream.name].stream_state
+        return {
+            repo_id: list(watched) for repo_id, watched in partitions_by_repository(state, "open")
+        }
+
+    def default_head(self, repo_id: int) -> str | None:
+        """The head of a repository's default branch, as the change probe saw it (None: not
+        seen). Waits for the probe."""
+        changes = self._changes().get(repo_id) if "feed" in self.__dict__ else None
+        return changes.default_head if changes else None
+
+    @cached_property
+    def _started(self) -> float:
+        return self.clock.now()
+
     @cached_property
     def _today(self) -> str:
-        return datetime.fromtimestamp(self.clock.now(), tz=timezone.utc).date().isoformat()
+        return datetime.fromtimestamp(self._started, tz=timezone.utc).date().isoformat()
 
     def _family(self, family: str) -> list[RepositoryStream]:
         return [
@@ -197,8 +220,7 @@ class TapGitHubActivity(ThrottledStateTap):
         consumers = frozenset(stream.name for stream in streams if stream.selected)
         if not consumers:
             return None
-        context = repository.context()
-        state = {s.name: copy.deepcopy(s.get_context_state(context)) for s in streams}
+        state = {s.name: copy.deepcopy(dict(self._partition(s, repository))) for s in streams}
         # As the run found it: what a failure of this fetch puts back (keep_state).
         self._state_before.setdefault((repository, family), state)
         request = Request(
@@ -207,19 +229,25 @@ class TapGitHubActivity(ThrottledStateTap):
             repository,
             consumers,
             state=copy.deepcopy(state),
-            start={s.name: self._bookmark_start(s, context) for s in streams},
+            start={s.name: self._bookmark_start(s, repository) for s in streams},
             changes=lambda: self._changes().get(repository.repo_id),
             today=self._today,
+            started=self._started,
         )
         fetcher = FETCHERS[family]
         return Job(consumers, lambda: fetcher(request))
 
-    def _bookmark_start(self, stream: Stream, context: dict[str, Any]) -> datetime | None:
+    @staticmethod
+    def _partition(stream: Stream, repository: Repository) -> Mapping[str, Any]:
+        """A repository's state of a stream, as it is (none is made: state_layout.py)."""
+        return partition_of(stream.stream_state, repository.repo_id)
+
+    def _bookmark_start(self, stream: Stream, repository: Repository) -> datetime | None:
         """singer-sdk's starting timestamp of a partition: the bookmark, or start_date when
         later or there is none."""
         if not stream.replication_key:
             return None
-        state = stream.get_context_state(context)
+        state = self._partition(stream, repository)
         value = (
             state.get("replication_key_value")
             if state.get("replication_key") == stream.replication_key
@@ -250,8 +278,11 @@ class TapGitHubActivity(ThrottledStateTap):
         context = repository.context()
         for stream in self._family(family):
             state = stream.get_context_state(context)
+            named = state.get("context")
             state.clear()
             state.update(copy.deepcopy(before.get(stream.name, {})))
+            if named is not None:
+                state["context"] = named
             mark_state_changed(stream)
 
     @override
@@ -268,6 +299,11 @@ class TapGitHubActivity(ThrottledStateTap):
             # does not validate, works without credentials).
             _ = self.settings
         self._state_before: dict[tuple[Repository, str], dict[str, dict[str, Any]]] = {}
+
+    @override
+    def load_state(self, state: dict[str, Any]) -> None:
+        """The state given, in this version's layout (state_layout.py)."""
+        super().load_state(upgrade(state))
 
     @cached_property
     def selector(self) -> RepositorySelector:
@@ -346,52 +382,9 @@ class TapGitHubActivity(ThrottledStateTap):
 
     def connection_report(self) -> None:
         """Check the credentials and selection, logging what a user needs to know."""
-        who, credential = self.client.viewer()
-        if who == credential.label or who.startswith(credential.label + " "):
-            self.logger.info("Authenticated as %s", who)  # a GitHub App installation
-        else:
-            self.logger.info("Authenticated as %s with %s", who, credential.label)
-        repositories = self.selected_repositories()
-        for resource in ("core", "graphql"):
-            budget = self.client.limits.remaining(credential.key, resource)
-            if budget is not None:
-                self.logger.info(
-                    "Rate limit %s: %d of %d points left", resource, budget.remaining, budget.limit
-                )
-        self.logger.info(
-            "%d repositories selected: %s",
-            len(repositories),
-            ", ".join(r["full_name"] for r in repositories[:20])
-            + (" ..." if len(repositories) > 20 else ""),
-        )
-        self.client.ledger.log_summary(self.logger, self.run_summary)
+        report_connection(self.logger, self.client, self.selected_repositories, self.run_summary)
 
     @classmethod
     @override
     def get_singer_command(cls) -> click.Command:
-        command = super().get_singer_command()
-        default_hook = command.excepthook  # type: ignore[attr-defined]
-
-        def excepthook(
-            exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
-        ) -> None:
-            # Our own errors are written for people: one line, no traceback.
-            if isinstance(exc, GitHubActivityError):
-                cls.logger.error("%s", exc)
-                return
-            default_hook(exc_type, exc, tb)
-
-        command.excepthook = excepthook  # type: ignore[attr-defined]
-        invoke = command.callback
-        assert invoke is not None
-
-        def callback(**params: Any) -> Any:
-            # A run that failed in part exits with its own code (failures.py), through click.
-            try:
-                return invoke(**params)
-            except PartialFailureError as exc:
-                cls.logger.error("%s", exc)
-                raise click.exceptions.Exit(exc.exit_code) from None
-
-        command.callback = callback
-        return command
+        return with_exit_codes(super().get_singer_command(), cls.logger)

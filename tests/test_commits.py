@@ -19,6 +19,7 @@ from github_simulator import FakeClock, GitHubSimulator, World, seeded_world
 from github_simulator import commits as sim
 from github_simulator.world import iso
 from tap_github_activity.client import GitHubClient
+from tap_github_activity.fetch.heads import read_oid, stored_oid
 from tap_github_activity.streams.base import event_uuid
 from tests.conftest import SyncResult, alice_config, run_sync
 
@@ -129,11 +130,12 @@ def test_first_sync_emits_every_commit_of_the_default_branch_with_line_counts(
     calls = graphql_requests(github)
     assert len(calls) == 1 + 3
     assert sum(c.points for c in calls) == 1 + 3
-    # State: per repository, per branch, the head read and its date.
+    # State: per repository (its partition named by its id), per branch, the head read (its
+    # bytes in base64) and its date.
     partitions = result.state["bookmarks"]["commits"]["partitions"]
-    assert {p["context"]["repo"]: p["branches"] for p in partitions}["api"] == {
+    assert {p["context"]["repo_id"]: p["branches"] for p in partitions}[api.id] == {
         "main": {
-            "head": data.branches["main"],
+            "head": stored_oid(data.branches["main"]),
             "committed_at": iso(data.commits[data.branches["main"]].committed),
         }
     }
@@ -270,10 +272,10 @@ def test_a_force_push_does_not_break_the_run(
     ]
     assert "force-pushed" in caplog.text
     heads = {
-        p["context"]["repo"]: p["branches"]
+        p["context"]["repo_id"]: p["branches"]
         for p in second.state["bookmarks"]["commit_branches"]["partitions"]
     }
-    assert heads["api"]["feature/search"]["head"] == data.branches["feature/search"]
+    assert read_oid(heads[api.id]["feature/search"]["head"]) == data.branches["feature/search"]
     github.reset_log()
 
     third = run_sync(config, state=second.state, streams=BOTH)

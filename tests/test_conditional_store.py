@@ -14,7 +14,14 @@ from github_simulator import GitHubSimulator, World
 from github_simulator import releases as sim
 from tap_github_activity.accounting import RequestLedger
 from tap_github_activity.client import GitHubClient
-from tap_github_activity.conditional import MAX_STORED_ETAGS, STATE_KEY, Conditional, request_key
+from tap_github_activity.conditional import (
+    MAX_STORED_ETAGS,
+    STATE_KEY,
+    Conditional,
+    request_key,
+    sent_etag,
+    stored_etag,
+)
 from tap_github_activity.settings import Settings
 
 RELEASES = "/repos/acme/api/releases"
@@ -50,7 +57,7 @@ def test_an_entry_not_reusable_is_asked_in_full_and_facts_are_kept(github, clien
     first.get(VIEWS, stream="s", owner="acme", date="2026-11-20")
     first.note(VIEWS, empty=False)
     entry = first.state()[STATE_KEY][VIEWS]
-    assert (entry["date"], entry["empty"], entry["pages"]) == ("2026-11-20", False, 1)
+    assert (entry["date"], entry["empty"], len(entry["etags"])) == ("2026-11-20", False, 1)
 
     later = Conditional(client, first.state())
     page = later.get(VIEWS, stream="s", owner="acme", reusable=lambda e: e["date"] == "tomorrow")
@@ -75,6 +82,31 @@ def test_a_listing_keeps_each_pages_etag_up_to_a_bound(github, client, world: Wo
     pages = list(again.pages(RELEASES, stream="s", owner="acme"))
     assert [p.not_modified for p in pages] == [True] * 8 + [False, False]
     assert statuses(github, RELEASES) == [304] * 8 + [200, 200]
+
+
+@pytest.mark.parametrize(
+    ("etag", "compact"),
+    [
+        ('W/"' + "0123456789abcdef" * 2 + '01234567"', True),  # GitHub's weak form: SHA-1
+        ('"' + "ab" * 32 + '"', True),  # strong, a SHA-256
+        ('W/"ABCDEF0123"', False),  # not lowercase hex: kept as it is
+        ('"abc"', False),  # not whole bytes
+        ('W/"x"', False),
+        ("", False),
+    ],
+)
+def test_etags_are_kept_compact_and_sent_as_github_gave_them(etag: str, compact: bool):
+    stored = stored_etag(etag)
+    assert sent_etag(stored) == etag
+    assert (len(json.dumps(stored)) <= len(json.dumps(etag)) - 18) == compact
+    assert (stored == etag) == (not compact)
+    # ETags an earlier version kept whole are sent as they are.
+    assert sent_etag(etag) == etag
+
+
+@pytest.mark.parametrize("odd", ["~not-base64!", "=", "~a", "~ab=="])
+def test_a_kept_value_no_compaction_made_is_sent_as_it_is(odd: str):
+    assert sent_etag(odd) == odd
 
 
 def test_only_this_runs_requests_are_kept_and_forget_drops_one(github, client):

@@ -3,16 +3,19 @@ resolved within one bounded wait, empty repositories (204), and conditional requ
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import random
 from pathlib import Path
 
 import pytest
 import requests
 from jsonschema import Draft7Validator
 
-from github_simulator import FakeClock, GitHubSimulator, World
+from github_simulator import FakeClock, GitHubSimulator, World, commits
 from github_simulator import statistics as sim
+from tap_github_activity.conditional import STATE_KEY
 from tap_github_activity.fetch.statistics import retry_delays
 from tests.conftest import run_sync
 
@@ -140,7 +143,7 @@ def test_still_computing_after_the_wait_is_reported_and_read_next_run(
         if r.levelno == logging.WARNING
     )
     # ETags of the repositories read (web's answer was not computed yet: none kept).
-    assert set(first.state["bookmarks"]["contributor_stats"]["conditional"]) == {
+    assert set(first.state["bookmarks"]["contributor_stats"][STATE_KEY]) == {
         "/repos/acme/api/stats/contributors",
         "/repos/acme/infra/stats/contributors",
     }
@@ -150,14 +153,66 @@ def test_still_computing_after_the_wait_is_reported_and_read_next_run(
     second = run_sync(config, state=first.state, streams=STREAM)
 
     calls = [(c.path.split("/")[3], c.status, c.points) for c in github.requests(STATS_PATH)]
-    # Unchanged repositories answer 304 for free; the late one is read after one wait.
-    assert sorted(calls[:3]) == [("api", 304, 0), ("infra", 304, 0), ("web", 202, 1)]
-    assert calls[3:] == [("web", 200, 1)]
+    # Repositories whose default branch has not moved are not asked; the late one is read
+    # after one wait.
+    assert calls == [("web", 202, 1), ("web", 200, 1)]
     assert clock.slept == [2.0]
     expected = sim.expected_contributor_stats(world)
     assert rows(second) == {k: v for k, v in expected.items() if k[0] == web}
     assert rows(first) | rows(second) == expected
     assert second.tap.run_summary.skipped == {}
+
+
+def test_asked_again_only_where_the_default_branch_moved(
+    config, github: GitHubSimulator, world: World, clock: FakeClock
+):
+    first = run_sync(config, streams=STREAM)
+    # Statistics change with a push to the default branch (GitHub caches them by its head).
+    clock.advance(3600)
+    sim.mutate_statistics(world, random.Random(1))  # noqa: S311 -- test data
+    api = world.repo("acme", "api")
+    assert api is not None
+    github.reset_log()
+
+    second = run_sync(config, state=first.state, streams=STREAM)
+
+    calls = sorted((c.path.split("/")[3], c.status) for c in github.requests(STATS_PATH))
+    assert calls == [("api", 200), ("infra", 200), ("web", 200)]
+    assert rows(first) | rows(second) == sim.expected_contributor_stats(world)
+    # A push that changes no statistics (GitHub counts no merge commit): asked, 304.
+    commits.git(world, api).advance(api.default_branch, world.now(), message="Merge")
+    github.reset_log()
+
+    third = run_sync(config, state=second.state, streams=STREAM)
+
+    calls = [(c.path.split("/")[3], c.status) for c in github.requests(STATS_PATH)]
+    assert calls == [("api", 304)]
+    assert rows(third) == {}
+    # Then nothing moved: nothing asked.
+    github.reset_log()
+    fourth = run_sync(config, state=third.state, streams=STREAM)
+    assert github.requests(STATS_PATH) == []
+    assert (
+        fourth.state["bookmarks"]["contributor_stats"]
+        == third.state["bookmarks"]["contributor_stats"]
+    )
+
+
+def test_state_from_before_the_heads_were_kept_asks_with_its_etags(config, github: GitHubSimulator):
+    first = run_sync(config, streams=STREAM)
+    older = copy.deepcopy(first.state)
+    entries = older["bookmarks"]["contributor_stats"][STATE_KEY]
+    for entry in entries.values():
+        del entry["head"]
+    github.reset_log()
+
+    second = run_sync(config, state=older, streams=STREAM)
+
+    assert [c.status for c in github.requests(STATS_PATH)] == [304] * 3
+    assert (
+        second.state["bookmarks"]["contributor_stats"]
+        == first.state["bookmarks"]["contributor_stats"]
+    )
 
 
 def test_no_waiting_when_the_bound_is_zero(

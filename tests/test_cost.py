@@ -272,23 +272,31 @@ def test_first_sync_graphql_queries_cost_what_the_design_says(medium: Medium) ->
 # -- a sync without change ----------------------------------------------------------------------
 
 
-def test_repeated_sync_costs_the_probe_and_the_open_deployments(medium: Medium) -> None:
+def test_repeated_sync_costs_the_probe_alone(medium: Medium) -> None:
     repeat = medium.repeat
     assert repeat.result.records == {}
-    assert repeat.points == 1 + 12  # the target: at most 25
-    # One probe for the 12 repositories: no pull request is newer than its bookmark and no
-    # branch head moved, so no repository is asked for them. Deployments have no such signal:
-    # one query per repository asks for new ones and the open ones' statuses.
-    assert [(r.path, r.points) for r in repeat.graphql()] == [("/graphql", 1)] * 13
-    assert repeat.by_stream()[(PROBE_STREAM, "graphql")] == (1, 1)
-    assert repeat.by_stream()[("deployments", "graphql")] == (12, 12)
+    assert repeat.points == 1  # the target: at most 25
+    # One probe for the 12 repositories: no pull request or issue is newer than its bookmark,
+    # no branch head moved (statistics are of the default branch's), no deployment was
+    # created and no open one has a new status, so no repository is asked for any of them.
+    assert [(r.path, r.points) for r in repeat.graphql()] == [("/graphql", 1)]
+    assert repeat.by_stream() == {
+        ("repositories", "core"): (1, 0),
+        (PROBE_STREAM, "graphql"): (1, 1),
+        ("releases", "core"): (12, 0),
+        ("workflow_runs", "core"): (12, 0),
+        ("issue_comments", "core"): (12, 0),
+        # Traffic once a day: the one repository whose hour came since the first sync.
+        **{(name, "core"): (1, 0) for name in TRAFFIC},
+    }
     families = repeat.result.tap.client.ledger.cost_check.rows()
+    assert [name for name, *_ in families] == ["ChangeProbe"]
     assert all(queries == expected == charged for _, queries, expected, charged in families)
     # Every REST listing is asked with its ETag and answers 304 (no point).
     rest = [r for r in repeat.log if r.path != "/graphql"]
     assert {r.status for r in rest} == {304}
-    # selection; traffic, stats, releases, runs, issues, comments
-    assert len(rest) == 1 + 12 * (4 + 1 + 1 + 1 + 2)
+    # selection; releases, runs, comments; one repository's traffic
+    assert len(rest) == 1 + 12 * 3 + 4
     assert all(r.if_none_match for r in rest)
 
 
@@ -299,24 +307,22 @@ def test_repeated_sync_costs_the_probe_and_the_open_deployments(medium: Medium) 
 def test_after_a_change_points_follow_what_changed(medium: Medium, count: int) -> None:
     changed = medium.changed[count]
     # Per changed repository: its pull request page, a history page, the runs' window page
-    # (changed: a new run), the new run's jobs in one GraphQL query, and the issue listing's
-    # page (it holds the edited pull request); plus the probe and the deployments' queries.
-    assert changed.points == 1 + 5 * count + 12
+    # (changed: a new run), the new run's jobs in one GraphQL query; plus the probe. The
+    # edited pull request is in the REST issue listing, but no issue changed: not asked.
+    assert changed.points == 1 + 4 * count
+    traffic = {2: 1, 6: 0}[count]  # the repositories whose hour came (once a day)
     assert changed.by_stream() == {
         ("repositories", "core"): (1, 0),
         (PROBE_STREAM, "graphql"): (1, 1),
         ("pull_requests", "graphql"): (count, count),
         ("commits", "graphql"): (count, count),
         ("releases", "core"): (12, 0),
-        ("contributor_stats", "core"): (12, 0),
-        **{(name, "core"): (12, 0) for name in TRAFFIC},
+        # The default branch moved: asked (GitHub's statistics did not change, 304).
+        ("contributor_stats", "core"): (count, 0),
+        **{(name, "core"): (traffic, 0) for name in TRAFFIC if traffic},
         ("workflow_runs", "core"): (12, count),
         ("workflow_jobs", "graphql"): (count, count),
-        # With 6: one repository's listing ended on a full page at the last sync; that page
-        # answers 304 and the request after it finds the edited pull request.
-        ("issues", "core"): ({2: 12, 6: 13}[count], count),
         ("issue_comments", "core"): (12, 0),
-        ("deployments", "graphql"): (12, 12),
     }
     records = changed.result.records
     assert len(records["pull_requests"]) == len(records["commits"]) == count
@@ -394,12 +400,18 @@ def test_a_repository_error_surfaces_where_a_sequential_run_meets_it(clock: Fake
 
 
 @pytest.mark.parametrize(
-    ("branches", "queries"),
-    [(None, 2), (["*"], 3)],
-    ids=["default-branch", "branch-patterns"],
+    ("branches", "streams", "queries"),
+    [
+        (None, {"pull_requests", "commits"}, 2),
+        (["*"], {"pull_requests", "commits"}, 3),
+        # Each repository's newest pull request, issue and deployment: 49 a query; the open
+        # deployments by id (no connection) beside them.
+        (None, {"pull_requests", "commits", "issues", "deployments"}, 4),
+    ],
+    ids=["default-branch", "branch-patterns", "issues-and-deployments"],
 )
 def test_the_probe_asks_as_many_repositories_as_one_point_allows(
-    clock: FakeClock, branches: list[str] | None, queries: int
+    clock: FakeClock, branches: list[str] | None, streams: set[str], queries: int
 ) -> None:
     world = seeded_world(
         clock,
@@ -419,7 +431,6 @@ def test_the_probe_asks_as_many_repositories_as_one_point_allows(
         }
         if branches:
             config["commit_branches"] = branches
-        streams = {"pull_requests", "commits"}
         first = run_sync(config, streams=streams)
         assert first.tap.client.ledger.points[(PROBE_STREAM, "graphql")] == queries
         github.reset_log()
@@ -431,3 +442,6 @@ def test_the_probe_asks_as_many_repositories_as_one_point_allows(
         # page each too: 74, 74, then 1. Each query 1 point (under 150 requests); no
         # repository asked on its own.
         assert [r.points for r in github.requests("^/graphql$")] == [1] * queries
+        families = again.tap.client.ledger.cost_check.rows()
+        assert [(name, n) for name, n, *_ in families] == [("ChangeProbe", queries)]
+        assert all(queries == expected == charged for _, queries, expected, charged in families)

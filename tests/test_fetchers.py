@@ -14,6 +14,7 @@ from github_simulator.actions import latest_attempts
 from github_simulator.truth import EXPECTED
 from tap_github_activity.accounting import RequestLedger, RunSummary
 from tap_github_activity.client import GitHubClient
+from tap_github_activity.conditional import STATE_KEY
 from tap_github_activity.fetch import Advance, Item, Keep, Repository, Request, Row
 from tap_github_activity.fetch.actions import fetch_actions
 from tap_github_activity.fetch.commits import fetch_commits
@@ -172,7 +173,7 @@ def test_the_statistics_fetcher_gives_the_ground_truth_then_nothing(
     state.update(next(i for i in reversed(items) if isinstance(i, Keep)).values)
     got = {(r["repo_id"], r["contributor_id"], r["week_start"]) for r in rows}
     assert got == set(EXPECTED["contributor_stats"](world))
-    assert len(state["conditional"]) == len(selected)
+    assert len(state[STATE_KEY]) == len(selected)
     assert [i for i in run() if isinstance(i, Row)] == []  # 304s
 
 

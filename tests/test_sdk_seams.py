@@ -120,8 +120,76 @@ def test_the_throttle_holds_states_back_and_the_end_writes_the_last(monkeypatch)
 
 
 def test_the_command_runs_the_sync_in_its_callback_so_a_wrapper_can_set_the_exit_code():
-    # tap.get_singer_command wraps the callback to turn PartialFailureError into exit code 3
+    # tap.get_singer_command (command.py) wraps the callback to turn PartialFailureError into
+    # exit code 3
     # (tests/test_isolation.py checks the code through the real command line).
     command = Tap.get_singer_command.__func__(TapGitHubActivity)
     assert command.callback == TapGitHubActivity.invoke
     assert TapGitHubActivity.get_singer_command().callback != TapGitHubActivity.invoke
+
+
+class NamedParts(Parts):
+    """A parent whose child context carries more than the child's state partition's name."""
+
+    name = "named_parts"
+
+    def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        return {"p": record["p"], "label": f"part {record['p']}"}
+
+
+class NamedNumbers(Numbers):
+    """Partitions named by `p` alone (state_layout.py's way); `finish` at each one's end."""
+
+    name = "named_numbers"
+    parent_stream_type = NamedParts
+    finish: ClassVar[bool] = False
+    schema = th.PropertiesList(
+        th.Property("n", th.IntegerType),
+        th.Property("p", th.IntegerType),
+        th.Property("label", th.StringType),
+    ).to_dict()
+    seen: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.state_partitioning_keys = ("p",)
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        assert context is not None
+        yield {"n": context["p"] * 10 + 1}
+        # Unsorted: the bookmark waits in progress markers until the partition is final.
+        NamedNumbers.seen.append(json.loads(json.dumps(self.get_context_state(context))))
+        if NamedNumbers.finish:
+            sdk_seams.finalize_partition(self, context)
+            NamedNumbers.seen.append(json.loads(json.dumps(self.get_context_state(context))))
+
+
+class NamedTap(PlainTap):
+    name = "tap-named"
+
+    def discover_streams(self) -> list[Stream]:
+        return [NamedParts(tap=self), NamedNumbers(tap=self)]
+
+
+def test_a_partition_named_by_fewer_keys_than_its_context_is_the_tap_s_to_finish():
+    # singer-sdk adds to a record only the keys its state partition is named by (the tap's
+    # post_process adds the rest of the context), and does not make the partition's bookmark
+    # final at its end (finalize_partition does).
+    NamedNumbers.seen, NamedNumbers.finish = [], False
+    written = messages(NamedTap(config={}).sync_all)
+    records = [
+        m["record"] for m in written if m["type"] == "RECORD" and m["stream"] == "named_numbers"
+    ]
+    assert records[0] == {"n": 1, "p": 0}
+    states = [m["value"] for m in written if m["type"] == "STATE"]
+    middle = states[1]["bookmarks"]["named_numbers"]["partitions"]
+    assert all("replication_key_value" not in p for p in middle)  # not final yet
+    assert all(p["context"] == {"p": p["context"]["p"]} for p in middle)
+
+    NamedNumbers.seen, NamedNumbers.finish = [], True
+    messages(NamedTap(config={}).sync_all)
+    before, after = NamedNumbers.seen[:2]
+    assert "progress_markers" in before
+    assert "replication_key_value" not in before
+    assert after["replication_key_value"] == 1
+    assert "progress_markers" not in after

@@ -3,9 +3,11 @@ repositories without push access, and conditional requests."""
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +15,13 @@ import pytest
 import requests
 from jsonschema import Draft7Validator
 
-from github_simulator import FakeClock, GitHubSimulator, World
+from github_simulator import FakeClock, GitHubSimulator, World, seeded_world
 from github_simulator import traffic as sim
-from tests.conftest import SyncResult, run_sync
+from tap_github_activity.errors import ConfigError
+from tap_github_activity.settings import Settings
+from tests.conftest import SyncResult, alice_config, run_sync
 
+HOUR = 3600
 DAY = 86400
 TRAFFIC = {"traffic_views", "traffic_clones", "traffic_referrers", "traffic_paths"}
 KEYS = {
@@ -105,6 +110,7 @@ def test_daily_counts_build_a_history_longer_than_the_window(
 
 
 def test_unchanged_traffic_costs_no_points(config, github: GitHubSimulator):
+    config = {**config, "traffic_interval_hours": 0}  # read on every run
     first = run_sync(config, streams=TRAFFIC)
     assert sum(c.points for c in github.requests(TRAFFIC_PATH)) == 12
     github.reset_log()
@@ -122,6 +128,7 @@ def test_top_lists_are_dated_snapshots(
     config, github: GitHubSimulator, world: World, clock: FakeClock
 ):
     streams = {"traffic_referrers", "traffic_paths"}
+    config = {**config, "traffic_interval_hours": 0}  # read on every run
     first = run_sync(config, streams=streams)
     assert {r["snapshot_date"] for r in first.records["traffic_referrers"]} == {"2026-11-20"}
     assert fields(upsert("traffic_referrers", first), "count", "uniques") == sim.current(
@@ -159,6 +166,49 @@ def test_top_lists_are_dated_snapshots(
     assert {key[1] for key in paths} == {"2026-11-20", "2026-11-21"}
     # A new day needs its own rows, even for a list that did not change: asked without ETag.
     assert [c.if_none_match for c in github.requests(TRAFFIC_PATH)] == [None] * 6
+
+
+def test_each_repository_is_read_once_a_day_at_its_own_hour(clock: FakeClock):
+    world = seeded_world(clock, scale={"repos": 24, "pulls_per_repo": 0, "commits_per_repo": 0})
+    with GitHubSimulator(world) as github:
+        config = alice_config(github)  # traffic_interval_hours: 24 by default
+        state = run_sync(config, streams=TRAFFIC).state
+        assert len(github.requests(TRAFFIC_PATH)) == 24 * 4
+        first_day = clock.now() // DAY
+        runs_per_repository: Counter[str] = Counter()
+        read_per_run = []
+        for _ in range(24):
+            clock.advance(HOUR)
+            github.reset_log()
+            state = run_sync(config, state=state, streams=TRAFFIC).state
+            calls = github.requests(TRAFFIC_PATH)
+            read = Counter(c.path.split("/")[3] for c in calls)
+            assert set(read.values()) <= {4}  # a repository read is its four endpoints
+            runs_per_repository.update(read.keys())
+            read_per_run.append(len(read))
+            # The top lists' ETags are kept for a read on the same day only (a new day needs
+            # its own snapshot): free then, asked in full the next day.
+            for call in github.requests("/traffic/popular/"):
+                same_day = clock.now() // DAY == first_day
+                assert (call.status, bool(call.if_none_match)) == (
+                    (304, True) if same_day else (200, False)
+                )
+        # Over the day every repository was read again, once; the runs share the reads.
+        assert runs_per_repository == dict.fromkeys(runs_per_repository, 1)
+        assert len(runs_per_repository) == 24
+        assert max(read_per_run) <= 4
+        assert sum(1 for n in read_per_run if n) >= 12
+        # Not again within the hour; state from before the interval existed (no read time)
+        # reads every repository.
+        github.reset_log()
+        state = run_sync(config, state=state, streams=TRAFFIC).state
+        assert github.requests(TRAFFIC_PATH) == []
+        older = copy.deepcopy(state)
+        for stream in TRAFFIC:
+            for partition in older["bookmarks"][stream]["partitions"]:
+                del partition["read_at"]
+        run_sync(config, state=older, streams=TRAFFIC)
+        assert len(github.requests(TRAFFIC_PATH)) == 24 * 4
 
 
 def test_an_empty_top_list_is_asked_conditionally_every_day(
@@ -268,3 +318,22 @@ def test_simulator_refuses_traffic_without_push_access(github: GitHubSimulator, 
     )
     assert response.status_code == 403
     assert response.json()["message"] == "Must have push access to repository"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (-1, "traffic_interval_hours must be zero or a positive whole number, not -1."),
+        ("24", "traffic_interval_hours must be zero or a positive whole number, not '24'."),
+        (313, "traffic_interval_hours must be at most 312 (13 days: GitHub serves 14 days"),
+    ],
+)
+def test_the_interval_is_checked(config, value: object, message: str):
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_config({**config, "traffic_interval_hours": value}, version="0")
+    assert str(refused.value).startswith(message)
+    assert "\n" not in str(refused.value)
+    for fine in (0, 1, 24, 312):
+        settings = Settings.from_config({**config, "traffic_interval_hours": fine}, version="0")
+        assert settings.traffic_interval_hours == fine
+    assert Settings.from_config(config, version="0").traffic_interval_hours == 24

@@ -557,7 +557,7 @@ def test_the_rerun_window_bounds_the_watched_slices(
     slices = next(
         p["slices"]
         for p in first.state["bookmarks"]["workflow_runs"]["partitions"]
-        if p["context"]["repo"] == "api"
+        if p["context"]["repo_id"] == api.id
     )
     # Only the last day is watched (and what was running): one slice of 30-odd runs, with a
     # fingerprint (8 characters) of each.

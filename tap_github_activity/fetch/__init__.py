@@ -76,7 +76,8 @@ class Row:
 
 @dataclass(frozen=True)
 class Keep:
-    """Values `stream` keeps in its repository's state (after its rows before this item)."""
+    """Values `stream` keeps in its repository's state (after its rows before this item); a
+    value None removes its key."""
 
     stream: str
     values: dict[str, Any]
@@ -105,6 +106,7 @@ class Request:
     start: dict[str, datetime | None] = field(default_factory=dict)  # stream -> bookmark start
     changes: Callable[[], RepositoryChanges | None] = lambda: None  # the change probe's answer
     today: str = ""  # the run's UTC date (traffic snapshots)
+    started: float = 0.0  # when the run started, seconds since the epoch (traffic's interval)
 
     def wants(self, stream: str) -> bool:
         return stream in self.streams

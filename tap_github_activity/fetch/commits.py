@@ -23,7 +23,7 @@ from tap_github_activity.fetch.commit_history import (
     read_heads,
     walk,
 )
-from tap_github_activity.fetch.heads import Head
+from tap_github_activity.fetch.heads import Head, read_oid, stored_oid
 
 __all__ = ["BRANCHES", "COMMITS", "fetch_commits"]
 
@@ -45,7 +45,22 @@ def fetch_commits(request: Request) -> Iterator[Item]:
 
 
 def _bookmarks(request: Request, stream: str) -> dict[str, Any]:
-    return dict((request.state.get(stream) or {}).get("branches") or {})
+    """The stream's branch bookmarks, heads in hex (the state keeps them compact)."""
+    kept = (request.state.get(stream) or {}).get("branches") or {}
+    return {
+        name: {**bookmark, "head": read_oid(bookmark["head"])} if bookmark.get("head") else bookmark
+        for name, bookmark in kept.items()
+    }
+
+
+def _kept(bookmarks: dict[str, Any]) -> dict[str, Any]:
+    """Branch bookmarks as the state keeps them: heads in base64."""
+    return {
+        name: {**bookmark, "head": stored_oid(bookmark["head"])}
+        if bookmark.get("head")
+        else bookmark
+        for name, bookmark in bookmarks.items()
+    }
 
 
 def _commits(request: Request, heads: list[Head]) -> Generator[Item, None, list[BranchWalk]]:
@@ -66,7 +81,7 @@ def _commits(request: Request, heads: list[Head]) -> Generator[Item, None, list[
         elif node["oid"] not in emitted:
             emitted.add(node["oid"])
             yield Row(COMMITS, commit_record(node, emails))
-    yield Keep(COMMITS, {"branches": new_bookmarks(heads, bookmarks, walks)})
+    yield Keep(COMMITS, {"branches": _kept(new_bookmarks(heads, bookmarks, walks))})
     log_walks(request, COMMITS, heads, walks, len(emitted))
     return walks
 
@@ -92,7 +107,7 @@ def _branches(
     for branch, node in walk(request, BRANCHES, own):
         emitted += 1
         yield Row(BRANCHES, {"branch": branch.head.name, "sha": node["oid"]})
-    yield Keep(BRANCHES, {"branches": new_bookmarks(heads, bookmarks, walks)})
+    yield Keep(BRANCHES, {"branches": _kept(new_bookmarks(heads, bookmarks, walks))})
     log_walks(request, BRANCHES, heads, own, emitted)
 
 

@@ -8,8 +8,12 @@ Deployments have no `since` (REST or GraphQL) and are listed by creation. A sync
 - the deployments still "open" at the last sync, by node id (`nodes(ids:)`): those whose latest
   status was not failure, error or inactive, i.e. which GitHub may still give a status (queued
   -> in_progress -> success/failure; success -> inactive when a newer deployment of the same
-  environment succeeds). Their status ids are kept: a new status is seen exactly, without
-  guessing from `updatedAt` (which moves when a status is added).
+  environment succeeds). The ids of their statuses created in the newest second are kept (one
+  id as itself, several as a list): a status created since is one created later, or in that
+  second with another id, so a new status is seen exactly, without guessing from `updatedAt`
+  (which moves when a status is added). (Before, every status id was kept: read the same way.)
+Nothing is asked when the change probe (probe.py) shows the newest deployment known and, for
+each open one, a latest status whose id is kept: GitHub's latest status is its newest.
 Residual limit: a status that a client posts later to a deployment already finished (failure,
 error, inactive) is not seen; a full sync (bookmarks cleared) reads it.
 
@@ -161,8 +165,10 @@ for _family in (
 def fetch_deployments(request: Request) -> Iterator[Item]:
     """The new deployments and the new statuses of the open ones, then the state (kept by
     `deployments`; statuses come nested whatever is selected, and only the wanted rows are
-    yielded)."""
+    yielded). Nothing when the change probe shows no change since the state."""
     reader = _Reader(request)
+    if reader.unchanged():
+        return
     for item in reader.rows():
         if request.wants(item.stream):
             yield item
@@ -176,13 +182,38 @@ class _Reader:
     def __init__(self, request: Request) -> None:
         self.request = request
         saved = request.state.get(DEPLOYMENTS) or {}
-        self.known_open: dict[str, list[str]] = dict(saved.get("open") or {})
-        self.still_open: dict[str, list[str]] = {}
+        self.known_open: dict[str, list[str]] = {
+            node_id: [ids] if isinstance(ids, str) else list(ids)
+            for node_id, ids in (saved.get("open") or {}).items()
+        }
+        self.still_open: dict[str, str | list[str]] = {}
         newest = saved.get("newest_created_at")
         start = request.settings.start_date
         if newest is None and start is not None:
             newest = format_time(start)  # a first sync reads from start_date on
         self.newest = _Newest(newest, set(saved.get("newest_ids") or ()))
+
+    def unchanged(self) -> bool:
+        """Whether the change probe shows that a read would find nothing: no deployment created
+        since the state's newest, and each open one's latest status one the state knows."""
+        changes = self.request.changes()
+        if (
+            changes is None
+            or not changes.deployments_asked
+            or not self.request.state.get(DEPLOYMENTS)
+        ):
+            return False  # not seen, or a first sync
+        newest = changes.newest_deployment
+        if newest is not None and not self.newest.known_at(newest.at, newest.database_id):
+            return False
+        for node_id, statuses in self.known_open.items():
+            if node_id not in changes.latest_statuses:
+                return False  # not seen, or deleted: the read drops it
+            latest = changes.latest_statuses[node_id]
+            # GitHub's latest status is the newest: a status added since is not known.
+            if (latest is None and statuses) or (latest is not None and latest not in statuses):
+                return False
+        return True
 
     def state(self) -> dict[str, Any]:
         return {
@@ -216,9 +247,8 @@ class _Reader:
         for node in data.get("nodes") or []:
             if not node:  # deleted: nothing more will come
                 continue
-            seen = set(self.known_open.get(node["id"], ()))
             statuses = self._statuses(node)
-            added = [s for s in statuses if s["id"] not in seen]
+            added = _created_since(statuses, set(self.known_open.get(node["id"], ())))
             if added:
                 yield Row(DEPLOYMENTS, _deployment(node))
                 for status in added:
@@ -276,7 +306,23 @@ class _Reader:
     def _keep_if_open(self, node: Mapping[str, Any], statuses: list[dict[str, Any]]) -> None:
         latest = node.get("latestStatus")
         if latest is None or str(latest["state"]).lower() not in FINISHED:
-            self.still_open[node["id"]] = sorted(s["id"] for s in statuses)
+            newest = max((str(s["createdAt"]) for s in statuses), default=None)
+            ids = sorted(s["id"] for s in statuses if str(s["createdAt"]) == newest)
+            self.still_open[node["id"]] = ids[0] if len(ids) == 1 else ids  # one: as itself
+
+
+def _created_since(statuses: list[dict[str, Any]], known: set[str]) -> list[dict[str, Any]]:
+    """The statuses created after those `known` (ids kept at the last sync: those of its newest
+    second, or all): later than the newest of them, or in its second with another id."""
+    seen = [str(s["createdAt"]) for s in statuses if s["id"] in known]
+    if not seen:
+        return statuses  # none known (a deployment read for the first time)
+    newest = max(seen)
+    return [
+        s
+        for s in statuses
+        if str(s["createdAt"]) > newest or (str(s["createdAt"]) == newest and s["id"] not in known)
+    ]
 
 
 def _deployment(node: Mapping[str, Any]) -> dict[str, Any]:
@@ -328,11 +374,13 @@ class _Newest:
         self.latest, self.latest_ids = bookmark, set(ids)
 
     def known(self, node: Mapping[str, Any]) -> bool:
-        created = str(node["createdAt"])
+        return self.known_at(str(node["createdAt"]), int(node["databaseId"]))
+
+    def known_at(self, created: str, database_id: int) -> bool:
         if self.bookmark is None:
             return False
         return created < self.bookmark or (
-            created == self.bookmark and int(node["databaseId"]) in self.bookmark_ids
+            created == self.bookmark and database_id in self.bookmark_ids
         )
 
     def read(self, node: Mapping[str, Any]) -> None:

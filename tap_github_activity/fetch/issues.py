@@ -94,9 +94,9 @@ def fetch_issues(request: Request) -> Iterator[Item]:
     kinds: dict[int, bool] = {}
     # number -> (is a pull request, comments): every thread, when the listing is read in full
     threads: dict[int, tuple[bool, int]] | None = None
-    if request.wants(ISSUES):
+    issues = _listing(request, ISSUES, "issues", {"state": "all"})
+    if request.wants(ISSUES) and not _issues_unchanged(request, issues):
         threads = {} if _first_sync(request, ISSUES) else None
-        issues = _listing(request, ISSUES, "issues", {"state": "all"})
         for payload in issues.items():
             is_pull = "pull_request" in payload
             kinds[int(payload["number"])] = is_pull
@@ -121,6 +121,19 @@ def _first_sync(request: Request, stream: str) -> bool:
     """Whether `stream` reads this repository from the beginning (no listing kept, no start)."""
     saved = (request.state.get(stream) or {}).get("listing")
     return not saved and request.start.get(stream) is None
+
+
+def _issues_unchanged(request: Request, issues: UpdatedSince) -> bool:
+    """Whether the change probe's most recently updated issue (GraphQL's issues exclude pull
+    requests, as this stream does) is one the listing's bookmark has read: then the listing
+    would emit nothing, and is not asked."""
+    changes = request.changes()
+    if changes is None or not changes.issues_asked or not issues.resumed:
+        return False
+    if not (request.state.get(ISSUES) or {}).get("listing"):
+        return False  # a first sync (from start_date, if set)
+    newest = changes.newest_issue
+    return newest is None or issues.has_read(newest.at, newest.database_id)
 
 
 def _listing(

@@ -10,7 +10,10 @@ and cheaply (GET /repos/{o}/{r}/issues and /repos/{o}/{r}/issues/comments).
   An item updated before the bookmark was read at the last sync (timestamps are given at
   writing), so only a change within the same second as the bookmark, after the read, is missed.
 - The bookmark keeps the last request's `since` and ETag: a sync with no change asks exactly
-  that request again and GitHub answers 304, free.
+  that request again and GitHub answers 304, free. It is kept in the stream's partition of the
+  repository, without the listing's path and without the values that are their default
+  (`last` when it is `latest`); a bookmark of an earlier version, with its path, is read when
+  the path is the listing's.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tap_github_activity.client import PER_PAGE, GitHubClient
+from tap_github_activity.conditional import sent_etag, stored_etag
 
 __all__ = ["UpdatedSince"]
 
@@ -42,15 +46,19 @@ class UpdatedSince:
     _last: str | None = field(init=False, default=None)
     _latest: str | None = field(init=False, default=None)
     _latest_ids: set[int] = field(init=False, default_factory=set)
+    # Whether `saved` is this listing's bookmark (an earlier one's is not read).
+    resumed: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
-        if self.saved.get("path") == self.path:
-            self._since = self.saved.get("since")
-            self._etag = self.saved.get("etag")
-            self._full = bool(self.saved.get("full"))
-            self._last = self.saved.get("last")
-            self._latest = self.saved.get("latest")
-            self._latest_ids = set(self.saved.get("latest_ids") or ())
+        saved = self.saved
+        if saved and saved.get("path", self.path) == self.path:
+            self.resumed = True
+            self._since = saved.get("since")
+            self._etag = saved.get("etag")
+            self._full = bool(saved.get("full"))
+            self._latest = saved.get("latest")
+            self._last = saved.get("last", self._latest)
+            self._latest_ids = set(saved.get("latest_ids") or ())
 
     def items(self) -> Iterator[dict[str, Any]]:
         """The items updated since the last read, oldest change first."""
@@ -62,7 +70,11 @@ class UpdatedSince:
             if page_number > 1:
                 params["page"] = page_number
             page = self.client.get(
-                self.path, stream=self.stream, owner=self.owner, params=params, etag=etag
+                self.path,
+                stream=self.stream,
+                owner=self.owner,
+                params=params,
+                etag=sent_etag(etag) if etag else None,
             )
             if page.not_modified:
                 if not self._full or self._last is None:
@@ -78,7 +90,8 @@ class UpdatedSince:
                 self._remember(item)
                 yield item
             # The next sync asks this request again (with page one's ETag only).
-            self._since, self._etag = since, page.etag if page_number == 1 else None
+            kept = stored_etag(page.etag) if page.etag and page_number == 1 else None
+            self._since, self._etag = since, kept
             self._full = len(items) >= PER_PAGE
             self._last = str(items[-1]["updated_at"]) if items else None
             if page.next_url is None or self._last is None:
@@ -93,15 +106,22 @@ class UpdatedSince:
         return (since, page_number + 1) if last == since else (last, 1)
 
     def bookmark(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
+        """What the next sync starts from (values at their default left out)."""
+        values: dict[str, Any] = {
             "since": self._since,
             "etag": self._etag,
-            "full": self._full,
-            "last": self._last,
+            "full": self._full or None,
             "latest": self._latest,
-            "latest_ids": sorted(self._latest_ids),
+            "latest_ids": sorted(self._latest_ids) or None,
         }
+        kept: dict[str, Any] = {k: v for k, v in values.items() if v is not None}
+        if self._last != self._latest:
+            kept["last"] = self._last
+        return kept
+
+    def has_read(self, updated_at: str, item_id: int) -> bool:
+        """Whether the bookmark's reads include the item with this id updated then."""
+        return self._seen({"updated_at": updated_at, "id": item_id})
 
     def _seen(self, item: Mapping[str, Any]) -> bool:
         # GitHub's timestamps (YYYY-MM-DDTHH:MM:SSZ) order as strings.

@@ -43,6 +43,7 @@ class StreamsTap(Protocol):
     @property
     def progress(self) -> Progress: ...
     def selected_repositories(self) -> list[dict[str, Any]]: ...
+    def default_head(self, repo_id: int) -> str | None: ...
     def store_selection_state(self) -> None: ...
     def failed(
         self, stream: str, family: str, repository: Repository, error: Exception
@@ -142,6 +143,10 @@ class GitHubStream(ThrottledStateStream):
         row: dict[str, Any],
         context: Context | None = None,
     ) -> dict[str, Any] | None:
+        # The repository's context (singer-sdk adds only the keys its state partition is named
+        # by: state_layout.py).
+        for name, value in (context or {}).items():
+            row.setdefault(name, value)
         if self.emits_event_uuid:
             key = tuple((context or {}).get(k, row.get(k)) for k in self.primary_keys)
             row["event_uuid"] = event_uuid(self.name, key)
@@ -157,7 +162,10 @@ class GitHubStream(ThrottledStateStream):
                 continue
             stream = self.github_tap.streams[item.stream]
             if isinstance(item, Keep):
-                stream.get_context_state(context).update(item.values)
+                state = stream.get_context_state(context)
+                state.update(item.values)
+                for key in [key for key, value in item.values.items() if value is None]:
+                    del state[key]  # None: nothing kept
             elif isinstance(item, Advance):
                 assert stream.replication_key is not None
                 stream.state_manager.increment_state(

@@ -11,7 +11,9 @@ from typing_extensions import override
 
 from tap_github_activity.fetch import Repository
 from tap_github_activity.records import flatten
+from tap_github_activity.sdk_seams import finalize_partition
 from tap_github_activity.selection import UNCHANGED
+from tap_github_activity.state_layout import PARTITION_KEYS
 from tap_github_activity.streams.base import GitHubStream
 
 __all__ = ["REPOSITORY_FIELDS", "RepositoriesStream", "RepositoryStream"]
@@ -103,6 +105,10 @@ class RepositoryStream(GitHubStream):
     parent_stream_type = RepositoriesStream
     ignore_parent_replication_key = True
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.state_partitioning_keys = PARTITION_KEYS  # one partition per repository id
+
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         assert context is not None  # children always have their repository's context
@@ -112,3 +118,4 @@ class RepositoryStream(GitHubStream):
             yield from self.take(tap.feed.items(self.name, self.family, repository), context)
         except Exception as exc:  # failures.py re-raises what fails the run
             tap.failed(self.name, self.family, repository, exc)
+        finalize_partition(self, context)

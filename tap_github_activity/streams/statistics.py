@@ -20,7 +20,8 @@ __all__ = ["ContributorStatsStream"]
 class ContributorStatsStream(GitHubStream):
     """Weekly commits, additions and deletions of each contributor of each repository.
 
-    Incremental: every change GitHub's statistics show (asked with their ETag).
+    Incremental: every change GitHub's statistics show (asked with their ETag; not asked while
+    the default branch's head, which GitHub computes them from, has not moved).
 
     A top-level stream, not a child of repositories: it asks every repository before waiting
     for any that GitHub is still computing, which a per-repository child cannot do.
@@ -78,5 +79,6 @@ class ContributorStatsStream(GitHubStream):
             summary=tap.run_summary,
             concurrently=tap.feed.ordered,
             failed=lambda repository, error: tap.failed(self.name, STATS, repository, error),
+            default_head=tap.default_head,
         )
         yield from self.take(items, context)

@@ -48,7 +48,9 @@ class DailyTrafficStream(RepositoryStream):
 class TrafficViewsStream(DailyTrafficStream):
     """Page views per repository and day (GitHub keeps 14 days; today's count still grows).
 
-    Incremental: every day of the last 14; older days GitHub no longer serves."""
+    Incremental: every day of the last 14, read once per traffic_interval_hours (default
+    24: each run reads its share of the repositories; the next read completes a partial day);
+    older days GitHub no longer serves."""
 
     name = "traffic_views"
 
@@ -56,7 +58,9 @@ class TrafficViewsStream(DailyTrafficStream):
 class TrafficClonesStream(DailyTrafficStream):
     """Clones per repository and day (GitHub keeps 14 days; today's count still grows).
 
-    Incremental: every day of the last 14; older days GitHub no longer serves."""
+    Incremental: every day of the last 14, read once per traffic_interval_hours (default
+    24: each run reads its share of the repositories; the next read completes a partial day);
+    older days GitHub no longer serves."""
 
     name = "traffic_clones"
 
@@ -64,7 +68,8 @@ class TrafficClonesStream(DailyTrafficStream):
 class TrafficReferrersStream(RepositoryStream):
     """The top 10 referring sites of the last 14 days, one snapshot per repository and day.
 
-    Incremental: one snapshot per day the tap runs; days without a run have none."""
+    Incremental: one snapshot per read, at most one per day, read once per
+    traffic_interval_hours (default 24); days without a read have none."""
 
     name = "traffic_referrers"
     family = "traffic"
@@ -90,7 +95,8 @@ class TrafficReferrersStream(RepositoryStream):
 class TrafficPathsStream(RepositoryStream):
     """The top 10 viewed paths of the last 14 days, one snapshot per repository and day.
 
-    Incremental: one snapshot per day the tap runs; days without a run have none."""
+    Incremental: one snapshot per read, at most one per day, read once per
+    traffic_interval_hours (default 24); days without a read have none."""
 
     name = "traffic_paths"
     family = "traffic"
