@@ -350,7 +350,8 @@ class GitHubClient:
         self._sleep(seconds, attempts.stream)
 
     def _jwt_request(self, method: str, path: str, token: str) -> tuple[int, Any]:
-        """App endpoints (installations, token exchange) authenticated by the JWT."""
+        """App endpoints (installations, token exchange) authenticated by the JWT; a secondary
+        rate limit is waited out and the request asked again, as any other."""
         url = self.url(path)
         jwt_credential = Credential(key="app-jwt", label="GitHub App JWT", token=token)
         attempts = Attempts(method, url, APP_STREAM, None)
@@ -358,6 +359,9 @@ class GitHubClient:
             try:
                 response = self.transport.send(method, url, jwt_credential)
                 self.ledger.record(APP_STREAM, "app", response.status_code, 0)
+                if failure_modes.rate_limit_kind(response, "app") == "secondary":
+                    self._wait_secondary(response, attempts)
+                    continue
                 try:
                     return response.status_code, response.json()
                 except ValueError:

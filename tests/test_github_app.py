@@ -134,6 +134,20 @@ def test_a_401_on_an_installation_token_fetches_a_new_one_and_retries_once(
     ]
 
 
+def test_a_secondary_limit_on_the_token_exchange_is_waited_out(github, app, clock):
+    exchange = rf"^/app/installations/{installation_of(app, 'acme').id}/access_tokens$"
+    github.inject(Fault(exchange, status=429, headers={"retry-after": "7"}))
+    client = GitHubClient(Settings.from_config(app_config(github, app), version="test"))
+
+    assert client.get("/repos/acme/api", stream="test", owner="acme").status == 200
+
+    assert [(r.path, r.status) for r in github.requests(exchange)] == [
+        (exchange.strip("^$"), 429),
+        (exchange.strip("^$"), 201),
+    ]
+    assert clock.slept == [7]
+
+
 def test_private_key_may_be_the_path_of_a_pem_file(github, app, tmp_path: Path):
     key_file = tmp_path / "app.private-key.pem"
     key_file.write_text(app.private_key_pem)
