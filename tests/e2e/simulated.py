@@ -29,4 +29,8 @@ def tap_settings(api_url: str) -> dict[str, str]:
         **simulator_settings(api_url),
         # Real time: an outage test must not ride out the default 15 minutes.
         "TAP_GITHUB_ACTIVITY_RETRY_MAX_SECONDS": "10",
+        # Traffic on every run: these tests compare every run with the world of that moment,
+        # runs seconds apart, or days apart on the simulator's clock but not on the tap's
+        # (the daily interval itself: tests/test_traffic.py, on the simulator's clock).
+        "TAP_GITHUB_ACTIVITY_TRAFFIC_INTERVAL_HOURS": "0",
     }
