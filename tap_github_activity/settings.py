@@ -121,7 +121,13 @@ class Settings:
             max_concurrent_requests=_positive(
                 config, "max_concurrent_requests", DEFAULT_MAX_CONCURRENT_REQUESTS
             ),
-            workflow_runs_rerun_window_days=_rerun_window(config),
+            workflow_runs_rerun_window_days=_at_most(
+                config,
+                "workflow_runs_rerun_window_days",
+                DEFAULT_WORKFLOW_RUNS_RERUN_WINDOW_DAYS,
+                DEFAULT_WORKFLOW_RUNS_RERUN_WINDOW_DAYS,
+                "GitHub re-runs no older run",
+            ),
             workflow_runs_earlier_attempts=_flag(
                 config, "workflow_runs_earlier_attempts", DEFAULT_WORKFLOW_RUNS_EARLIER_ATTEMPTS
             ),
@@ -133,7 +139,13 @@ class Settings:
             stats_max_wait_seconds=_non_negative(
                 config, "stats_max_wait_seconds", DEFAULT_STATS_MAX_WAIT_SECONDS
             ),
-            traffic_interval_hours=_traffic_interval(config),
+            traffic_interval_hours=_at_most(
+                config,
+                "traffic_interval_hours",
+                DEFAULT_TRAFFIC_INTERVAL_HOURS,
+                MAX_TRAFFIC_INTERVAL_HOURS,
+                "13 days: GitHub serves 14 days of traffic, a longer interval would lose days",
+            ),
             include_bodies=_flag(config, "include_bodies", default=True),
             tags=_tags(config.get("tags")),
             retry_max_attempts=_positive(config, "retry_max_attempts", DEFAULT_RETRY_MAX_ATTEMPTS),
@@ -280,23 +292,11 @@ def _positive(config: dict[str, Any], setting: str, default: int) -> int:
     return value
 
 
-def _rerun_window(config: dict[str, Any]) -> int:
-    setting = "workflow_runs_rerun_window_days"
-    value = _non_negative(config, setting, DEFAULT_WORKFLOW_RUNS_RERUN_WINDOW_DAYS)
-    if value > DEFAULT_WORKFLOW_RUNS_RERUN_WINDOW_DAYS:
-        msg = f"{setting} must be at most 30 (GitHub re-runs no older run), not {value}."
-        raise ConfigError(msg)
-    return value
-
-
-def _traffic_interval(config: dict[str, Any]) -> int:
-    setting = "traffic_interval_hours"
-    value = _non_negative(config, setting, DEFAULT_TRAFFIC_INTERVAL_HOURS)
-    if value > MAX_TRAFFIC_INTERVAL_HOURS:
-        msg = (
-            f"{setting} must be at most {MAX_TRAFFIC_INTERVAL_HOURS} (13 days: GitHub serves 14 "
-            f"days of traffic, a longer interval would lose days), not {value}."
-        )
+def _at_most(config: dict[str, Any], setting: str, default: int, maximum: int, why: str) -> int:
+    """A whole number from 0 to `maximum`; `why` says where the maximum comes from."""
+    value = _non_negative(config, setting, default)
+    if value > maximum:
+        msg = f"{setting} must be at most {maximum} ({why}), not {value}."
         raise ConfigError(msg)
     return value
 
